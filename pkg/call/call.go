@@ -1,0 +1,126 @@
+// Package call holds what one call between the grandchild and grandma needs
+// whatever carries it: its configuration, the shared clock it is recorded
+// on, the emulated link the grandchild dials through, and the result.
+// Packages halfduplex and fullduplex each carry a call over their transport.
+package call
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/link"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Config describes one call.
+type Config struct {
+	// Script is what both sides say, and when they want to say it.
+	Script story.Script
+	// Latency is the one-way delay of the emulated link, in each direction.
+	// 0 means plain loopback.
+	Latency time.Duration
+	// Listener is where grandma answers. nil means a new TCP listener on
+	// 127.0.0.1 with a port chosen by the system. The call closes it.
+	Listener net.Listener
+	// Dial makes the grandchild's connection to the Listener's address; nil
+	// means a net.Dialer. Tests pass an in-memory network's dial.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Observer, if not nil, is told of each event as it happens.
+	Observer timeline.Observer
+}
+
+// Result is what a call measured.
+type Result struct {
+	// Mode is "walkie" or "phone".
+	Mode string
+	// Transport describes what carried the call.
+	Transport string
+	// Latency is the emulated one-way latency.
+	Latency time.Duration
+	// Timeline is every event of the call.
+	Timeline *timeline.Timeline
+	// WireBytes counts every byte on the wire, headers and framing
+	// included, indexed by the side that sent them.
+	WireBytes [2]int64
+	// Connections is how many connections the grandchild opened.
+	Connections int
+}
+
+// PayloadBytes returns the bytes of message text each side sent, indexed
+// by side; the rest of WireBytes is protocol overhead.
+func (r *Result) PayloadBytes() [2]int64 {
+	var p [2]int64
+	for _, m := range r.Timeline.Messages {
+		if m.Sent {
+			p[m.From] += int64(len(m.Text))
+		}
+	}
+	return p
+}
+
+// Call is one call in progress: the recorder both sides share, the
+// listener grandma answers on and the dialer the grandchild calls through.
+type Call struct {
+	Rec      *timeline.Recorder
+	Listener net.Listener
+	Dialer   *link.Dialer
+	latency  time.Duration
+}
+
+// Start validates cfg, starts the call's clock and opens grandma's listener.
+// The caller must call Finish, which closes the listener.
+func Start(cfg Config) (*Call, error) {
+	if cfg.Latency < 0 {
+		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: "must not be negative; 0 means plain loopback"}
+	}
+	if len(cfg.Script.Story) == 0 {
+		return nil, fmt.Errorf("the script has no story: build it with story.New")
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("grandma cannot listen on 127.0.0.1: %w", err)
+		}
+	}
+	rec := timeline.NewRecorder(cfg.Observer)
+	return &Call{
+		Rec:      rec,
+		Listener: ln,
+		latency:  cfg.Latency,
+		Dialer: &link.Dialer{
+			Latency: cfg.Latency,
+			Meter:   new(link.Meter),
+			Dial:    cfg.Dial,
+			OnClose: func() { rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection") },
+		},
+	}, nil
+}
+
+// Finish closes the listener, stops the clock and returns the result.
+func (c *Call) Finish(mode, transport string) *Result {
+	c.Listener.Close()
+	m := c.Dialer.Meter
+	return &Result{
+		Mode:        mode,
+		Transport:   transport,
+		Latency:     c.latency,
+		Timeline:    c.Rec.Finish(),
+		WireBytes:   [2]int64{timeline.Client: m.Written(), timeline.Server: m.Read()},
+		Connections: m.Conns(),
+	}
+}
+
+// DialContext opens the grandchild's connection through the emulated link
+// and records it.
+func (c *Call) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := c.Dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
+	return conn, nil
+}

@@ -1,0 +1,95 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Grandma's server limits: a slow or stuck peer is dropped, never waited for.
+const (
+	// ReadHeaderTimeout bounds how long a request's headers may take.
+	ReadHeaderTimeout = 5 * time.Second
+	// IdleTimeout bounds how long a kept-alive connection may sit unused.
+	IdleTimeout = 30 * time.Second
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes = 8 << 10
+	// ShutdownTimeout bounds how long a finished call waits for grandma's
+	// connections to close before cutting them.
+	ShutdownTimeout = time.Second
+)
+
+// Serve starts grandma's HTTP server with handler h on the call's listener.
+// Handlers' request contexts end when ctx ends. Every connection grandma
+// accepts is recorded when it opens and when it closes, hijacked
+// (WebSocket) ones included.
+//
+// The caller must call the returned stop once the call is over: it shuts
+// the server down, cutting what is still open after ShutdownTimeout, and
+// returns once every accepted connection is closed.
+func (c *Call) Serve(ctx context.Context, h http.Handler) (stop func() error) {
+	ln := &trackingListener{Listener: c.Listener, rec: c.Rec}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	return func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+		err := <-served
+		ln.conns.Wait()
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// trackingListener records grandma's connections opening and closing, and
+// counts the ones still open.
+type trackingListener struct {
+	net.Listener
+	rec   *timeline.Recorder
+	conns sync.WaitGroup
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.conns.Add(1)
+	l.rec.Record(timeline.Server, timeline.KindConnect, "accepts a connection")
+	return &trackedConn{Conn: c, l: l}, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackingListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.rec.Record(timeline.Server, timeline.KindClose, "closes the connection")
+		c.l.conns.Done()
+	})
+	return err
+}

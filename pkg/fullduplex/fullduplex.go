@@ -1,0 +1,84 @@
+// Package fullduplex plays the call as a phone call: one WebSocket
+// connection on which both sides speak whenever they like. Each side has
+// exactly two goroutines on the connection: one that only reads (it hears)
+// and one that only writes (it speaks), which is all gorilla/websocket
+// allows and all full duplex needs.
+//
+// Every wait on the timeline is measured: a line is sent when its side's
+// writer picks it up and starts writing it, and heard when its side's
+// reader has read the whole message.
+package fullduplex
+
+import (
+	"context"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+)
+
+const (
+	// Path is where grandma takes WebSocket calls.
+	Path = "/call"
+	// MaxMessage is the largest message either side accepts, in bytes; a
+	// larger one closes the call with 1009 (message too big).
+	MaxMessage = 4 << 10
+	// Transport describes what carries the call.
+	Transport = "WebSocket (RFC 6455), one TCP connection"
+
+	// ReasonConnecting is why the grandchild's first line waits: the
+	// connection and its WebSocket handshake are not done yet.
+	ReasonConnecting = "connecting"
+	// ReasonChannelBusy is why a line waits on the phone: its side's writer
+	// is still writing an earlier message.
+	ReasonChannelBusy = "channel busy"
+
+	// writeWait bounds one write; a peer that stops reading is dropped.
+	writeWait = 5 * time.Second
+	// readWait bounds the silence between two messages from the peer.
+	readWait = 30 * time.Second
+	// closeWait bounds how long a side that sent its close frame waits for
+	// the peer's, as RFC 6455 asks, before closing the connection anyway.
+	closeWait = time.Second
+	// handshakeTimeout bounds the WebSocket opening handshake.
+	handshakeTimeout = 5 * time.Second
+)
+
+// Run plays one call over a WebSocket and returns what it measured. Grandma
+// serves on cfg.Listener and the grandchild calls her through the emulated
+// link. Run returns when both sides have closed the call with 1000 (normal
+// closure), or when ctx ends; either way nothing it started is left running.
+func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
+	c, err := call.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	g := &grandma{
+		script: cfg.Script,
+		rec:    c.Rec,
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: handshakeTimeout,
+			// CheckOrigin is left nil: gorilla then accepts only requests
+			// without an Origin header or from the server's own origin.
+		},
+	}
+	stop := c.Serve(ctx, g)
+
+	kid := &grandchild{
+		script: cfg.Script,
+		rec:    c.Rec,
+		dialer: &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout},
+		url:    "ws://" + c.Listener.Addr().String() + Path,
+	}
+	err = kid.call(ctx)
+
+	cancel()
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	return c.Finish("phone", Transport), err
+}

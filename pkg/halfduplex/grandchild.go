@@ -1,0 +1,96 @@
+package halfduplex
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// grandchild calls grandma over HTTP. Every line is a request on the one
+// connection the transport may open; a request made while another is still
+// being answered waits inside the transport for the connection.
+type grandchild struct {
+	script story.Script
+	rec    *timeline.Recorder
+	client *http.Client
+	url    string
+}
+
+// call plays the grandchild's part: the question at once, the interruption
+// and the goodbye when the script says it wants to say them.
+func (c *grandchild) call(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.say(ctx, story.LabelQuestion, c.script.Question) })
+	g.Go(func() error {
+		if err := c.rec.SleepUntil(ctx, c.script.InterruptAt); err != nil {
+			return err
+		}
+		return c.say(ctx, story.LabelInterruption, c.script.Interruption)
+	})
+	g.Go(func() error {
+		if err := c.rec.SleepUntil(ctx, c.script.GoodbyeAt); err != nil {
+			return err
+		}
+		return c.say(ctx, story.LabelGoodbye, c.script.Goodbye)
+	})
+	return g.Wait()
+}
+
+// say sends one line as a request and hears every line of the answer. The
+// line counts as sent when the transport hands the request a connection
+// (httptrace's GotConn): until then, it is waiting for the channel.
+func (c *grandchild) say(ctx context.Context, label, text string) error {
+	reason := ReasonChannelBusy
+	if label == story.LabelQuestion {
+		reason = ReasonConnecting
+	}
+	id := c.rec.Want(timeline.Client, label, text, reason)
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { c.rec.Sent(id) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, strings.NewReader(text))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	req.Close = label == story.LabelGoodbye // hang up after the last answer
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("saying the %s: %w", label, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("grandma answered the %s with %s: %s", label, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return c.hear(resp.Body)
+}
+
+// hear reads grandma's answer line by line, recording each line when all of
+// it has arrived.
+func (c *grandchild) hear(body io.Reader) error {
+	br := bufio.NewReaderSize(io.LimitReader(body, MaxAnswer), MaxMessage)
+	for {
+		line, err := br.ReadString('\n')
+		if strings.HasSuffix(line, "\n") {
+			if _, herr := c.rec.Heard(timeline.Server, strings.TrimSuffix(line, "\n")); herr != nil {
+				return herr
+			}
+		} else if line != "" {
+			return fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("hearing grandma: %w", err)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+// Package halfduplex plays the call as a walkie-talkie: HTTP/1.1 requests
+// and responses over one TCP connection. Only one side holds the channel at
+// a time: while grandma answers, the grandchild's next request waits inside
+// the HTTP transport for the connection, and grandma can say nothing until
+// she is asked.
+//
+// Every wait on the timeline is measured: a request's wait ends when the
+// transport hands it the connection (httptrace's GotConn), grandma's lines
+// are sent when she writes and flushes them, and each side hears a line
+// when its last byte has been read.
+package halfduplex
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+)
+
+const (
+	// Path is where grandma listens for lines.
+	Path = "/say"
+	// MaxMessage is the largest line either side accepts, in bytes.
+	MaxMessage = 4 << 10
+	// MaxAnswer bounds one whole response: a story and what rides on it.
+	MaxAnswer = 64 << 10
+	// Transport describes what carries the call.
+	Transport = "HTTP/1.1 request/response, one TCP connection"
+
+	// ReasonChannelBusy is why the grandchild waits: the one connection is
+	// still carrying grandma's answer to an earlier request.
+	ReasonChannelBusy = "channel busy"
+	// ReasonNoRequest is why grandma waits: HTTP lets a server speak only in
+	// reply to a request.
+	ReasonNoRequest = "no request to answer"
+	// ReasonConnecting is why the grandchild's first line waits: the
+	// connection is still being opened.
+	ReasonConnecting = "connecting"
+
+	// responseHeaderTimeout bounds how long the grandchild waits for an
+	// answer to start once its request is written.
+	responseHeaderTimeout = 10 * time.Second
+)
+
+// Run plays one call over HTTP/1.1 and returns what it measured. Grandma
+// serves on cfg.Listener and the grandchild calls her through the emulated
+// link. Run returns when the grandchild has said goodbye and both sides
+// have hung up, or when ctx ends; either way nothing it started is left
+// running.
+func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
+	c, err := call.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	g := &grandma{script: cfg.Script, rec: c.Rec}
+	stop := c.Serve(ctx, g)
+	remembered := make(chan struct{})
+	go func() {
+		defer close(remembered)
+		g.remember(ctx)
+	}()
+
+	tr := &http.Transport{
+		DialContext:           c.DialContext,
+		MaxConnsPerHost:       1, // a walkie-talkie has one channel
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       call.IdleTimeout,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+	}
+	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path}
+	err = kid.call(ctx)
+	tr.CloseIdleConnections()
+
+	cancel()
+	<-remembered
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	return c.Finish("walkie", Transport), err
+}

@@ -1,0 +1,345 @@
+// Package link emulates a network link on a real connection: it delays the
+// bytes written in each direction by a one-way latency, independently, and
+// counts every byte that crosses it.
+//
+// Wrap one end of a connection (the client's, in this project). Bytes its
+// application writes at t are written to the real connection at t+latency;
+// bytes that arrive from the real connection at t become readable at
+// t+latency. Bytes in flight never block the other direction, nor later
+// writes: Write queues and returns at once, as a real link's sender does.
+package link
+
+import (
+	"context"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// readChunk is how much the read pump takes off the real connection at a
+	// time.
+	readChunk = 32 << 10
+	// closeGrace is how long Close waits, past the last queued byte's due
+	// time, for the real connection to take it before giving up on it.
+	closeGrace = 500 * time.Millisecond
+)
+
+// Meter counts the bytes crossing all the connections wrapped with it, seen
+// from the wrapped end. Its methods are safe for concurrent use.
+type Meter struct {
+	written, read, conns atomic.Int64
+}
+
+// Written returns the bytes written by the wrapped end (towards the peer).
+func (m *Meter) Written() int64 { return m.written.Load() }
+
+// Read returns the bytes that arrived from the peer.
+func (m *Meter) Read() int64 { return m.read.Load() }
+
+// Conns returns how many connections were wrapped.
+func (m *Meter) Conns() int { return int(m.conns.Load()) }
+
+// Dialer dials connections and wraps them in the emulated link.
+type Dialer struct {
+	// Latency is the one-way delay added in each direction; 0 means none.
+	Latency time.Duration
+	// Meter counts the bytes; it must not be nil.
+	Meter *Meter
+	// Dial makes the real connection; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnClose, if not nil, is called once when a wrapped connection is
+	// closed by its owner.
+	OnClose func()
+}
+
+// DialContext dials addr and returns the connection wrapped in the link.
+func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := d.Dial
+	if dial == nil {
+		var nd net.Dialer
+		dial = nd.DialContext
+	}
+	c, err := dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(c, d.Latency, d.Meter, d.OnClose), nil
+}
+
+// Wrap returns c behind an emulated link with the given one-way latency,
+// counting bytes in m. onClose, if not nil, is called once when the returned
+// connection is closed. With a latency of 0 the connection only counts
+// bytes. The caller must Close the returned connection, which closes c.
+func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) net.Conn {
+	m.conns.Add(1)
+	if latency <= 0 {
+		return &countingConn{Conn: c, meter: m, onClose: onClose}
+	}
+	lc := &delayedConn{
+		Conn:      c,
+		latency:   latency,
+		meter:     m,
+		onClose:   onClose,
+		changed:   make(chan struct{}),
+		outSignal: make(chan struct{}, 1),
+		writeDone: make(chan struct{}),
+		readDone:  make(chan struct{}),
+	}
+	go lc.readPump()
+	go lc.writePump()
+	return lc
+}
+
+// countingConn is the zero-latency link: plain reads and writes, counted.
+type countingConn struct {
+	net.Conn
+	meter     *Meter
+	onClose   func()
+	closeOnce sync.Once
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.meter.read.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.meter.written.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Close() error {
+	err := c.Conn.Close()
+	c.closeOnce.Do(func() {
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
+	return err
+}
+
+// chunk is a run of bytes in flight, deliverable at due.
+type chunk struct {
+	due  time.Time
+	data []byte
+}
+
+// delayedConn delays both directions. Two goroutines serve it: readPump
+// drains the real connection as fast as bytes arrive and timestamps them;
+// writePump writes queued bytes to the real connection when they are due.
+// Both end when the real connection is closed.
+type delayedConn struct {
+	net.Conn
+	latency time.Duration
+	meter   *Meter
+	onClose func()
+
+	mu sync.Mutex
+	// changed is closed and replaced whenever a reader may need to look
+	// again: bytes arrived, the deadline moved, the connection closed.
+	changed      chan struct{}
+	in           []chunk
+	inErr        error // the real connection's read error, readable at inErrDue
+	inErrDue     time.Time
+	readDeadline time.Time
+	out          []chunk
+	outErr       error
+	closed       bool
+
+	outSignal chan struct{} // wakes writePump
+	writeDone chan struct{} // closed when writePump ends
+	readDone  chan struct{} // closed when readPump ends
+}
+
+func (c *delayedConn) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+func (c *delayedConn) readPump() {
+	defer close(c.readDone)
+	buf := make([]byte, readChunk)
+	for {
+		n, err := c.Conn.Read(buf)
+		due := time.Now().Add(c.latency)
+		c.meter.read.Add(int64(n))
+		c.mu.Lock()
+		if n > 0 {
+			c.in = append(c.in, chunk{due: due, data: append([]byte(nil), buf[:n]...)})
+		}
+		if err != nil {
+			c.inErr, c.inErrDue = err, due
+		}
+		c.notifyLocked()
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Read returns bytes whose latency has passed, blocking until there are
+// some, the read deadline passes or the connection is closed.
+func (c *delayedConn) Read(p []byte) (int, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		now := time.Now()
+		var next time.Time // when something becomes readable
+		switch {
+		case len(c.in) > 0:
+			if head := &c.in[0]; !now.Before(head.due) {
+				n := copy(p, head.data)
+				if head.data = head.data[n:]; len(head.data) == 0 {
+					c.in = c.in[1:]
+				}
+				c.mu.Unlock()
+				return n, nil
+			}
+			next = c.in[0].due
+		case c.inErr != nil:
+			if !now.Before(c.inErrDue) {
+				err := c.inErr
+				c.mu.Unlock()
+				return 0, err
+			}
+			next = c.inErrDue
+		}
+		if !c.readDeadline.IsZero() {
+			if !now.Before(c.readDeadline) {
+				c.mu.Unlock()
+				return 0, os.ErrDeadlineExceeded
+			}
+			if next.IsZero() || c.readDeadline.Before(next) {
+				next = c.readDeadline
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if next.IsZero() {
+			<-changed
+			continue
+		}
+		t := time.NewTimer(next.Sub(now))
+		select {
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Write queues p for delivery after the latency and returns at once.
+func (c *delayedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	if c.outErr != nil {
+		return 0, c.outErr
+	}
+	c.out = append(c.out, chunk{due: time.Now().Add(c.latency), data: append([]byte(nil), p...)})
+	c.meter.written.Add(int64(len(p)))
+	select {
+	case c.outSignal <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (c *delayedConn) writePump() {
+	defer close(c.writeDone)
+	for {
+		c.mu.Lock()
+		if len(c.out) == 0 {
+			closed := c.closed
+			c.mu.Unlock()
+			if closed {
+				return
+			}
+			<-c.outSignal
+			continue
+		}
+		head := c.out[0]
+		c.mu.Unlock()
+		if d := time.Until(head.due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-c.readDone: // the real connection is gone
+				t.Stop()
+				return
+			}
+		}
+		_, err := c.Conn.Write(head.data)
+		c.mu.Lock()
+		c.out = c.out[1:]
+		if err != nil {
+			c.outErr, c.out = err, nil
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// SetDeadline sets the read deadline; writes never block, so the write
+// deadline has nothing to bound.
+func (c *delayedConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+// SetReadDeadline bounds Read, as net.Conn requires.
+func (c *delayedConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDeadline = t
+	c.notifyLocked()
+	return nil
+}
+
+// SetWriteDeadline is accepted and ignored: Write queues and never blocks.
+func (c *delayedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// Close lets the bytes already in flight reach the peer, as they would on a
+// real link, then closes the real connection. It returns once both pumps have
+// ended: at most the latency plus a short grace after it is called.
+func (c *delayedConn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return net.ErrClosed
+	}
+	c.closed = true
+	c.notifyLocked()
+	last := time.Now()
+	if n := len(c.out); n > 0 {
+		last = c.out[n-1].due
+	}
+	c.mu.Unlock()
+	select {
+	case c.outSignal <- struct{}{}:
+	default:
+	}
+	t := time.NewTimer(time.Until(last) + closeGrace)
+	select {
+	case <-c.writeDone:
+	case <-t.C:
+	}
+	t.Stop()
+	err := c.Conn.Close()
+	<-c.writeDone
+	<-c.readDone
+	if c.onClose != nil {
+		c.onClose()
+	}
+	return err
+}

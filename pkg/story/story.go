@@ -1,0 +1,209 @@
+// Package story is the script both modes play: a grandchild calls grandma,
+// asks about her childhood, interrupts her story, hears an afterthought and
+// says goodbye. It holds the lines and the times at which each side *wants*
+// to say them; when they can actually be said is up to the transport.
+package story
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Labels name each line's part in the conversation. They are the labels of
+// the messages recorded on the timeline.
+const (
+	LabelQuestion     = "question"
+	LabelStory        = "story"
+	LabelInterruption = "interruption"
+	LabelAnswer       = "answer"
+	LabelAfterthought = "afterthought"
+	LabelGoodbye      = "goodbye"
+	LabelFarewell     = "farewell"
+)
+
+// The lines of the conversation.
+const (
+	Question     = "Grandma, what was it like growing up in the countryside?"
+	Interruption = "Wait, was that before or after the war?"
+	Answer       = "Before the war, dear. The war came a few years later."
+	Afterthought = "Oh! I forgot to tell you about the county fair."
+	Goodbye      = "Goodbye, Grandma! I love you."
+	Farewell     = "Goodbye, sweetheart. Call me again soon."
+)
+
+// sentences returns grandma's whole story; a Script tells the first
+// Options.Sentences of them.
+func sentences() []string {
+	return []string{
+		"We lived on a little farm at the end of a dirt road, three miles from town.",
+		"Money was scarce in the Depression years, so we grew nearly all we ate.",
+		"Before school I milked the cows, and in winter the pail froze to my fingers.",
+		"Then the war came, and your great-grandfather went away for almost four years.",
+		"Mother ran the farm by herself, and we children did the work of grown men.",
+		"When he finally came home, half the county met his train at the station.",
+		"The next spring the power lines reached our road, and we had electric light.",
+		"Dad bought a radio, and the neighbours came over to hear the news with us.",
+		"On Saturday nights there was a dance in the grange hall, with a fiddle band.",
+		"That is where I met your grandpa; he stepped on my feet all evening.",
+	}
+}
+
+// MaxSentences is how many sentences grandma's story has in all.
+const MaxSentences = 10
+
+// Defaults of Options.
+const (
+	DefaultSentences   = 6
+	DefaultPace        = 250 * time.Millisecond
+	DefaultInterruptAt = 600 * time.Millisecond
+	// DefaultAfterthoughtDelay is how long after the story's last sentence is
+	// due grandma remembers the county fair, unless told otherwise.
+	DefaultAfterthoughtDelay = 750 * time.Millisecond
+	// DefaultGoodbyeDelay is how long after the afterthought the grandchild
+	// says goodbye, unless told otherwise.
+	DefaultGoodbyeDelay = 600 * time.Millisecond
+	// MaxSpeed bounds Options.Speed: faster than this, the scripted times
+	// shrink below what a busy machine schedules reliably.
+	MaxSpeed = 100
+)
+
+// Options choose the script's shape and timing, before Speed scales it.
+// The zero value of a field means its default.
+type Options struct {
+	// Sentences is how many sentences the story has (2 to MaxSentences).
+	Sentences int
+	// Pace is the time between two sentences.
+	Pace time.Duration
+	// InterruptAt is when the grandchild wants to interrupt; it must fall
+	// inside the story.
+	InterruptAt time.Duration
+	// AfterthoughtAt is when grandma remembers the county fair; it must come
+	// after the story. Zero means DefaultAfterthoughtDelay after the story.
+	AfterthoughtAt time.Duration
+	// GoodbyeAt is when the grandchild says goodbye; it must come after the
+	// afterthought. Zero means DefaultGoodbyeDelay after the afterthought.
+	GoodbyeAt time.Duration
+	// Speed divides every scripted time: 2 plays the script twice as fast.
+	Speed float64
+}
+
+// OptionError says which option was wrong, and what would be right. Its
+// Option is named as the command-line flag that sets it.
+type OptionError struct {
+	Option string // "pace", "interrupt-at", ...
+	Value  string
+	Want   string
+}
+
+// Error returns a one-line description.
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("invalid %s %s: %s", e.Option, e.Value, e.Want)
+}
+
+// Script is a validated script, with Speed already applied. Times are on the
+// call's clock, which starts when the grandchild wants to ask the question.
+type Script struct {
+	Question     string
+	Story        []string
+	Interruption string
+	Answer       string
+	Afterthought string
+	Goodbye      string
+	Farewell     string
+
+	// Pace is the time between two sentences of the story.
+	Pace time.Duration
+	// InterruptAt, AfterthoughtAt and GoodbyeAt are when the interruption,
+	// the afterthought and the goodbye are wanted.
+	InterruptAt    time.Duration
+	AfterthoughtAt time.Duration
+	GoodbyeAt      time.Duration
+}
+
+// New validates o and returns the script it describes.
+func New(o Options) (Script, error) {
+	if o.Sentences == 0 {
+		o.Sentences = DefaultSentences
+	}
+	if o.Pace == 0 {
+		o.Pace = DefaultPace
+	}
+	if o.InterruptAt == 0 {
+		o.InterruptAt = DefaultInterruptAt
+	}
+	if o.Speed == 0 {
+		o.Speed = 1
+	}
+	if o.Sentences < 2 || o.Sentences > MaxSentences {
+		return Script{}, &OptionError{"sentences", fmt.Sprint(o.Sentences), fmt.Sprintf("grandma's story has 2 to %d sentences", MaxSentences)}
+	}
+	if o.Pace < 0 {
+		return Script{}, &OptionError{"pace", o.Pace.String(), "must be a positive duration, such as 250ms"}
+	}
+	if math.IsNaN(o.Speed) || o.Speed <= 0 || o.Speed > MaxSpeed {
+		return Script{}, &OptionError{"speed", fmt.Sprint(o.Speed), fmt.Sprintf("must be a number above 0 and at most %d, such as 2 for twice as fast", MaxSpeed)}
+	}
+	storyEnd := time.Duration(o.Sentences-1) * o.Pace
+	if o.InterruptAt < 0 || o.InterruptAt >= storyEnd {
+		return Script{}, &OptionError{"interrupt-at", o.InterruptAt.String(),
+			fmt.Sprintf("must fall while grandma tells her story, after 0s and before %v (%d sentences every %v)", storyEnd, o.Sentences, o.Pace)}
+	}
+	if o.AfterthoughtAt == 0 {
+		o.AfterthoughtAt = storyEnd + DefaultAfterthoughtDelay
+	}
+	if o.AfterthoughtAt <= storyEnd {
+		return Script{}, &OptionError{"afterthought-at", o.AfterthoughtAt.String(),
+			fmt.Sprintf("must come after the story ends at %v, such as %v", storyEnd, storyEnd+DefaultAfterthoughtDelay)}
+	}
+	if o.GoodbyeAt == 0 {
+		o.GoodbyeAt = o.AfterthoughtAt + DefaultGoodbyeDelay
+	}
+	if o.GoodbyeAt <= o.AfterthoughtAt {
+		return Script{}, &OptionError{"goodbye-at", o.GoodbyeAt.String(),
+			fmt.Sprintf("must come after the afterthought at %v, such as %v", o.AfterthoughtAt, o.AfterthoughtAt+DefaultGoodbyeDelay)}
+	}
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / o.Speed) }
+	return Script{
+		Question:       Question,
+		Story:          sentences()[:o.Sentences],
+		Interruption:   Interruption,
+		Answer:         Answer,
+		Afterthought:   Afterthought,
+		Goodbye:        Goodbye,
+		Farewell:       Farewell,
+		Pace:           scale(o.Pace),
+		InterruptAt:    scale(o.InterruptAt),
+		AfterthoughtAt: scale(o.AfterthoughtAt),
+		GoodbyeAt:      scale(o.GoodbyeAt),
+	}, nil
+}
+
+// Default returns the script with every option at its default.
+func Default() Script {
+	s, err := New(Options{})
+	if err != nil {
+		panic("story: the default options are invalid: " + err.Error()) // a bug, not bad input
+	}
+	return s
+}
+
+// Label returns the label of a line the grandchild says, as grandma hears it,
+// and whether it is one of the grandchild's lines.
+func (s Script) Label(text string) (string, bool) {
+	switch text {
+	case s.Question:
+		return LabelQuestion, true
+	case s.Interruption:
+		return LabelInterruption, true
+	case s.Goodbye:
+		return LabelGoodbye, true
+	}
+	return "", false
+}
+
+// StoryEnd returns when, after grandma starts her story, its last sentence
+// is due.
+func (s Script) StoryEnd() time.Duration {
+	return time.Duration(len(s.Story)-1) * s.Pace
+}

@@ -1,0 +1,324 @@
+// Package timeline records what the two sides of a call did, on one monotonic
+// clock, and derives from it who was talking, listening, waiting or idle.
+//
+// A Recorder is shared by both sides of a call. Each message goes through
+// three measured moments: its sender wants to say it (Want), the channel lets
+// it go (Sent, recorded just before the first byte is written), and the other
+// side's application has heard all of it (Heard). Connections opening and
+// closing are recorded as plain events (Record).
+package timeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Resolution is the finest stretch of time the timeline tells apart from
+// scheduling noise. A message that waits this long between Want and Sent
+// gets a KindWaiting event saying that its sender is stuck; shorter waits,
+// and overlaps shorter than this, are not drawn or counted.
+const Resolution = time.Millisecond
+
+// Side is one end of the call.
+type Side uint8
+
+const (
+	// Client is the grandchild, who places the call.
+	Client Side = iota
+	// Server is grandma, who answers it.
+	Server
+)
+
+// String returns "client" or "server".
+func (s Side) String() string {
+	if s == Server {
+		return "server"
+	}
+	return "client"
+}
+
+// Peer returns the other side.
+func (s Side) Peer() Side { return 1 - s }
+
+// Kind says what an Event records.
+type Kind uint8
+
+const (
+	// KindConnect: a connection opened (or a protocol on it became usable).
+	KindConnect Kind = iota
+	// KindWant: the side wants to say a message.
+	KindWant
+	// KindWaiting: the side still could not say its message Resolution after
+	// wanting to; Reason says why.
+	KindWaiting
+	// KindSend: the channel let the message go; its first byte is being written.
+	KindSend
+	// KindHeard: the side's application has read all of a message from its peer.
+	KindHeard
+	// KindClose: a connection closed.
+	KindClose
+)
+
+var kindNames = [...]string{"connect", "want", "waiting", "send", "heard", "close"}
+
+// String returns the kind's name as used in JSON: connect, want, waiting,
+// send, heard or close.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// MsgID identifies a message within one Recorder.
+type MsgID int
+
+// NoMsg is the MsgID of events that belong to no message.
+const NoMsg MsgID = -1
+
+// Event is one recorded moment.
+type Event struct {
+	// At is the time since the recorder started, on the monotonic clock.
+	At time.Duration
+	// Side is the side the event happened on.
+	Side Side
+	// Kind says what happened.
+	Kind Kind
+	// Msg is the message the event belongs to, or NoMsg.
+	Msg MsgID
+	// Label names the message's part in the conversation ("question",
+	// "story", ...); for connection events it is empty.
+	Label string
+	// Text is the message's text, or a description of a connection event.
+	Text string
+	// Bytes is the message's payload size in bytes (0 for connection events).
+	Bytes int
+	// Reason says why a message had to wait (on KindWant and KindWaiting).
+	Reason string
+	// Waited is how long the message waited between Want and Send (on KindSend).
+	Waited time.Duration
+}
+
+// Message is the measured life of one message.
+type Message struct {
+	ID MsgID
+	// From is the side that said it.
+	From Side
+	// Label names its part in the conversation. Consecutive messages with
+	// the same label from the same side form one utterance (a story told in
+	// several sentences).
+	Label string
+	Text  string
+	// Reason says why it would have to wait if the channel did not let it go
+	// at once.
+	Reason string
+	// WantedAt, SentAt and HeardAt are the three measured moments; SentAt and
+	// HeardAt are meaningful only when Sent and Heard are true.
+	WantedAt, SentAt, HeardAt time.Duration
+	Sent, Heard               bool
+}
+
+// Waited returns how long the message waited for the channel.
+func (m Message) Waited() time.Duration {
+	if !m.Sent {
+		return 0
+	}
+	return m.SentAt - m.WantedAt
+}
+
+// HeardAfter returns how long after its sender wanted to say it the message
+// was heard.
+func (m Message) HeardAfter() time.Duration {
+	if !m.Heard {
+		return 0
+	}
+	return m.HeardAt - m.WantedAt
+}
+
+// Observer is told of each event as it is recorded, in the order of the
+// events' timestamps. It is called with the recorder's lock held, so it must
+// be quick and must not call the recorder.
+type Observer func(Event)
+
+// Recorder records the events of one call. Its methods are safe for
+// concurrent use by both sides.
+type Recorder struct {
+	mu       sync.Mutex
+	start    time.Time
+	events   []Event
+	msgs     []Message
+	inFlight [2][]MsgID // per sending side, sent but not yet heard, in send order
+	notices  map[MsgID]*time.Timer
+	observer Observer
+	finished bool
+	end      time.Duration // when Finish was first called
+}
+
+// NewRecorder returns a recorder whose clock starts now. observer may be nil.
+// The caller must call Finish when the call is over.
+func NewRecorder(observer Observer) *Recorder {
+	return &Recorder{
+		start:    time.Now(),
+		events:   make([]Event, 0, 64),
+		notices:  make(map[MsgID]*time.Timer),
+		observer: observer,
+	}
+}
+
+// Now returns the time since the recorder started.
+func (r *Recorder) Now() time.Duration { return time.Since(r.start) }
+
+// SleepUntil blocks until the recorder's clock reads at, or until ctx ends,
+// in which case it returns ctx's error.
+func (r *Recorder) SleepUntil(ctx context.Context, at time.Duration) error {
+	d := at - r.Now()
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Record records an event that belongs to no message, such as a connection
+// opening (KindConnect) or closing (KindClose).
+func (r *Recorder) Record(side Side, kind Kind, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.appendLocked(Event{Side: side, Kind: kind, Msg: NoMsg, Text: text})
+}
+
+// appendLocked stamps e with the current time, unless it already carries
+// one, and records it. Times are taken under the lock so that event order and
+// timestamp order agree.
+func (r *Recorder) appendLocked(e Event) time.Duration {
+	if r.finished {
+		return e.At
+	}
+	if e.At == 0 {
+		e.At = time.Since(r.start)
+	}
+	r.events = append(r.events, e)
+	if r.observer != nil {
+		r.observer(e)
+	}
+	return e.At
+}
+
+// Want records that side from wants to say text now. reason says why the
+// message would have to wait if the channel does not let it go at once; if
+// it has not been sent Resolution later, a KindWaiting event with that reason
+// is recorded.
+func (r *Recorder) Want(from Side, label, text, reason string) MsgID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := MsgID(len(r.msgs))
+	at := r.appendLocked(Event{Side: from, Kind: KindWant, Msg: id, Label: label, Text: text, Bytes: len(text), Reason: reason})
+	r.msgs = append(r.msgs, Message{ID: id, From: from, Label: label, Text: text, Reason: reason, WantedAt: at})
+	if !r.finished {
+		r.notices[id] = time.AfterFunc(Resolution, func() { r.notice(id) })
+	}
+	return id
+}
+
+// notice records that message id is still waiting, unless it was sent.
+func (r *Recorder) notice(id MsgID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, pending := r.notices[id]; !pending {
+		return
+	}
+	delete(r.notices, id)
+	m := r.msgs[id]
+	r.appendLocked(Event{Side: m.From, Kind: KindWaiting, Msg: id, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Reason: m.Reason})
+}
+
+// Sent records that the channel let message id go. Call it just before its
+// first byte is written, so that the peer cannot hear it before it was sent.
+func (r *Recorder) Sent(id MsgID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id < 0 || int(id) >= len(r.msgs) || r.msgs[id].Sent {
+		return
+	}
+	if t, ok := r.notices[id]; ok {
+		t.Stop()
+		delete(r.notices, id)
+	}
+	if r.finished {
+		return
+	}
+	m := &r.msgs[id]
+	at := time.Since(r.start)
+	r.appendLocked(Event{At: at, Side: m.From, Kind: KindSend, Msg: id, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Waited: at - m.WantedAt})
+	m.Sent, m.SentAt = true, at
+	r.inFlight[m.From] = append(r.inFlight[m.From], id)
+}
+
+// Heard records that the application on from's peer has read all of the next
+// message from sent, whose text must be text. Messages in one direction are
+// heard in the order they were sent, as on any ordered connection. It
+// returns the message, or an error if the peer heard something that was not
+// sent.
+func (r *Recorder) Heard(from Side, text string) (Message, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.inFlight[from]
+	if len(q) == 0 {
+		return Message{}, fmt.Errorf("the %s heard %q, but the %s had not sent anything", from.Peer(), text, from)
+	}
+	m := &r.msgs[q[0]]
+	if m.Text != text {
+		return Message{}, fmt.Errorf("the %s heard %q, but the %s's next message was %q", from.Peer(), text, from, m.Text)
+	}
+	r.inFlight[from] = q[1:]
+	at := r.appendLocked(Event{Side: from.Peer(), Kind: KindHeard, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: len(m.Text)})
+	if !r.finished {
+		m.Heard, m.HeardAt = true, at
+	}
+	return *m, nil
+}
+
+// Reset discards everything recorded, keeping the memory already allocated,
+// and restarts the clock, so one recorder can serve call after call.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopNoticesLocked()
+	r.start = time.Now()
+	r.events = r.events[:0]
+	r.msgs = r.msgs[:0]
+	r.inFlight = [2][]MsgID{}
+	r.finished = false
+}
+
+func (r *Recorder) stopNoticesLocked() {
+	for id, t := range r.notices {
+		t.Stop()
+		delete(r.notices, id)
+	}
+}
+
+// Finish stops the recorder and returns what it recorded. Later calls record
+// nothing.
+func (r *Recorder) Finish() *Timeline {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopNoticesLocked()
+	if !r.finished {
+		r.finished = true
+		r.end = time.Since(r.start)
+	}
+	return &Timeline{
+		Duration: r.end,
+		Events:   append([]Event(nil), r.events...),
+		Messages: append([]Message(nil), r.msgs...),
+	}
+}
