@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/duplexdemo/duplexdemo/pkg/render"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// maxWidth bounds --width; wider than this nobody can read a line.
+const maxWidth = 400
+
+// CallOptions are the flags every mode shares.
+type CallOptions struct {
+	Story   story.Options
+	Latency time.Duration
+	JSON    bool
+	Color   string
+	ASCII   bool
+	Width   int
+}
+
+// defaultLatency is the emulated link's one-way delay unless told otherwise.
+const defaultLatency = 40 * time.Millisecond
+
+// addCallFlags registers the shared flags on fs.
+func addCallFlags(fs *pflag.FlagSet, o *CallOptions) {
+	o.Latency = defaultLatency
+	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, InterruptAt: story.DefaultInterruptAt, Speed: 1}
+	fs.Var(&durationValue{&o.Latency, true}, "latency", "one-way delay of the emulated link, each direction (0 = plain loopback)")
+	fs.Var(&durationValue{&o.Story.Pace, false}, "pace", "time between two sentences of grandma's story")
+	fs.Var(&intValue{&o.Story.Sentences, 2, story.MaxSentences}, "sentences", fmt.Sprintf("sentences in grandma's story (2 to %d)", story.MaxSentences))
+	fs.Var(&durationValue{&o.Story.InterruptAt, false}, "interrupt-at", "when the grandchild wants to interrupt the story")
+	fs.Var(&durationValue{&o.Story.AfterthoughtAt, false}, "afterthought-at", "when grandma remembers the county fair (default 750ms after the story)")
+	fs.Var(&durationValue{&o.Story.GoodbyeAt, false}, "goodbye-at", "when the grandchild says goodbye (default 600ms after the afterthought)")
+	fs.Var(&speedValue{&o.Story.Speed}, "speed", "play every scripted time this many times faster (the latency stays as set)")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object with every event, span and number, and nothing else")
+	fs.Var(&choiceValue{&o.Color, []string{"auto", "always", "never"}}, "color", "colour: auto (on a terminal), always or never; NO_COLOR in the environment always wins")
+	o.Color = "auto"
+	fs.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII, for terminals without Unicode")
+	fs.Var(&intValue{&o.Width, render.MinWidth, maxWidth}, "width", fmt.Sprintf("columns to fit the picture to (default: the terminal's, or %d)", render.DefaultWidth))
+}
+
+// style works out how to draw for these streams.
+func (o *CallOptions) style(deps *Deps) render.Style {
+	s := render.Style{ASCII: o.ASCII, Width: o.Width}
+	if s.Width == 0 {
+		s.Width = render.DefaultWidth
+		if deps.IsTerminal && deps.TerminalWidth > 0 {
+			s.Width = max(min(deps.TerminalWidth, maxWidth), render.MinWidth)
+		}
+	}
+	noColor := deps.Getenv != nil && deps.Getenv("NO_COLOR") != ""
+	s.Color = !noColor && (o.Color == "always" || (o.Color == "auto" && deps.IsTerminal))
+	return s
+}
+
+// durationValue is a duration flag that says what it accepts.
+type durationValue struct {
+	p         *time.Duration
+	allowZero bool
+}
+
+func (v *durationValue) String() string { return v.p.String() }
+func (v *durationValue) Type() string   { return "duration" }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as 40ms, 1.5s or 0")
+	}
+	if d < 0 || (d == 0 && !v.allowZero) {
+		if v.allowZero {
+			return fmt.Errorf("must not be negative; 0 means none")
+		}
+		return fmt.Errorf("must be more than 0, such as 250ms")
+	}
+	*v.p = d
+	return nil
+}
+
+// intValue is an integer flag with bounds.
+type intValue struct {
+	p        *int
+	min, max int
+}
+
+func (v *intValue) String() string { return strconv.Itoa(*v.p) }
+func (v *intValue) Type() string   { return "int" }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < v.min || n > v.max {
+		return fmt.Errorf("want a whole number from %d to %d", v.min, v.max)
+	}
+	*v.p = n
+	return nil
+}
+
+// speedValue is the --speed factor.
+type speedValue struct{ p *float64 }
+
+func (v *speedValue) String() string { return strconv.FormatFloat(*v.p, 'g', -1, 64) }
+func (v *speedValue) Type() string   { return "factor" }
+func (v *speedValue) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f > 0 && f <= story.MaxSpeed) {
+		return fmt.Errorf("want a number above 0 and at most %d, such as 2 for twice as fast or 0.5 for half", story.MaxSpeed)
+	}
+	*v.p = f
+	return nil
+}
+
+// choiceValue is a flag that takes one of a few words.
+type choiceValue struct {
+	p       *string
+	choices []string
+}
+
+func (v *choiceValue) String() string { return *v.p }
+func (v *choiceValue) Type() string   { return strings.Join(v.choices, "|") }
+func (v *choiceValue) Set(s string) error {
+	for _, c := range v.choices {
+		if s == c {
+			*v.p = s
+			return nil
+		}
+	}
+	return fmt.Errorf("want one of %s", strings.Join(v.choices, ", "))
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/render"
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// mode is one way of carrying the call.
+type mode struct {
+	// Title heads the live log.
+	Title string
+	// Run plays the call.
+	Run func(context.Context, call.Config) (*call.Result, error)
+}
+
+// NewCmdWalkie builds the walkie command: the call over HTTP/1.1.
+func NewCmdWalkie(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	cmd := &cobra.Command{
+		Use:   "walkie",
+		Short: "The walkie-talkie: HTTP/1.1 request/response, one side talks at a time",
+		Long: `walkie plays the call over HTTP/1.1, on one TCP connection, like a
+walkie-talkie: whoever holds the channel talks, the other can only listen.
+
+Grandma's story is the streamed answer to the question, so while she tells it
+the grandchild's interruption, a second request, waits inside the HTTP client
+for the one connection. And when grandma remembers something after the story,
+she cannot say it: an HTTP server speaks only in reply to a request, so it
+waits for the grandchild's goodbye and rides on that answer.`,
+		Example: `  duplexdemo walkie
+  duplexdemo walkie --latency 150ms --pace 400ms
+  duplexdemo walkie --speed 4 --ascii
+  duplexdemo walkie --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMode(cmd.Context(), deps, opts, mode{
+				Title: "walkie: grandma on a walkie-talkie (" + halfduplex.Transport + ")",
+				Run:   halfduplex.Run,
+			})
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	return cmd
+}
+
+// NewCmdPhone builds the phone command: the call over a WebSocket.
+func NewCmdPhone(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	cmd := &cobra.Command{
+		Use:   "phone",
+		Short: "The phone call: one WebSocket, both sides talk whenever they like",
+		Long: `phone plays the same call over a WebSocket, one TCP connection upgraded
+from HTTP, like a phone call: both sides can talk at the same time.
+
+Grandma sends her story sentence by sentence while the grandchild's
+interruption travels the other way at once; she hears it mid-story and
+answers straight away. Her afterthought is simply said when she thinks of
+it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
+		Example: `  duplexdemo phone
+  duplexdemo phone --latency 150ms --pace 400ms
+  duplexdemo phone --speed 4 --color never
+  duplexdemo phone --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMode(cmd.Context(), deps, opts, mode{
+				Title: "phone: grandma on the phone (" + fullduplex.Transport + ")",
+				Run:   fullduplex.Run,
+			})
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	return cmd
+}
+
+// runMode plays one call and prints it: a live log, the swimlanes and the
+// summary, or with --json only the report.
+func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
+	script, err := story.New(opts.Story)
+	if err != nil {
+		return asUsage(err)
+	}
+	cfg := call.Config{Script: script, Latency: opts.Latency}
+	if deps.Network != nil {
+		cfg.Listener, cfg.Dial = deps.Network()
+	}
+	style := opts.style(deps)
+	var live *render.LiveLog
+	if !opts.JSON {
+		live = render.NewLiveLog(deps.Out, style)
+		live.Header(m.Title)
+		cfg.Observer = live.Observe
+	}
+	res, err := m.Run(ctx, cfg)
+	if err != nil {
+		return asUsage(err)
+	}
+	rep := report.Build(res)
+	if opts.JSON {
+		enc := json.NewEncoder(deps.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	if err := live.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintln(deps.Out)
+	if err := render.Swimlanes(deps.Out, render.Lanes(res.Timeline), res.Timeline.Duration, style); err != nil {
+		return err
+	}
+	fmt.Fprintln(deps.Out)
+	return render.Summary(deps.Out, rep, style)
+}

@@ -1,0 +1,142 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// laneLabel is the width of the lane names on the left.
+const laneLabel = 12
+
+// niceSteps are the time per column the swimlanes may use, so that the
+// axis falls on round numbers.
+var niceSteps = []time.Duration{
+	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 20 * time.Millisecond, 25 * time.Millisecond, 40 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
+}
+
+// Lane is one row of the swimlanes: a side of one call.
+type Lane struct {
+	// Name is printed on the left, cut to fit.
+	Name  string
+	Side  timeline.Side
+	Spans []timeline.Span
+}
+
+// Lanes returns the two lanes of one call, grandchild then grandma.
+func Lanes(tl *timeline.Timeline) []Lane {
+	spans := tl.Spans()
+	return []Lane{
+		{Name: SideName(timeline.Client), Side: timeline.Client, Spans: spans},
+		{Name: SideName(timeline.Server), Side: timeline.Server, Spans: spans},
+	}
+}
+
+// Swimlanes draws lanes on one time axis from 0 to total, fitted to the
+// style's width, with a legend. In each column it shows the most telling
+// state of the side then: talking, else waiting, else listening, else idle.
+func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) error {
+	g := style.glyphs()
+	cols := style.width() - laneLabel
+	step := niceSteps[len(niceSteps)-1]
+	for _, s := range niceSteps {
+		if time.Duration(cols)*s >= total {
+			step = s
+			break
+		}
+	}
+	n := min(int((total+step-1)/step), cols)
+	n = max(n, 1)
+	tick := tickEvery(step)
+	var b strings.Builder
+	// The axis: labels over the ticks, then the ruler.
+	labels := []rune(strings.Repeat(" ", laneLabel+n+8))
+	ruler := make([]string, n)
+	for c := 0; c < n; c++ {
+		ruler[c] = g.axis
+		if c%tick == 0 {
+			ruler[c] = g.tick
+			copy(labels[laneLabel+c:], []rune(axisLabel(time.Duration(c)*step)))
+		}
+	}
+	fmt.Fprintln(&b, strings.TrimRight(string(labels[:min(len(labels), style.width())]), " "))
+	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+style.paint(sgrDim, strings.Join(ruler, "")))
+	for _, lane := range lanes {
+		b.WriteString(style.paint(sgrBold+";"+sideColor(lane.Side), fit(lane.Name, laneLabel-1, g.ellipsis)) + " ")
+		for c := 0; c < n; c++ {
+			start := time.Duration(c) * step
+			b.WriteString(cell(lane, start, start+step, g, style))
+		}
+		b.WriteString("\n")
+	}
+	legend := fmt.Sprintf("%s talking  %s listening  %s waiting  %s idle   1 column = %s",
+		style.paint(sideColor(timeline.Client), g.talk), style.paint(sgrDim+";"+sideColor(timeline.Client), g.listen),
+		style.paint(sgrBoldRed, g.wait), style.paint(sgrDim, g.idle), formatStep(step))
+	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+legend)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// cell draws one column of a lane: the state that matters most in
+// [start, end). A span of no length (one short message) still shows in the
+// column it falls in.
+func cell(lane Lane, start, end time.Duration, g glyphs, style Style) string {
+	best := timeline.Idle
+	for _, s := range lane.Spans {
+		if s.Side != lane.Side || s.State <= best {
+			continue
+		}
+		if s.Start < end && (s.End > start || (s.End == s.Start && s.Start >= start)) {
+			best = s.State
+		}
+	}
+	switch best {
+	case timeline.Talking:
+		return style.paint(sideColor(lane.Side), g.talk)
+	case timeline.Waiting:
+		return style.paint(sgrBoldRed, g.wait)
+	case timeline.Listening:
+		return style.paint(sgrDim+";"+sideColor(lane.Side), g.listen)
+	}
+	return style.paint(sgrDim, g.idle)
+}
+
+// tickEvery returns how many columns apart the axis ticks stand: the
+// fewest that put them on round times at least 8 columns apart.
+func tickEvery(step time.Duration) int {
+	for _, every := range []time.Duration{
+		10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute,
+	} {
+		if every%step == 0 && every/step >= 8 {
+			return int(every / step)
+		}
+	}
+	return 10
+}
+
+func axisLabel(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	if d >= time.Second {
+		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", d.Seconds()), "0"), ".") + "s"
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+func formatStep(d time.Duration) string {
+	if d >= time.Second {
+		return axisLabel(d)
+	}
+	return formatMS(d)
+}

@@ -1,0 +1,161 @@
+// Package report turns what a call measured into the numbers people read:
+// the summary of the interruption and the afterthought, each side's time
+// talking, listening and waiting, the overlap, the bytes; and the JSON
+// object that --json prints.
+package report
+
+import (
+	"math"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Report is one call, as printed by --json. Times are milliseconds since
+// the grandchild wanted to ask the question, to the microsecond.
+type Report struct {
+	Mode       string  `json:"mode"`
+	Transport  string  `json:"transport"`
+	LatencyMS  float64 `json:"latency_ms"`
+	DurationMS float64 `json:"duration_ms"`
+	Events     []Event `json:"events"`
+	Spans      []Span  `json:"spans"`
+	Summary    Summary `json:"summary"`
+}
+
+// Event is one recorded moment.
+type Event struct {
+	TMS   float64 `json:"t_ms"`
+	Side  string  `json:"side"`
+	Kind  string  `json:"kind"`
+	Label string  `json:"label,omitempty"`
+	Text  string  `json:"text"`
+	Bytes int     `json:"bytes"`
+	// Reason is on want and waiting events: why the line would wait.
+	Reason string `json:"reason,omitempty"`
+	// WaitedMS is on send events: how long the line waited for the channel.
+	WaitedMS *float64 `json:"waited_ms,omitempty"`
+}
+
+// Span is a stretch of time a side spent in one state: talking,
+// listening, waiting or idle.
+type Span struct {
+	Side    string  `json:"side"`
+	State   string  `json:"state"`
+	StartMS float64 `json:"start_ms"`
+	EndMS   float64 `json:"end_ms"`
+	Reason  string  `json:"reason,omitempty"`
+}
+
+// Summary holds the numbers that tell the two modes apart.
+type Summary struct {
+	Interruption Moment `json:"interruption"`
+	Afterthought Moment `json:"afterthought"`
+	// OverlapMS is how long both directions were in flight at once.
+	OverlapMS    float64    `json:"overlap_ms"`
+	Bytes        Directions `json:"bytes"`
+	PayloadBytes Directions `json:"payload_bytes"`
+	Connections  int        `json:"connections"`
+	Client       SideTimes  `json:"client"`
+	Server       SideTimes  `json:"server"`
+}
+
+// Moment is the measured life of one key line. A time is null when it did
+// not happen (the line was never sent, or never heard).
+type Moment struct {
+	Text         string   `json:"text"`
+	Reason       string   `json:"reason"`
+	WantedAtMS   *float64 `json:"wanted_at_ms"`
+	SentAtMS     *float64 `json:"sent_at_ms"`
+	HeardAtMS    *float64 `json:"heard_at_ms"`
+	WaitedMS     *float64 `json:"waited_ms"`
+	HeardAfterMS *float64 `json:"heard_after_ms"`
+}
+
+// Directions counts bytes each way.
+type Directions struct {
+	ClientToServer int64 `json:"client_to_server"`
+	ServerToClient int64 `json:"server_to_client"`
+}
+
+// SideTimes is how long a side spent in each state; a side can listen and
+// wait at once, so these may add up to more than the call.
+type SideTimes struct {
+	TalkingMS   float64 `json:"talking_ms"`
+	ListeningMS float64 `json:"listening_ms"`
+	WaitingMS   float64 `json:"waiting_ms"`
+}
+
+// MS converts a duration to milliseconds, rounded to the microsecond.
+func MS(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+}
+
+func msPtr(d time.Duration) *float64 {
+	v := MS(d)
+	return &v
+}
+
+// Build assembles the report of one call.
+func Build(r *call.Result) Report {
+	tl := r.Timeline
+	spans := tl.Spans()
+	out := Report{
+		Mode:       r.Mode,
+		Transport:  r.Transport,
+		LatencyMS:  MS(r.Latency),
+		DurationMS: MS(tl.Duration),
+		Events:     make([]Event, 0, len(tl.Events)),
+		Spans:      make([]Span, 0, len(spans)),
+	}
+	for _, e := range tl.Events {
+		ev := Event{TMS: MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}
+		if e.Kind == timeline.KindSend {
+			ev.WaitedMS = msPtr(e.Waited)
+		}
+		if e.Kind != timeline.KindWant && e.Kind != timeline.KindWaiting {
+			ev.Reason = ""
+		}
+		out.Events = append(out.Events, ev)
+	}
+	for _, s := range spans {
+		out.Spans = append(out.Spans, Span{Side: s.Side.String(), State: s.State.String(), StartMS: MS(s.Start), EndMS: MS(s.End), Reason: s.Reason})
+	}
+	payload := r.PayloadBytes()
+	out.Summary = Summary{
+		Interruption: moment(tl, story.LabelInterruption),
+		Afterthought: moment(tl, story.LabelAfterthought),
+		OverlapMS:    MS(tl.Overlap()),
+		Bytes:        Directions{ClientToServer: r.WireBytes[timeline.Client], ServerToClient: r.WireBytes[timeline.Server]},
+		PayloadBytes: Directions{ClientToServer: payload[timeline.Client], ServerToClient: payload[timeline.Server]},
+		Connections:  r.Connections,
+		Client:       sideTimes(spans, timeline.Client),
+		Server:       sideTimes(spans, timeline.Server),
+	}
+	return out
+}
+
+func moment(tl *timeline.Timeline, label string) Moment {
+	m, ok := tl.Message(label)
+	if !ok {
+		return Moment{}
+	}
+	out := Moment{Text: m.Text, Reason: m.Reason, WantedAtMS: msPtr(m.WantedAt)}
+	if m.Sent {
+		out.SentAtMS, out.WaitedMS = msPtr(m.SentAt), msPtr(m.Waited())
+	}
+	if m.Heard {
+		out.HeardAtMS, out.HeardAfterMS = msPtr(m.HeardAt), msPtr(m.HeardAfter())
+	}
+	return out
+}
+
+func sideTimes(spans []timeline.Span, side timeline.Side) SideTimes {
+	return SideTimes{
+		TalkingMS:   MS(timeline.TimeIn(spans, side, timeline.Talking)),
+		ListeningMS: MS(timeline.TimeIn(spans, side, timeline.Listening)),
+		WaitingMS:   MS(timeline.TimeIn(spans, side, timeline.Waiting)),
+	}
+}
