@@ -44,7 +44,7 @@ waits for the grandchild's goodbye and rides on that answer.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
-				Title: "walkie: grandma on a walkie-talkie (" + halfduplex.Transport + ")",
+				Title: "WALKIE-TALKIE: HTTP/1.1 request/response, one side talks at a time",
 				Run:   halfduplex.Run,
 			})
 		},
@@ -73,7 +73,7 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
-				Title: "phone: grandma on the phone (" + fullduplex.Transport + ")",
+				Title: "PHONE CALL: one WebSocket, both sides talk whenever they like",
 				Run:   fullduplex.Run,
 			})
 		},

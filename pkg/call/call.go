@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/link"
@@ -68,7 +69,15 @@ type Call struct {
 	Listener net.Listener
 	Dialer   *link.Dialer
 	latency  time.Duration
+	open     sync.WaitGroup // the grandchild's connections not yet closed
+
+	mu    sync.Mutex
+	conns []net.Conn // every connection the grandchild opened
 }
+
+// closeWait bounds how long Finish waits for the grandchild's HTTP or
+// WebSocket client to close its connections before closing them itself.
+const closeWait = time.Second
 
 // Start validates cfg, starts the call's clock and opens grandma's listener.
 // The caller must call Finish, which closes the listener.
@@ -86,23 +95,42 @@ func Start(cfg Config) (*Call, error) {
 			return nil, fmt.Errorf("grandma cannot listen on 127.0.0.1: %w", err)
 		}
 	}
-	rec := timeline.NewRecorder(cfg.Observer)
-	return &Call{
-		Rec:      rec,
-		Listener: ln,
-		latency:  cfg.Latency,
-		Dialer: &link.Dialer{
-			Latency: cfg.Latency,
-			Meter:   new(link.Meter),
-			Dial:    cfg.Dial,
-			OnClose: func() { rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection") },
+	c := &Call{Rec: timeline.NewRecorder(cfg.Observer), Listener: ln, latency: cfg.Latency}
+	c.Dialer = &link.Dialer{
+		Latency: cfg.Latency,
+		Meter:   new(link.Meter),
+		Dial:    cfg.Dial,
+		OnClose: func() {
+			c.Rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection")
+			c.open.Done()
 		},
-	}, nil
+	}
+	return c, nil
 }
 
-// Finish closes the listener, stops the clock and returns the result.
+// Finish closes the listener, waits for the grandchild's connections to
+// close (each is closed by its HTTP or WebSocket client as the call ends;
+// any still open after closeWait is closed here), stops the clock and
+// returns the result.
 func (c *Call) Finish(mode, transport string) *Result {
 	c.Listener.Close()
+	closed := make(chan struct{})
+	go func() {
+		c.open.Wait()
+		close(closed)
+	}()
+	t := time.NewTimer(closeWait)
+	select {
+	case <-closed:
+	case <-t.C:
+		c.mu.Lock()
+		for _, conn := range c.conns {
+			conn.Close()
+		}
+		c.mu.Unlock()
+		<-closed
+	}
+	t.Stop()
 	m := c.Dialer.Meter
 	return &Result{
 		Mode:        mode,
@@ -117,10 +145,15 @@ func (c *Call) Finish(mode, transport string) *Result {
 // DialContext opens the grandchild's connection through the emulated link
 // and records it.
 func (c *Call) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c.open.Add(1)
 	conn, err := c.Dialer.DialContext(ctx, network, addr)
 	if err != nil {
+		c.open.Done()
 		return nil, err
 	}
+	c.mu.Lock()
+	c.conns = append(c.conns, conn)
+	c.mu.Unlock()
 	c.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
 	return conn, nil
 }

@@ -28,8 +28,8 @@ const (
 
 // Serve starts grandma's HTTP server with handler h on the call's listener.
 // Handlers' request contexts end when ctx ends. Every connection grandma
-// accepts is recorded when it opens and when it closes, hijacked
-// (WebSocket) ones included.
+// accepts is recorded when she closes it, hijacked (WebSocket) ones
+// included.
 //
 // The caller must call the returned stop once the call is over: it shuts
 // the server down, cutting what is still open after ShutdownTimeout, and
@@ -61,8 +61,9 @@ func (c *Call) Serve(ctx context.Context, h http.Handler) (stop func() error) {
 	}
 }
 
-// trackingListener records grandma's connections opening and closing, and
-// counts the ones still open.
+// trackingListener records grandma's connections closing, and counts the
+// ones still open. Their opening is the grandchild's to record: on the
+// server it happens at the same moment, in an order no one can tell.
 type trackingListener struct {
 	net.Listener
 	rec   *timeline.Recorder
@@ -75,7 +76,6 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.conns.Add(1)
-	l.rec.Record(timeline.Server, timeline.KindConnect, "accepts a connection")
 	return &trackedConn{Conn: c, l: l}, nil
 }
 

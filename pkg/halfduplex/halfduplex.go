@@ -73,9 +73,9 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	}
 	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path}
 	err = kid.call(ctx)
+	cancel()
 	tr.CloseIdleConnections()
 
-	cancel()
 	<-remembered
 	if serr := stop(); err == nil {
 		err = serr

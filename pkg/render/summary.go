@@ -18,48 +18,65 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 	title := fmt.Sprintf("Summary: %s (%s), latency %s", r.Mode, r.Transport, msText(r.LatencyMS))
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
 	s := r.Summary
-	moment(&b, "interruption", s.Interruption, style)
-	moment(&b, "afterthought", s.Afterthought, style)
-	fmt.Fprintf(&b, "  %-12s %10s %10s %10s\n", "", "talking", "listening", "waiting")
+	moments(&b, s.Interruption, s.Afterthought, style)
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", "", "talking", "listening", "waiting")
 	for _, row := range []struct {
 		name string
 		t    report.SideTimes
 	}{{"grandchild", s.Client}, {"grandma", s.Server}} {
-		fmt.Fprintf(&b, "  %-12s %10s %10s %10s\n", row.name, msText(row.t.TalkingMS), msText(row.t.ListeningMS), msText(row.t.WaitingMS))
+		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, msText(row.t.TalkingMS), msText(row.t.ListeningMS), msText(row.t.WaitingMS))
 	}
-	fmt.Fprintf(&b, "  %-12s %s with both directions in flight at once\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
-	fmt.Fprintf(&b, "  %-12s client %s server %s, server %s client %s\n", "bytes",
-		g.to, bytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer), g.to, bytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient))
-	fmt.Fprintf(&b, "  %-12s %d\n", "connections", s.Connections)
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "  %-14s%s (both directions in flight at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
+	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, bytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer))
+	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, bytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient))
+	fmt.Fprintf(&b, "  %-14s%d\n", "connections", s.Connections)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// moment prints the two lines about one key line of the script.
-func moment(b *strings.Builder, name string, m report.Moment, style Style) {
-	g := style.glyphs()
-	if m.WantedAtMS == nil {
-		fmt.Fprintf(b, "  %-12s never wanted\n", name)
-		return
+// moments prints the interruption and the afterthought side by side: when
+// each was wanted, sent and heard, how long it waited and why.
+func moments(b *strings.Builder, interruption, afterthought report.Moment, style Style) {
+	const row = "  %-14s%22s%22s\n"
+	fmt.Fprintf(b, row, "", "interruption", "afterthought")
+	ms := func(v *float64, never string) string {
+		if v == nil {
+			return never
+		}
+		return msText(*v)
 	}
-	path := "wanted " + msText(*m.WantedAtMS)
-	if m.SentAtMS != nil {
-		path += " " + g.to + " sent " + msText(*m.SentAtMS)
-	} else {
-		path += " " + g.to + " never sent"
+	pair := func(name string, get func(report.Moment) string) {
+		fmt.Fprintf(b, row, name, get(interruption), get(afterthought))
 	}
-	if m.HeardAtMS != nil {
-		path += " " + g.to + " heard " + msText(*m.HeardAtMS)
+	pair("wanted at", func(m report.Moment) string { return ms(m.WantedAtMS, "never") })
+	pair("sent at", func(m report.Moment) string { return ms(m.SentAtMS, "never") })
+	pair("heard at", func(m report.Moment) string { return ms(m.HeardAtMS, "never") })
+	// Painted cells are padded by hand: escapes take no columns.
+	cells := [2]string{}
+	for i, m := range []report.Moment{interruption, afterthought} {
+		text := ms(m.WaitedMS, "-")
+		if m.WaitedMS != nil && *m.WaitedMS >= 1 {
+			text = style.paint(sgrBoldRed, text)
+		}
+		cells[i] = strings.Repeat(" ", max(22-visibleWidth(text), 0)) + text
 	}
-	fmt.Fprintf(b, "  %-12s %s\n", name, path)
-	if m.WaitedMS == nil || m.HeardAfterMS == nil {
-		return
+	fmt.Fprintf(b, "  %-14s%s%s\n", "waited", cells[0], cells[1])
+	pair("because", func(m report.Moment) string {
+		if m.WaitedMS == nil || *m.WaitedMS < 1 {
+			return "-"
+		}
+		return m.Reason
+	})
+	for i, m := range []report.Moment{interruption, afterthought} {
+		text := ms(m.HeardAfterMS, "-")
+		if m.HeardAfterMS != nil {
+			text = style.paint(sgrBold, text)
+		}
+		cells[i] = strings.Repeat(" ", max(22-visibleWidth(text), 0)) + text
 	}
-	waited := "waited " + msText(*m.WaitedMS)
-	if *m.WaitedMS >= 1 {
-		waited = style.paint(sgrBoldRed, waited) + " (" + m.Reason + ")"
-	}
-	fmt.Fprintf(b, "  %-12s %s, heard %s after\n", "", waited, style.paint(sgrBold, msText(*m.HeardAfterMS)))
+	fmt.Fprintf(b, "  %-14s%s%s\n", "heard after", cells[0], cells[1])
 }
 
 // msText formats milliseconds as a whole number, "731 ms".
@@ -73,5 +90,5 @@ func bytesText(wire, payload int64) string {
 		return "0 B"
 	}
 	overhead := float64(wire-payload) / float64(wire) * 100
-	return fmt.Sprintf("%d B (%.0f%% overhead)", wire, overhead)
+	return fmt.Sprintf("%5d B, %2.0f%% of it protocol overhead", wire, overhead)
 }

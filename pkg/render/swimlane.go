@@ -12,15 +12,6 @@ import (
 // laneLabel is the width of the lane names on the left.
 const laneLabel = 12
 
-// niceSteps are the time per column the swimlanes may use, so that the
-// axis falls on round numbers.
-var niceSteps = []time.Duration{
-	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
-	10 * time.Millisecond, 20 * time.Millisecond, 25 * time.Millisecond, 40 * time.Millisecond, 50 * time.Millisecond,
-	100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
-	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
-}
-
 // Lane is one row of the swimlanes: a side of one call.
 type Lane struct {
 	// Name is printed on the left, cut to fit.
@@ -44,26 +35,21 @@ func Lanes(tl *timeline.Timeline) []Lane {
 func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) error {
 	g := style.glyphs()
 	cols := style.width() - laneLabel
-	step := niceSteps[len(niceSteps)-1]
-	for _, s := range niceSteps {
-		if time.Duration(cols)*s >= total {
-			step = s
-			break
-		}
-	}
-	n := min(int((total+step-1)/step), cols)
-	n = max(n, 1)
-	tick := tickEvery(step)
+	// Each column covers a whole number of milliseconds, as few as fit.
+	step := max((total+time.Duration(cols)*time.Millisecond-1)/time.Duration(cols)/time.Millisecond*time.Millisecond, time.Millisecond)
+	n := min(int(total/step)+1, cols) // the column holding total included
+	every := tickEvery(step)
 	var b strings.Builder
 	// The axis: labels over the ticks, then the ruler.
 	labels := []rune(strings.Repeat(" ", laneLabel+n+8))
 	ruler := make([]string, n)
-	for c := 0; c < n; c++ {
+	for c := range ruler {
 		ruler[c] = g.axis
-		if c%tick == 0 {
-			ruler[c] = g.tick
-			copy(labels[laneLabel+c:], []rune(axisLabel(time.Duration(c)*step)))
-		}
+	}
+	for t := time.Duration(0); t < time.Duration(n)*step; t += every {
+		c := int(t / step)
+		ruler[c] = g.tick
+		copy(labels[laneLabel+c:], []rune(axisLabel(t)))
 	}
 	fmt.Fprintln(&b, strings.TrimRight(string(labels[:min(len(labels), style.width())]), " "))
 	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+style.paint(sgrDim, strings.Join(ruler, "")))
@@ -75,10 +61,25 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 		}
 		b.WriteString("\n")
 	}
-	legend := fmt.Sprintf("%s talking  %s listening  %s waiting  %s idle   1 column = %s",
-		style.paint(sideColor(timeline.Client), g.talk), style.paint(sgrDim+";"+sideColor(timeline.Client), g.listen),
-		style.paint(sgrBoldRed, g.wait), style.paint(sgrDim, g.idle), formatStep(step))
-	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+legend)
+	legend := []string{
+		style.paint(sideColor(timeline.Client), g.talk) + " talking",
+		style.paint(sgrDim+";"+sideColor(timeline.Client), g.listen) + " listening",
+		style.paint(sgrBoldRed, g.wait) + " waiting",
+		style.paint(sgrDim, g.idle) + " idle",
+		"1 column = " + formatMS(step),
+	}
+	line := ""
+	for _, item := range legend {
+		if line != "" && laneLabel+visibleWidth(line)+2+visibleWidth(item) > style.width() {
+			fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+line)
+			line = ""
+		}
+		if line != "" {
+			line += "  "
+		}
+		line += item
+	}
+	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+line)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -107,18 +108,18 @@ func cell(lane Lane, start, end time.Duration, g glyphs, style Style) string {
 	return style.paint(sgrDim, g.idle)
 }
 
-// tickEvery returns how many columns apart the axis ticks stand: the
-// fewest that put them on round times at least 8 columns apart.
-func tickEvery(step time.Duration) int {
+// tickEvery returns the time between two axis ticks: the first round
+// time that puts them at least 8 columns apart.
+func tickEvery(step time.Duration) time.Duration {
 	for _, every := range []time.Duration{
 		10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
 		time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute,
 	} {
-		if every%step == 0 && every/step >= 8 {
-			return int(every / step)
+		if every >= 8*step {
+			return every
 		}
 	}
-	return 10
+	return 10 * time.Minute
 }
 
 func axisLabel(d time.Duration) string {
@@ -132,11 +133,4 @@ func axisLabel(d time.Duration) string {
 		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", d.Seconds()), "0"), ".") + "s"
 	}
 	return fmt.Sprintf("%dms", d.Milliseconds())
-}
-
-func formatStep(d time.Duration) string {
-	if d >= time.Second {
-		return axisLabel(d)
-	}
-	return formatMS(d)
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testDeps returns dependencies writing to buffers, acting as a terminal
+// or a pipe, with the given environment.
+func testDeps(terminal bool, env map[string]string) (*Deps, *bytes.Buffer, *bytes.Buffer) {
+	var out, errOut bytes.Buffer
+	return &Deps{
+		In:            strings.NewReader(""),
+		Out:           &out,
+		ErrOut:        &errOut,
+		IsTerminal:    terminal,
+		TerminalWidth: 100,
+		Getenv:        func(k string) string { return env[k] },
+	}, &out, &errOut
+}
+
+// inMemory gives each call a fresh in-memory network, so that the command
+// can run inside a synctest bubble.
+func inMemory() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	l := pipenet.Listen()
+	return l, l.DialContext
+}
+
+// execute runs the command line args and returns its error.
+func execute(deps *Deps, args ...string) error {
+	root := NewCmdRoot(deps)
+	root.SetArgs(args)
+	return root.ExecuteContext(context.Background())
+}
+
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (run go test -update to accept it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
