@@ -1,0 +1,204 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const latency = 40 * time.Millisecond
+
+// pair returns a wrapped client end and the plain server end of an
+// in-memory connection, for use inside a synctest bubble.
+func pair(t *testing.T, d time.Duration, m *Meter) (client, server net.Conn) {
+	t.Helper()
+	l := pipenet.Listen()
+	t.Cleanup(func() { l.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	dialer := &Dialer{Latency: d, Meter: m, Dial: l.DialContext}
+	c, err := dialer.DialContext(context.Background(), "pipe", "pipe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, <-accepted
+}
+
+func readFull(t *testing.T, c net.Conn, n int) string {
+	t.Helper()
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	return string(buf)
+}
+
+// TestEachDirectionDelayed: bytes written at t are readable by the peer at
+// exactly t+latency, in both directions, on the fake clock.
+func TestEachDirectionDelayed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := pair(t, latency, new(Meter))
+		defer client.Close()
+		defer server.Close()
+		start := time.Now()
+		if _, err := client.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFull(t, server, 4); got != "ping" {
+			t.Fatalf("server read %q, want ping", got)
+		}
+		if d := time.Since(start); d != latency {
+			t.Errorf("client to server took %v, want %v", d, latency)
+		}
+		start = time.Now()
+		if _, err := server.Write([]byte("pong")); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFull(t, client, 4); got != "pong" {
+			t.Fatalf("client read %q, want pong", got)
+		}
+		if d := time.Since(start); d != latency {
+			t.Errorf("server to client took %v, want %v", d, latency)
+		}
+	})
+}
+
+// TestInFlightBlocksNothing: writes return at once while earlier bytes are
+// in flight, and bytes in flight one way do not hold up the other way.
+func TestInFlightBlocksNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := pair(t, latency, new(Meter))
+		defer client.Close()
+		defer server.Close()
+		start := time.Now()
+		for _, s := range []string{"a", "b", "c"} {
+			if _, err := client.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if d := time.Since(start); d != 30*time.Millisecond {
+			t.Errorf("three writes 10ms apart took %v; writes must not wait for bytes in flight", d)
+		}
+		// Now the other way, while "b" and "c" are still in flight.
+		go server.Write([]byte("z"))
+		if got := readFull(t, client, 1); got != "z" {
+			t.Fatalf("client read %q, want z", got)
+		}
+		if d := time.Since(start); d != 30*time.Millisecond+latency {
+			t.Errorf("z arrived at %v, want %v: one direction must not wait for the other", d, 30*time.Millisecond+latency)
+		}
+		if got := readFull(t, server, 3); got != "abc" {
+			t.Errorf("server read %q, want abc in order", got)
+		}
+	})
+}
+
+func TestCountsBytes(t *testing.T) {
+	for _, d := range []time.Duration{0, latency} {
+		synctest.Test(t, func(t *testing.T) {
+			m := new(Meter)
+			client, server := pair(t, d, m)
+			go client.Write([]byte("hello")) // a pipe with no latency blocks until read
+			readFull(t, server, 5)
+			go server.Write([]byte("hi!"))
+			readFull(t, client, 3)
+			client.Close()
+			server.Close()
+			if m.Written() != 5 || m.Read() != 3 || m.Conns() != 1 {
+				t.Errorf("latency %v: written %d, read %d, conns %d; want 5, 3, 1", d, m.Written(), m.Read(), m.Conns())
+			}
+		})
+	}
+}
+
+func TestReadDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := pair(t, latency, new(Meter))
+		defer server.Close()
+		defer client.Close()
+		client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		start := time.Now()
+		_, err := client.Read(make([]byte, 1))
+		var ne net.Error
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("Read past the deadline: got %v, want a timeout", err)
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Errorf("Read gave up after %v, want 100ms", d)
+		}
+	})
+}
+
+// TestCloseDeliversInFlight: bytes written just before Close still reach
+// the peer one latency later, followed by the end of the stream.
+func TestCloseDeliversInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := pair(t, latency, new(Meter))
+		defer server.Close()
+		start := time.Now()
+		client.Write([]byte("bye"))
+		go client.Close()
+		got, err := io.ReadAll(server)
+		if string(got) != "bye" || err != nil {
+			t.Errorf("peer read %q, %v; want bye and a clean end", got, err)
+		}
+		if d := time.Since(start); d != latency {
+			t.Errorf("the last bytes arrived after %v, want %v", d, latency)
+		}
+		if _, err := client.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Write after Close: got %v, want net.ErrClosed", err)
+		}
+	})
+}
+
+// TestRealTCP runs the link on a loopback socket: an echo takes at least
+// two latencies (a lower bound that holds on any machine).
+func TestRealTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	closed := make(chan struct{})
+	d := &Dialer{Latency: 20 * time.Millisecond, Meter: new(Meter), OnClose: func() { close(closed) }}
+	c, err := d.DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.Write([]byte("echo"))
+	if got := readFull(t, c, 4); got != "echo" {
+		t.Errorf("read %q, want echo", got)
+	}
+	if rtt := time.Since(start); rtt < 40*time.Millisecond {
+		t.Errorf("round trip took %v, want at least 40ms", rtt)
+	}
+	c.Close()
+	<-closed
+}
