@@ -106,9 +106,9 @@ type Message struct {
 	ID MsgID
 	// From is the side that said it.
 	From Side
-	// Label names its part in the conversation. Consecutive messages with
-	// the same label from the same side form one utterance (a story told in
-	// several sentences).
+	// Label names its part in the conversation. Messages with the same
+	// label from the same side form one utterance (a story told in several
+	// sentences).
 	Label string
 	Text  string
 	// Reason says why it would have to wait if the channel did not let it go

@@ -56,8 +56,10 @@ func (t *Timeline) Message(label string) (Message, bool) {
 	return Message{}, false
 }
 
-// Utterance is a run of consecutive messages with the same label from the
-// same side, such as a story told sentence by sentence.
+// Utterance is everything one side said under one label, such as a story
+// told sentence by sentence: it lasts from its first part to its last, even
+// when the side says something else in between (an answer to an
+// interruption, mid-story).
 type Utterance struct {
 	From     Side
 	Label    string
@@ -67,6 +69,22 @@ type Utterance struct {
 // Utterances groups the sent messages into utterances, in the order they
 // were first sent.
 func (t *Timeline) Utterances() []Utterance {
+	var out []Utterance
+	index := make(map[[2]string]int) // side and label to index in out
+	for _, m := range t.sentInOrder() {
+		key := [2]string{m.From.String(), m.Label}
+		if i, ok := index[key]; ok {
+			out[i].Messages = append(out[i].Messages, m)
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, Utterance{From: m.From, Label: m.Label, Messages: []Message{m}})
+	}
+	return out
+}
+
+// sentInOrder returns the sent messages in the order they were sent.
+func (t *Timeline) sentInOrder() []Message {
 	sent := make([]Message, 0, len(t.Messages))
 	for _, m := range t.Messages {
 		if m.Sent {
@@ -74,17 +92,7 @@ func (t *Timeline) Utterances() []Utterance {
 		}
 	}
 	slices.SortStableFunc(sent, func(a, b Message) int { return compareDurations(a.SentAt, b.SentAt) })
-	var out []Utterance
-	last := [2]int{-1, -1} // index in out of each side's latest utterance
-	for _, m := range sent {
-		if i := last[m.From]; i >= 0 && out[i].Label == m.Label {
-			out[i].Messages = append(out[i].Messages, m)
-			continue
-		}
-		last[m.From] = len(out)
-		out = append(out, Utterance{From: m.From, Label: m.Label, Messages: []Message{m}})
-	}
-	return out
+	return sent
 }
 
 func compareDurations(a, b time.Duration) int {

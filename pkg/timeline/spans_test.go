@@ -112,7 +112,9 @@ func TestOverlap(t *testing.T) {
 	})
 }
 
-func TestUtterancesGroupConsecutiveLines(t *testing.T) {
+// TestUtterancesGroupByLabel: a story stays one utterance when an answer
+// comes in the middle of it.
+func TestUtterancesGroupByLabel(t *testing.T) {
 	r := NewRecorder(nil)
 	for _, l := range []struct{ label, text string }{{"story", "a"}, {"story", "b"}, {"answer", "c"}, {"story", "d"}} {
 		r.Sent(r.Want(Server, l.label, l.text, ""))
@@ -122,7 +124,7 @@ func TestUtterancesGroupConsecutiveLines(t *testing.T) {
 	for _, u := range r.Finish().Utterances() {
 		got = append(got, len(u.Messages))
 	}
-	if want := []int{2, 1, 1, 1}; len(got) != len(want) || got[0] != 2 || got[1] != 1 || got[2] != 1 || got[3] != 1 {
+	if want := []int{3, 1, 1}; len(got) != len(want) || got[0] != 3 || got[1] != 1 || got[2] != 1 {
 		t.Errorf("utterance sizes: got %v, want %v", got, want)
 	}
 }

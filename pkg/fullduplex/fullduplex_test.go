@@ -1,0 +1,288 @@
+package fullduplex
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func script(t testing.TB, o story.Options) story.Script {
+	t.Helper()
+	s, err := story.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func lastOf(tl *timeline.Timeline, label string) timeline.Message {
+	var last timeline.Message
+	for _, m := range tl.Messages {
+		if m.Label == label && m.Sent {
+			last = m
+		}
+	}
+	return last
+}
+
+func mustMessage(t *testing.T, tl *timeline.Timeline, label string) timeline.Message {
+	t.Helper()
+	m, ok := tl.Message(label)
+	if !ok || !m.Sent || !m.Heard {
+		t.Fatalf("the %s was not both sent and heard: %+v", label, m)
+	}
+	return m
+}
+
+// TestRealTCP plays the call on loopback and checks what full duplex
+// means, with orderings and bounds that hold on a slow, busy machine.
+func TestRealTCP(t *testing.T) {
+	const latency = 25 * time.Millisecond
+	s := script(t, story.Options{Speed: 2})
+	res, err := Run(context.Background(), call.Config{Script: s, Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := res.Timeline
+	lastSentence := lastOf(tl, story.LabelStory)
+	interruption := mustMessage(t, tl, story.LabelInterruption)
+	if interruption.HeardAt >= lastSentence.SentAt {
+		t.Errorf("grandma heard the interruption at %v, after the story ended at %v; on the phone she hears it mid-story", interruption.HeardAt, lastSentence.SentAt)
+	}
+	if interruption.Waited() > s.Pace/2 {
+		t.Errorf("the interruption waited %v; on the phone it is sent at once", interruption.Waited())
+	}
+	answer := mustMessage(t, tl, story.LabelAnswer)
+	if answer.SentAt >= lastSentence.SentAt {
+		t.Errorf("grandma answered at %v, after the story; she should answer mid-story", answer.SentAt)
+	}
+	if got := tl.Overlap(); got <= 0 {
+		t.Errorf("overlap: got %v, want some: the interruption travels while the story does", got)
+	}
+	afterthought := mustMessage(t, tl, story.LabelAfterthought)
+	if after := afterthought.HeardAfter(); after < latency || after > latency+250*time.Millisecond {
+		t.Errorf("the afterthought was heard %v after she wanted to say it; want about one latency (%v)", after, latency)
+	}
+	if res.Connections != 1 {
+		t.Errorf("connections: got %d, want 1", res.Connections)
+	}
+}
+
+// TestExactTimes plays the default call on the fake clock over an
+// in-memory network.
+func TestExactTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := pipenet.Listen()
+		res, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: 40 * time.Millisecond, Listener: l, Dial: l.DialContext})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl := res.Timeline
+		i := mustMessage(t, tl, story.LabelInterruption)
+		if i.WantedAt != 600*time.Millisecond || i.SentAt != 600*time.Millisecond || i.HeardAt != 640*time.Millisecond {
+			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 600ms/600ms/640ms", i.WantedAt, i.SentAt, i.HeardAt)
+		}
+		a := mustMessage(t, tl, story.LabelAfterthought)
+		if a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
+			t.Errorf("afterthought waited %v, heard %v after; want 0 and 40ms", a.Waited(), a.HeardAfter())
+		}
+		// The question waits for the TCP connection and the WebSocket
+		// handshake: one round trip.
+		if q := mustMessage(t, tl, story.LabelQuestion); q.Waited() != 80*time.Millisecond || q.Reason != ReasonConnecting {
+			t.Errorf("question waited %v (%s), want 80ms (connecting)", q.Waited(), q.Reason)
+		}
+		if got := tl.Overlap(); got != 40*time.Millisecond {
+			t.Errorf("overlap: got %v, want 40ms (the interruption's flight)", got)
+		}
+		if farewell := mustMessage(t, tl, story.LabelFarewell); farewell.HeardAt != 2680*time.Millisecond {
+			t.Errorf("farewell heard at %v, want 2.68s", farewell.HeardAt)
+		}
+	})
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, call.Config{Script: story.Default(), Latency: 40 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond+time.Second {
+		t.Errorf("Run took %v to stop after its context ended; want under a second", d)
+	}
+}
+
+// grandmaServer serves grandma alone on loopback; the test plays the
+// grandchild by hand.
+func grandmaServer(t *testing.T) (*httptest.Server, *timeline.Recorder, string) {
+	t.Helper()
+	rec := timeline.NewRecorder(nil)
+	s := script(t, story.Options{AfterthoughtAt: time.Hour})
+	srv := httptest.NewServer(&grandma{script: s, rec: rec})
+	t.Cleanup(func() {
+		srv.Close()
+		rec.Finish()
+	})
+	return srv, rec, "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+}
+
+func TestGrandmaRefusesBadCalls(t *testing.T) {
+	srv, _, url := grandmaServer(t)
+	resp, err := http.Get(srv.URL + Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("plain GET: got %d, want 400", resp.StatusCode)
+	}
+	_, resp, err = websocket.DefaultDialer.Dial(url, http.Header{"Origin": {"http://evil.example"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("foreign Origin: got %v, %v; want 403", resp, err)
+	}
+}
+
+// TestGrandmaClosesOnBadMessages: each message grandma cannot take closes
+// that call with a clear code.
+func TestGrandmaClosesOnBadMessages(t *testing.T) {
+	_, rec, url := grandmaServer(t)
+	for _, c := range []struct {
+		name string
+		send func(*websocket.Conn) error
+		code int
+	}{
+		{"binary", func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData},
+		{"too big", func(c *websocket.Conn) error {
+			return c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", MaxMessage+1)))
+		}, websocket.CloseMessageTooBig},
+		{"never sent", func(c *websocket.Conn) error { return c.WriteMessage(websocket.TextMessage, []byte("hello?")) }, websocket.CloseProtocolError},
+		{"not in the script", func(c *websocket.Conn) error {
+			rec.Sent(rec.Want(timeline.Client, "chatter", "nice weather", ""))
+			return c.WriteMessage(websocket.TextMessage, []byte("nice weather"))
+		}, websocket.CloseProtocolError},
+	} {
+		conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.send(conn); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _, err = conn.ReadMessage()
+		if !websocket.IsCloseError(err, c.code) {
+			t.Errorf("%s: got %v, want close %d", c.name, err, c.code)
+		}
+		conn.Close()
+	}
+}
+
+// BenchmarkRoundTrip compares one round trip through the phone's machinery
+// (the grandchild records and writes the interruption; grandma's reader
+// hears it and hands her writer the answer; the grandchild's read records
+// it) at latency 0 with a bare gorilla/websocket echo on the same machine.
+// The ratio metric is phone time over echo time; the target is at most 2.
+func BenchmarkRoundTrip(b *testing.B) {
+	phone := measure(b, phoneRoundTrips)
+	echo := measure(b, echoRoundTrips)
+	b.ReportMetric(float64(phone.Nanoseconds())/float64(b.N), "phone-ns/op")
+	b.ReportMetric(float64(echo.Nanoseconds())/float64(b.N), "echo-ns/op")
+	b.ReportMetric(float64(phone)/float64(echo), "ratio")
+}
+
+func measure(b *testing.B, rounds func(*testing.B) time.Duration) time.Duration { return rounds(b) }
+
+// phoneRoundTrips times b.N interruptions answered by grandma.
+func phoneRoundTrips(b *testing.B) time.Duration {
+	c, err := call.Start(call.Config{Script: script(b, story.Options{AfterthoughtAt: time.Hour, GoodbyeAt: 2 * time.Hour})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := c.Serve(ctx, &grandma{script: script(b, story.Options{AfterthoughtAt: time.Hour}), rec: c.Rec})
+	defer func() {
+		cancel()
+		stop()
+		c.Finish("phone", Transport)
+	}()
+	d := &websocket.Dialer{NetDialContext: c.DialContext}
+	conn, _, err := d.Dial("ws://"+c.Listener.Addr().String()+Path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	text := []byte(story.Interruption)
+	start := time.Now()
+	for i := range b.N {
+		if i%1024 == 0 {
+			c.Rec.Reset() // nothing is in flight between round trips; keep memory bounded
+		}
+		c.Rec.Sent(c.Rec.Want(timeline.Client, story.LabelInterruption, story.Interruption, ""))
+		if err := conn.WriteMessage(websocket.TextMessage, text); err != nil {
+			b.Fatal(err)
+		}
+		_, answer, err := conn.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Rec.Heard(timeline.Server, string(answer)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+// echoRoundTrips times b.N round trips through a bare gorilla echo server.
+func echoRoundTrips(b *testing.B) time.Duration {
+	upgrader := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for {
+			kind, msg, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if conn.WriteMessage(kind, []byte(story.Answer)) != nil {
+				return
+			}
+			_ = msg
+		}
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	text := []byte(story.Interruption)
+	start := time.Now()
+	for range b.N {
+		if err := conn.WriteMessage(websocket.TextMessage, text); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := conn.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
