@@ -120,6 +120,7 @@ func TestCountsBytes(t *testing.T) {
 			readFull(t, server, 5)
 			go server.Write([]byte("hi!"))
 			readFull(t, client, 3)
+			synctest.Wait() // let the writers return and count
 			client.Close()
 			server.Close()
 			if m.Written() != 5 || m.Read() != 3 || m.Conns() != 1 {
