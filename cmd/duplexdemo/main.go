@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -35,7 +36,7 @@ func systemStreams() *Deps {
 
 // exitCode reports err on one line and maps it to the process's status:
 // 0 for success, 2 for bad usage, 130 when interrupted, 1 otherwise.
-func exitCode(err error, stderr *os.File) int {
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}

@@ -41,7 +41,7 @@ waits for the grandchild's goodbye and rides on that answer.`,
   duplexdemo walkie --latency 150ms --pace 400ms
   duplexdemo walkie --speed 4 --ascii
   duplexdemo walkie --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
 				Title: "WALKIE-TALKIE: HTTP/1.1 request/response, one side talks at a time",
@@ -70,7 +70,7 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
   duplexdemo phone --latency 150ms --pace 400ms
   duplexdemo phone --speed 4 --color never
   duplexdemo phone --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
 				Title: "PHONE CALL: one WebSocket, both sides talk whenever they like",
@@ -119,4 +119,12 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	}
 	fmt.Fprintln(deps.Out)
 	return render.Summary(deps.Out, rep, style)
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &usageError{fmt.Errorf("%s takes no arguments, only flags; got %q", cmd.CommandPath(), args[0])}
+	}
+	return nil
 }

@@ -90,5 +90,5 @@ func bytesText(wire, payload int64) string {
 		return "0 B"
 	}
 	overhead := float64(wire-payload) / float64(wire) * 100
-	return fmt.Sprintf("%5d B, %2.0f%% of it protocol overhead", wire, overhead)
+	return fmt.Sprintf("%5d B (%.0f%% overhead)", wire, overhead)
 }

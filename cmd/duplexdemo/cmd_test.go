@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// run executes args inside a synctest bubble over an in-memory network,
+// acting as a terminal or a pipe, and returns stdout, stderr and the error.
+func run(t *testing.T, terminal bool, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut string
+	var err error
+	synctest.Test(t, func(t *testing.T) {
+		deps, o, e := testDeps(terminal, env)
+		deps.Network = inMemory
+		err = execute(deps, args...)
+		out, errOut = o.String(), e.String()
+	})
+	return out, errOut, err
+}
+
+func TestColour(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		terminal bool
+		env      map[string]string
+		args     []string
+		colour   bool
+	}{
+		{"terminal", true, nil, nil, true},
+		{"pipe", false, nil, nil, false},
+		{"terminal with NO_COLOR", true, map[string]string{"NO_COLOR": "1"}, nil, false},
+		{"terminal with --color never", true, nil, []string{"--color", "never"}, false},
+		{"pipe with --color always", false, nil, []string{"--color", "always"}, true},
+		{"--color always with NO_COLOR", false, map[string]string{"NO_COLOR": "1"}, []string{"--color", "always"}, false},
+	} {
+		for _, mode := range []string{"walkie", "phone"} {
+			out, _, err := run(t, c.terminal, c.env, append([]string{mode, "--speed", "4"}, c.args...)...)
+			if err != nil {
+				t.Fatalf("%s %s: %v", mode, c.name, err)
+			}
+			if got := strings.Contains(out, "\x1b["); got != c.colour {
+				t.Errorf("%s, %s: colour %v, want %v", mode, c.name, got, c.colour)
+			}
+		}
+	}
+}
+
+func TestJSON(t *testing.T) {
+	for _, mode := range []string{"walkie", "phone"} {
+		out, _, err := run(t, true, nil, mode, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r report.Report
+		dec := json.NewDecoder(strings.NewReader(out))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("%s --json: %v", mode, err)
+		}
+		if dec.More() {
+			t.Errorf("%s --json printed more than one JSON object", mode)
+		}
+		if r.Mode != mode || r.LatencyMS != 40 || len(r.Events) == 0 || len(r.Spans) == 0 || r.Summary.Connections != 1 {
+			t.Errorf("%s --json: mode %q, latency %v, %d events, %d spans, %d connections", mode, r.Mode, r.LatencyMS, len(r.Events), len(r.Spans), r.Summary.Connections)
+		}
+		i := r.Summary.Interruption
+		if i.WantedAtMS == nil || i.SentAtMS == nil || i.HeardAtMS == nil || i.WaitedMS == nil || i.HeardAfterMS == nil {
+			t.Fatalf("%s --json: the interruption is missing a time: %+v", mode, i)
+		}
+		if *i.WaitedMS != *i.SentAtMS-*i.WantedAtMS || *i.HeardAfterMS != *i.HeardAtMS-*i.WantedAtMS {
+			t.Errorf("%s --json: waited %v and heard after %v do not match the times %+v", mode, *i.WaitedMS, *i.HeardAfterMS, i)
+		}
+		if strings.Contains(out, "\x1b[") {
+			t.Errorf("%s --json on a terminal printed colour codes", mode)
+		}
+		// The story is a different shape in each mode: only the walkie waits.
+		if waited := *i.WaitedMS > 0; waited != (mode == "walkie") {
+			t.Errorf("%s: the interruption waited %v ms", mode, *i.WaitedMS)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"walkie", "--latency", "banana"}, "--latency"},
+		{[]string{"phone", "--latency", "-5ms"}, "--latency"},
+		{[]string{"walkie", "--pace", "0"}, "--pace"},
+		{[]string{"walkie", "--interrupt-at", "5s"}, "--interrupt-at"},
+		{[]string{"phone", "--afterthought-at", "1s"}, "--afterthought-at"},
+		{[]string{"phone", "--goodbye-at", "1.9s"}, "--goodbye-at"},
+		{[]string{"walkie", "--speed", "fast"}, "--speed"},
+		{[]string{"walkie", "--speed", "0"}, "--speed"},
+		{[]string{"walkie", "--sentences", "99"}, "--sentences"},
+		{[]string{"walkie", "--width", "20"}, "--width"},
+		{[]string{"phone", "--color", "sometimes"}, "--color"},
+		{[]string{"phone", "--bogus"}, "--bogus"},
+		{[]string{"walkie", "extra"}, "extra"},
+	} {
+		out, _, err := run(t, false, nil, c.args...)
+		if err == nil {
+			t.Errorf("%v: got no error", c.args)
+			continue
+		}
+		var stderr bytes.Buffer
+		code := exitCode(err, &stderr)
+		msg := stderr.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.says) {
+			t.Errorf("%v: exit %d, message %q; want exit 2 and one line naming %s", c.args, code, msg, c.says)
+		}
+		if out != "" {
+			t.Errorf("%v: printed %q on stdout before failing", c.args, out)
+		}
+	}
+}
+
+// TestFitsWidth: no line of any golden output is wider than the width it
+// was drawn for.
+func TestFitsWidth(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.golden")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, f := range files {
+		if strings.Contains(f, "json") {
+			continue
+		}
+		width := 80
+		if strings.Contains(f, "-60") {
+			width = 60
+		}
+		if strings.Contains(f, "color") {
+			width = 100 // the terminal's width in testDeps
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if w := visibleColumns(line); w > width {
+				t.Errorf("%s:%d is %d columns wide, more than %d: %q", f, i+1, w, width, line)
+			}
+		}
+	}
+}
+
+// visibleColumns counts the columns a line takes, skipping colour codes.
+func visibleColumns(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b {
+			for i < len(s) && s[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		if s[i]&0xC0 != 0x80 { // count the first byte of each rune
+			n++
+		}
+	}
+	return n
+}
+
+func TestHelpTeaches(t *testing.T) {
+	for _, cmd := range []string{"walkie", "phone"} {
+		out, _, err := run(t, false, nil, cmd, "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"Examples:", "duplexdemo " + cmd, "--latency", "--json", "--interrupt-at"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s --help does not mention %q", cmd, want)
+			}
+		}
+	}
+	out, _, err := run(t, false, nil, "completion", "bash")
+	if err != nil || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: %v", err)
+	}
+}
+
+// TestInterrupt runs the real program (this test binary, re-executed as
+// main) and sends it Ctrl-C mid-call: it must stop within a second, say so
+// on one line, and exit 130.
+func TestInterrupt(t *testing.T) {
+	if os.Getenv("DUPLEXDEMO_AS_MAIN") == "1" {
+		return
+	}
+	for _, mode := range []string{"walkie", "phone"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMainProgram$")
+		cmd.Env = append(os.Environ(), "DUPLEXDEMO_AS_MAIN=1", "DUPLEXDEMO_ARGS="+mode)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Wait for the call to be under way: the first line grandma hears.
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() && !strings.Contains(lines.Text(), "hears") {
+		}
+		go io.Copy(io.Discard, stdout) // keep the pipe flowing until it closes
+		sent := time.Now()
+		cmd.Process.Signal(syscall.SIGINT)
+		err = cmd.Wait()
+		if d := time.Since(sent); d > time.Second {
+			t.Errorf("%s: took %v to stop after Ctrl-C; want under a second", mode, d)
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("%s: got %v, want exit status 130", mode, err)
+		}
+		if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "interrupted") {
+			t.Errorf("%s: stderr %q, want one line saying it was interrupted", mode, msg)
+		}
+	}
+}
+
+// TestMainProgram is not a test: TestInterrupt runs the test binary with
+// DUPLEXDEMO_AS_MAIN=1 to use it as the real program.
+func TestMainProgram(t *testing.T) {
+	if os.Getenv("DUPLEXDEMO_AS_MAIN") != "1" {
+		t.Skip("runs only as the program under TestInterrupt")
+	}
+	os.Args = []string{"duplexdemo", os.Getenv("DUPLEXDEMO_ARGS")}
+	main()
+}
+
+func TestDefaultsMatchTheScript(t *testing.T) {
+	var o CallOptions
+	addCallFlags(pflag.NewFlagSet("test", pflag.ContinueOnError), &o)
+	s, err := story.New(o.Story)
+	if err != nil || len(s.Story) != story.DefaultSentences || o.Latency != defaultLatency {
+		t.Errorf("default flags give %d sentences, latency %v, %v", len(s.Story), o.Latency, err)
+	}
+}
