@@ -40,8 +40,8 @@ func addCallFlags(fs *pflag.FlagSet, o *CallOptions) {
 	fs.Var(&durationValue{&o.Story.GoodbyeAt, false}, "goodbye-at", "when the grandchild says goodbye (default 600ms after the afterthought)")
 	fs.Var(&speedValue{&o.Story.Speed}, "speed", "play every scripted time this many times faster (the latency stays as set)")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object with every event, span and number, and nothing else")
-	fs.Var(&choiceValue{&o.Color, []string{"auto", "always", "never"}}, "color", "colour: auto (on a terminal), always or never; NO_COLOR in the environment always wins")
 	o.Color = "auto"
+	fs.Var(&choiceValue{&o.Color, []string{"auto", "always", "never"}}, "color", "colour: auto (on a terminal), always or never; NO_COLOR in the environment always wins")
 	fs.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII, for terminals without Unicode")
 	fs.Var(&intValue{&o.Width, render.MinWidth, maxWidth}, "width", fmt.Sprintf("columns to fit the picture to (default: the terminal's, or %d)", render.DefaultWidth))
 }
@@ -66,7 +66,13 @@ type durationValue struct {
 	allowZero bool
 }
 
-func (v *durationValue) String() string { return v.p.String() }
+// String returns the duration; "0" for none, which help leaves unsaid.
+func (v *durationValue) String() string {
+	if *v.p == 0 {
+		return "0"
+	}
+	return v.p.String()
+}
 func (v *durationValue) Type() string   { return "duration" }
 func (v *durationValue) Set(s string) error {
 	d, err := time.ParseDuration(s)

@@ -25,7 +25,7 @@ const (
 	// larger one closes the call with 1009 (message too big).
 	MaxMessage = 4 << 10
 	// Transport describes what carries the call.
-	Transport = "WebSocket (RFC 6455), one TCP connection"
+	Transport = "WebSocket, RFC 6455, one TCP connection"
 
 	// ReasonConnecting is why the grandchild's first line waits: the
 	// connection and its WebSocket handshake are not done yet.
