@@ -73,7 +73,7 @@ func (v *durationValue) String() string {
 	}
 	return v.p.String()
 }
-func (v *durationValue) Type() string   { return "duration" }
+func (v *durationValue) Type() string { return "duration" }
 func (v *durationValue) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
