@@ -49,7 +49,9 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 	for t := time.Duration(0); t < time.Duration(n)*step; t += every {
 		c := int(t / step)
 		ruler[c] = g.tick
-		copy(labels[laneLabel+c:], []rune(axisLabel(t)))
+		if label := []rune(axisLabel(t)); laneLabel+c+len(label) <= style.width() {
+			copy(labels[laneLabel+c:], label)
+		}
 	}
 	fmt.Fprintln(&b, strings.TrimRight(string(labels[:min(len(labels), style.width())]), " "))
 	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+style.paint(sgrDim, strings.Join(ruler, "")))

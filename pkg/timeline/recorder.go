@@ -61,13 +61,22 @@ const (
 	KindClose
 )
 
-var kindNames = [...]string{"connect", "want", "waiting", "send", "heard", "close"}
-
 // String returns the kind's name as used in JSON: connect, want, waiting,
 // send, heard or close.
 func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
+	switch k {
+	case KindConnect:
+		return "connect"
+	case KindWant:
+		return "want"
+	case KindWaiting:
+		return "waiting"
+	case KindSend:
+		return "send"
+	case KindHeard:
+		return "heard"
+	case KindClose:
+		return "close"
 	}
 	return fmt.Sprintf("kind(%d)", k)
 }

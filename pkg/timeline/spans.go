@@ -29,10 +29,19 @@ const (
 	Talking
 )
 
-var stateNames = [...]string{"idle", "listening", "waiting", "talking"}
-
-// String returns the state's name as used in JSON.
-func (s State) String() string { return stateNames[s] }
+// String returns the state's name as used in JSON: idle, listening,
+// waiting or talking.
+func (s State) String() string {
+	switch s {
+	case Listening:
+		return "listening"
+	case Waiting:
+		return "waiting"
+	case Talking:
+		return "talking"
+	}
+	return "idle"
+}
 
 // Span is a stretch of time in which a side was in one state. A side can be
 // in several states at once (a grandchild listens to a story while waiting
