@@ -286,3 +286,21 @@ func echoRoundTrips(b *testing.B) time.Duration {
 	}
 	return time.Since(start)
 }
+
+// TestWantedWhileConnecting: a line wanted before the WebSocket is open is
+// recorded when it was wanted and waits, because it is connecting, until
+// the handshake's round trip is done.
+func TestWantedWhileConnecting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := pipenet.Listen()
+		s := script(t, story.Options{InterruptAt: 10 * time.Millisecond})
+		res, err := Run(context.Background(), call.Config{Script: s, Latency: 100 * time.Millisecond, Listener: l, Dial: l.DialContext})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := mustMessage(t, res.Timeline, story.LabelInterruption)
+		if i.WantedAt != 10*time.Millisecond || i.SentAt != 200*time.Millisecond || i.Reason != ReasonConnecting {
+			t.Errorf("interruption wanted at %v, sent at %v, waiting because %q; want 10ms, 200ms, %q", i.WantedAt, i.SentAt, i.Reason, ReasonConnecting)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,11 +26,25 @@ func (c *grandchild) want(label, text, reason string) utterance {
 	return utterance{c.rec.Want(timeline.Client, label, text, reason), label, text}
 }
 
-// call places the call, speaks from this goroutine (the only writer) while
-// listen reads on another (the only reader), and hangs up with a close
-// handshake.
+// call places the call. It wants each line when the script says (think),
+// speaks from this goroutine, the only writer, while listen reads on
+// another, the only reader, and hangs up with a close handshake.
 func (c *grandchild) call(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var open atomic.Bool // the WebSocket is open
+	wants := make(chan utterance, 2)
 	question := c.want(story.LabelQuestion, c.script.Question, ReasonConnecting)
+	thought := make(chan struct{})
+	go func() {
+		defer close(thought)
+		c.think(ctx, wants, &open)
+	}()
+	defer func() {
+		cancel()
+		<-thought
+	}()
+
 	conn, resp, err := c.dialer.DialContext(ctx, c.url, nil)
 	if err != nil {
 		if resp != nil {
@@ -38,6 +53,7 @@ func (c *grandchild) call(ctx context.Context) error {
 		return fmt.Errorf("calling grandma: %w", err)
 	}
 	defer conn.Close()
+	open.Store(true)
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
 	conn.SetReadLimit(MaxMessage)
 
@@ -47,7 +63,10 @@ func (c *grandchild) call(ctx context.Context) error {
 		defer close(listened)
 		listenErr = c.listen(conn)
 	}()
-	err = c.speak(ctx, conn, question, listened)
+	err = c.say(conn, question)
+	if err == nil {
+		err = c.speak(ctx, conn, wants, listened)
+	}
 	conn.Close() // ends listen, if grandma has not already
 	<-listened
 	if err == nil {
@@ -56,23 +75,56 @@ func (c *grandchild) call(ctx context.Context) error {
 	return err
 }
 
+// think wants the interruption and the goodbye at their scripted times,
+// whatever the writer is doing, and hands them to speak in order. A line
+// wanted before the WebSocket is open waits because it is connecting.
+func (c *grandchild) think(ctx context.Context, wants chan<- utterance, open *atomic.Bool) {
+	defer close(wants)
+	for _, line := range []struct {
+		at          time.Duration
+		label, text string
+	}{
+		{c.script.InterruptAt, story.LabelInterruption, c.script.Interruption},
+		{c.script.GoodbyeAt, story.LabelGoodbye, c.script.Goodbye},
+	} {
+		if c.rec.SleepUntil(ctx, line.at) != nil {
+			return
+		}
+		reason := ReasonChannelBusy
+		if !open.Load() {
+			reason = ReasonConnecting
+		}
+		wants <- c.want(line.label, line.text, reason) // buffered for every line: never blocks
+	}
+}
+
 // speak is the only goroutine that writes to conn, as gorilla requires. It
-// asks the question, interrupts and says goodbye at the scripted times,
-// without waiting for grandma to finish anything.
-func (c *grandchild) speak(ctx context.Context, conn *websocket.Conn, question utterance, listened <-chan struct{}) error {
-	if err := c.say(conn, question); err != nil {
-		return err
+// says each line as soon as it is wanted, without waiting for grandma to
+// finish anything, and hangs up when the goodbye comes.
+func (c *grandchild) speak(ctx context.Context, conn *websocket.Conn, wants <-chan utterance, listened <-chan struct{}) error {
+	for {
+		select {
+		case u, ok := <-wants:
+			if !ok {
+				return ctx.Err() // think gave up: the call is being stopped
+			}
+			if u.label == story.LabelGoodbye {
+				return c.hangUp(ctx, conn, u, listened)
+			}
+			if err := c.say(conn, u); err != nil {
+				return err
+			}
+		case <-listened:
+			return errors.New("grandma hung up before the goodbye")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	if err := c.sleepUntil(ctx, c.script.InterruptAt, listened); err != nil {
-		return err
-	}
-	if err := c.say(conn, c.want(story.LabelInterruption, c.script.Interruption, ReasonChannelBusy)); err != nil {
-		return err
-	}
-	if err := c.sleepUntil(ctx, c.script.GoodbyeAt, listened); err != nil {
-		return err
-	}
-	bye := c.want(story.LabelGoodbye, c.script.Goodbye, ReasonChannelBusy)
+}
+
+// hangUp says goodbye in a close frame (1000, normal closure) and waits,
+// at most closeWait, for grandma's close frame in reply.
+func (c *grandchild) hangUp(ctx context.Context, conn *websocket.Conn, bye utterance, listened <-chan struct{}) error {
 	c.rec.Sent(bye.id)
 	conn.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, bye.text)); err != nil {
@@ -87,21 +139,6 @@ func (c *grandchild) speak(ctx context.Context, conn *websocket.Conn, question u
 		return fmt.Errorf("grandma did not answer the goodbye within %v", closeWait)
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// sleepUntil waits until the call's clock reads at. It gives up when ctx
-// ends or when the listener has ended: grandma hung up.
-func (c *grandchild) sleepUntil(ctx context.Context, at time.Duration, listened <-chan struct{}) error {
-	t := time.NewTimer(at - c.rec.Now())
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-listened:
-		return errors.New("grandma hung up before the goodbye")
 	}
 }
 
