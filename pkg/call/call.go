@@ -75,6 +75,10 @@ type Call struct {
 	conns []net.Conn // every connection the grandchild opened
 }
 
+// MaxLatency bounds the emulated latency: slower than this, a call would
+// take minutes, and nobody waits that long in front of a class.
+const MaxLatency = 5 * time.Second
+
 // closeWait bounds how long Finish waits for the grandchild's HTTP or
 // WebSocket client to close its connections before closing them itself.
 const closeWait = time.Second
@@ -82,8 +86,8 @@ const closeWait = time.Second
 // Start validates cfg, starts the call's clock and opens grandma's listener.
 // The caller must call Finish, which closes the listener.
 func Start(cfg Config) (*Call, error) {
-	if cfg.Latency < 0 {
-		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: "must not be negative; 0 means plain loopback"}
+	if cfg.Latency < 0 || cfg.Latency > MaxLatency {
+		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: fmt.Sprintf("must be from 0 (plain loopback) to %v", MaxLatency)}
 	}
 	if len(cfg.Script.Story) == 0 {
 		return nil, fmt.Errorf("the script has no story: build it with story.New")
@@ -119,7 +123,7 @@ func (c *Call) Finish(mode, transport string) *Result {
 		c.open.Wait()
 		close(closed)
 	}()
-	t := time.NewTimer(closeWait)
+	t := time.NewTimer(closeWait + c.RoundTrip())
 	select {
 	case <-closed:
 	case <-t.C:
@@ -141,6 +145,11 @@ func (c *Call) Finish(mode, transport string) *Result {
 		Connections: m.Conns(),
 	}
 }
+
+// RoundTrip returns how long one round trip over the emulated link adds:
+// timeouts for anything that waits on the peer add it, so that a slow link
+// is never mistaken for a dead peer.
+func (c *Call) RoundTrip() time.Duration { return 2 * c.latency }
 
 // DialContext opens the grandchild's connection through the emulated link
 // and records it.

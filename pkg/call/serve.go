@@ -15,7 +15,8 @@ import (
 
 // Grandma's server limits: a slow or stuck peer is dropped, never waited for.
 const (
-	// ReadHeaderTimeout bounds how long a request's headers may take.
+	// ReadHeaderTimeout bounds how long a request's headers may take,
+	// beyond one round trip of the emulated link.
 	ReadHeaderTimeout = 5 * time.Second
 	// IdleTimeout bounds how long a kept-alive connection may sit unused.
 	IdleTimeout = 30 * time.Second
@@ -38,7 +39,7 @@ func (c *Call) Serve(ctx context.Context, h http.Handler) (stop func() error) {
 	ln := &trackingListener{Listener: c.Listener, rec: c.Rec}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadHeaderTimeout: ReadHeaderTimeout + c.RoundTrip(),
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),

@@ -27,27 +27,29 @@ const (
 	// Transport describes what carries the call.
 	Transport = "WebSocket, RFC 6455, one TCP connection"
 
-	// ReasonConnecting is why the grandchild's first line waits: the
-	// connection and its WebSocket handshake are not done yet.
-	ReasonConnecting = "connecting"
 	// ReasonChannelBusy is why a line waits on the phone: its side's writer
 	// is still writing an earlier message.
 	ReasonChannelBusy = "channel busy"
 
 	// writeWait bounds one write; a peer that stops reading is dropped.
 	writeWait = 5 * time.Second
-	// readWait bounds the silence between two messages from the peer.
-	readWait = 30 * time.Second
+	// readWait bounds the silence between two messages from the peer,
+	// beyond the script's own silences and one round trip of the link.
+	readWait = 10 * time.Second
 	// closeWait bounds how long a side that sent its close frame waits for
-	// the peer's, as RFC 6455 asks, before closing the connection anyway.
+	// the peer's, as RFC 6455 asks, before closing the connection anyway;
+	// one round trip of the emulated link is added to it.
 	closeWait = time.Second
-	// handshakeTimeout bounds the WebSocket opening handshake.
+	// handshakeTimeout bounds the WebSocket opening handshake, plus one
+	// round trip of the emulated link.
 	handshakeTimeout = 5 * time.Second
 )
 
 // Run plays one call over a WebSocket and returns what it measured. Grandma
 // serves on cfg.Listener and the grandchild calls her through the emulated
-// link. Run returns when both sides have closed the call with 1000 (normal
+// link. A phone line must be open before anyone speaks, so the script's
+// clock starts when the grandchild's WebSocket handshake is done: the
+// opening round trip shows on the timeline before the question. Run returns when both sides have closed the call with 1000 (normal
 // closure), or when ctx ends; either way nothing it started is left running.
 func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	c, err := call.Start(cfg)
@@ -57,11 +59,14 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	opened := make(chan time.Duration, 1) // when the script starts: the WebSocket is open
 	g := &grandma{
-		script: cfg.Script,
-		rec:    c.Rec,
+		opened:   opened,
+		script:   cfg.Script,
+		rec:      c.Rec,
+		readWait: readWait + cfg.Script.GoodbyeAt + c.RoundTrip(),
 		upgrader: websocket.Upgrader{
-			HandshakeTimeout: handshakeTimeout,
+			HandshakeTimeout: handshakeTimeout + c.RoundTrip(),
 			// CheckOrigin is left nil: gorilla then accepts only requests
 			// without an Origin header or from the server's own origin.
 		},
@@ -69,12 +74,14 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	stop := c.Serve(ctx, g)
 
 	kid := &grandchild{
-		script: cfg.Script,
-		rec:    c.Rec,
-		dialer: &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout},
-		url:    "ws://" + c.Listener.Addr().String() + Path,
+		script:    cfg.Script,
+		rec:       c.Rec,
+		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout + c.RoundTrip()},
+		closeWait: closeWait + c.RoundTrip(),
+		readWait:  readWait + cfg.Script.GoodbyeAt + c.RoundTrip(),
+		url:       "ws://" + c.Listener.Addr().String() + Path,
 	}
-	err = kid.call(ctx)
+	err = kid.call(ctx, opened)
 
 	cancel()
 	if serr := stop(); err == nil {

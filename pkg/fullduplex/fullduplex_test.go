@@ -93,24 +93,46 @@ func TestExactTimes(t *testing.T) {
 			t.Fatal(err)
 		}
 		tl := res.Timeline
+		// The script starts when the WebSocket is open: one round trip.
+		q := mustMessage(t, tl, story.LabelQuestion)
+		if q.WantedAt != 80*time.Millisecond || q.Waited() != 0 {
+			t.Errorf("question wanted at %v and waited %v, want 80ms and 0", q.WantedAt, q.Waited())
+		}
 		i := mustMessage(t, tl, story.LabelInterruption)
-		if i.WantedAt != 600*time.Millisecond || i.SentAt != 600*time.Millisecond || i.HeardAt != 640*time.Millisecond {
-			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 600ms/600ms/640ms", i.WantedAt, i.SentAt, i.HeardAt)
+		if i.WantedAt != 680*time.Millisecond || i.SentAt != 680*time.Millisecond || i.HeardAt != 720*time.Millisecond {
+			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 680ms/680ms/720ms", i.WantedAt, i.SentAt, i.HeardAt)
 		}
 		a := mustMessage(t, tl, story.LabelAfterthought)
-		if a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
-			t.Errorf("afterthought waited %v, heard %v after; want 0 and 40ms", a.Waited(), a.HeardAfter())
-		}
-		// The question waits for the TCP connection and the WebSocket
-		// handshake: one round trip.
-		if q := mustMessage(t, tl, story.LabelQuestion); q.Waited() != 80*time.Millisecond || q.Reason != ReasonConnecting {
-			t.Errorf("question waited %v (%s), want 80ms (connecting)", q.Waited(), q.Reason)
+		if a.WantedAt != 2080*time.Millisecond || a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
+			t.Errorf("afterthought wanted at %v, waited %v, heard %v after; want 2.08s, 0 and 40ms", a.WantedAt, a.Waited(), a.HeardAfter())
 		}
 		if got := tl.Overlap(); got != 40*time.Millisecond {
 			t.Errorf("overlap: got %v, want 40ms (the interruption's flight)", got)
 		}
-		if farewell := mustMessage(t, tl, story.LabelFarewell); farewell.HeardAt != 2680*time.Millisecond {
-			t.Errorf("farewell heard at %v, want 2.68s", farewell.HeardAt)
+		if farewell := mustMessage(t, tl, story.LabelFarewell); farewell.HeardAt != 2760*time.Millisecond {
+			t.Errorf("farewell heard at %v, want 2.76s", farewell.HeardAt)
+		}
+	})
+}
+
+// TestSlowLinkStillInterruptsMidStory: however long the WebSocket takes to
+// open, the script starts once it is open, so the interruption still lands
+// in the middle of the story.
+func TestSlowLinkStillInterruptsMidStory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := pipenet.Listen()
+		res, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: 300 * time.Millisecond, Listener: l, Dial: l.DialContext})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := mustMessage(t, res.Timeline, story.LabelInterruption)
+		last := lastOf(res.Timeline, story.LabelStory)
+		if i.WantedAt != 1200*time.Millisecond || i.Waited() != 0 || i.HeardAt >= last.SentAt {
+			t.Errorf("interruption wanted at %v, waited %v, heard at %v (story ends %v); want 1.2s, 0, mid-story", i.WantedAt, i.Waited(), i.HeardAt, last.SentAt)
+		}
+		a := mustMessage(t, res.Timeline, story.LabelAfterthought)
+		if a.WantedAt <= last.HeardAt {
+			t.Errorf("the afterthought was wanted at %v, before the story was over (%v)", a.WantedAt, last.HeardAt)
 		}
 	})
 }
@@ -129,12 +151,13 @@ func TestCancel(t *testing.T) {
 }
 
 // grandmaServer serves grandma alone on loopback; the test plays the
-// grandchild by hand.
+// grandchild by hand. With no script clock (opened is nil) she never
+// remembers the fair, so only what the test sends is answered.
 func grandmaServer(t *testing.T) (*httptest.Server, *timeline.Recorder, string) {
 	t.Helper()
 	rec := timeline.NewRecorder(nil)
-	s := script(t, story.Options{AfterthoughtAt: time.Hour})
-	srv := httptest.NewServer(&grandma{script: s, rec: rec})
+	s := story.Default()
+	srv := httptest.NewServer(&grandma{script: s, rec: rec, readWait: readWait})
 	t.Cleanup(func() {
 		srv.Close()
 		rec.Finish()
@@ -210,12 +233,12 @@ func measure(b *testing.B, rounds func(*testing.B) time.Duration) time.Duration 
 
 // phoneRoundTrips times b.N interruptions answered by grandma.
 func phoneRoundTrips(b *testing.B) time.Duration {
-	c, err := call.Start(call.Config{Script: script(b, story.Options{AfterthoughtAt: time.Hour, GoodbyeAt: 2 * time.Hour})})
+	c, err := call.Start(call.Config{Script: story.Default()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := c.Serve(ctx, &grandma{script: script(b, story.Options{AfterthoughtAt: time.Hour}), rec: c.Rec})
+	stop := c.Serve(ctx, &grandma{script: story.Default(), rec: c.Rec, readWait: readWait})
 	defer func() {
 		cancel()
 		stop()
@@ -285,22 +308,4 @@ func echoRoundTrips(b *testing.B) time.Duration {
 		}
 	}
 	return time.Since(start)
-}
-
-// TestWantedWhileConnecting: a line wanted before the WebSocket is open is
-// recorded when it was wanted and waits, because it is connecting, until
-// the handshake's round trip is done.
-func TestWantedWhileConnecting(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := pipenet.Listen()
-		s := script(t, story.Options{InterruptAt: 10 * time.Millisecond})
-		res, err := Run(context.Background(), call.Config{Script: s, Latency: 100 * time.Millisecond, Listener: l, Dial: l.DialContext})
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := mustMessage(t, res.Timeline, story.LabelInterruption)
-		if i.WantedAt != 10*time.Millisecond || i.SentAt != 200*time.Millisecond || i.Reason != ReasonConnecting {
-			t.Errorf("interruption wanted at %v, sent at %v, waiting because %q; want 10ms, 200ms, %q", i.WantedAt, i.SentAt, i.Reason, ReasonConnecting)
-		}
-	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,31 +19,21 @@ type grandchild struct {
 	rec    *timeline.Recorder
 	dialer *websocket.Dialer
 	url    string
+	// closeWait bounds the wait for grandma's close frame after goodbye.
+	closeWait time.Duration
+	// readWait bounds the silence between two of grandma's messages.
+	readWait time.Duration
 }
 
-func (c *grandchild) want(label, text, reason string) utterance {
-	return utterance{c.rec.Want(timeline.Client, label, text, reason), label, text}
+func (c *grandchild) want(label, text string) utterance {
+	return utterance{c.rec.Want(timeline.Client, label, text, ReasonChannelBusy), label, text}
 }
 
-// call places the call. It wants each line when the script says (think),
-// speaks from this goroutine, the only writer, while listen reads on
-// another, the only reader, and hangs up with a close handshake.
-func (c *grandchild) call(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var open atomic.Bool // the WebSocket is open
-	wants := make(chan utterance, 2)
-	question := c.want(story.LabelQuestion, c.script.Question, ReasonConnecting)
-	thought := make(chan struct{})
-	go func() {
-		defer close(thought)
-		c.think(ctx, wants, &open)
-	}()
-	defer func() {
-		cancel()
-		<-thought
-	}()
-
+// call places the call. Once the WebSocket is open it starts the script:
+// it tells grandma (opened) when, wants each line when the script says
+// (think), speaks from this goroutine, the only writer, while listen reads
+// on another, the only reader, and hangs up with a close handshake.
+func (c *grandchild) call(ctx context.Context, opened chan<- time.Duration) error {
 	conn, resp, err := c.dialer.DialContext(ctx, c.url, nil)
 	if err != nil {
 		if resp != nil {
@@ -53,10 +42,21 @@ func (c *grandchild) call(ctx context.Context) error {
 		return fmt.Errorf("calling grandma: %w", err)
 	}
 	defer conn.Close()
-	open.Store(true)
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
 	conn.SetReadLimit(MaxMessage)
+	origin := c.rec.Now()
+	opened <- origin
+	script := c.script.From(origin)
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wants := make(chan utterance, 2)
+	question := c.want(story.LabelQuestion, script.Question)
+	thought := make(chan struct{})
+	go func() {
+		defer close(thought)
+		c.think(ctx, script, wants)
+	}()
 	var listenErr error
 	listened := make(chan struct{})
 	go func() {
@@ -67,6 +67,8 @@ func (c *grandchild) call(ctx context.Context) error {
 	if err == nil {
 		err = c.speak(ctx, conn, wants, listened)
 	}
+	cancel()
+	<-thought
 	conn.Close() // ends listen, if grandma has not already
 	<-listened
 	if err == nil {
@@ -76,25 +78,20 @@ func (c *grandchild) call(ctx context.Context) error {
 }
 
 // think wants the interruption and the goodbye at their scripted times,
-// whatever the writer is doing, and hands them to speak in order. A line
-// wanted before the WebSocket is open waits because it is connecting.
-func (c *grandchild) think(ctx context.Context, wants chan<- utterance, open *atomic.Bool) {
+// whatever the writer is doing, and hands them to speak in order.
+func (c *grandchild) think(ctx context.Context, script story.Script, wants chan<- utterance) {
 	defer close(wants)
 	for _, line := range []struct {
 		at          time.Duration
 		label, text string
 	}{
-		{c.script.InterruptAt, story.LabelInterruption, c.script.Interruption},
-		{c.script.GoodbyeAt, story.LabelGoodbye, c.script.Goodbye},
+		{script.InterruptAt, story.LabelInterruption, script.Interruption},
+		{script.GoodbyeAt, story.LabelGoodbye, script.Goodbye},
 	} {
 		if c.rec.SleepUntil(ctx, line.at) != nil {
 			return
 		}
-		reason := ReasonChannelBusy
-		if !open.Load() {
-			reason = ReasonConnecting
-		}
-		wants <- c.want(line.label, line.text, reason) // buffered for every line: never blocks
+		wants <- c.want(line.label, line.text) // buffered for every line: never blocks
 	}
 }
 
@@ -123,20 +120,20 @@ func (c *grandchild) speak(ctx context.Context, conn *websocket.Conn, wants <-ch
 }
 
 // hangUp says goodbye in a close frame (1000, normal closure) and waits,
-// at most closeWait, for grandma's close frame in reply.
+// at most c.closeWait, for grandma's close frame in reply.
 func (c *grandchild) hangUp(ctx context.Context, conn *websocket.Conn, bye utterance, listened <-chan struct{}) error {
 	c.rec.Sent(bye.id)
 	conn.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, bye.text)); err != nil {
 		return fmt.Errorf("saying goodbye: %w", err)
 	}
-	t := time.NewTimer(closeWait)
+	t := time.NewTimer(c.closeWait)
 	defer t.Stop()
 	select {
 	case <-listened:
 		return nil
 	case <-t.C:
-		return fmt.Errorf("grandma did not answer the goodbye within %v", closeWait)
+		return fmt.Errorf("grandma did not answer the goodbye within %v", c.closeWait)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -164,7 +161,7 @@ func (c *grandchild) listen(conn *websocket.Conn) error {
 		return err
 	})
 	for {
-		conn.SetReadDeadline(time.Now().Add(readWait))
+		conn.SetReadDeadline(time.Now().Add(c.readWait))
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			if websocket.IsCloseError(err, websocket.CloseNormalClosure) {

@@ -19,6 +19,11 @@ type grandma struct {
 	script   story.Script
 	rec      *timeline.Recorder
 	upgrader websocket.Upgrader
+	// readWait bounds the silence between two of the grandchild's messages.
+	readWait time.Duration
+	// opened tells when the grandchild's line opened: the script's clock
+	// starts then. Until it does, grandma does not remember the fair.
+	opened <-chan time.Duration
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -90,7 +95,7 @@ func (g *grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 		return nil
 	})
 	for {
-		conn.SetReadDeadline(time.Now().Add(readWait))
+		conn.SetReadDeadline(time.Now().Add(g.readWait))
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			return
@@ -131,8 +136,10 @@ func (g *grandma) refuse(conn *websocket.Conn, code int, reason string) {
 // listen hands it over, says the afterthought when grandma remembers it,
 // and answers the goodbye with her own close frame.
 func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan heardLine) {
-	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
+	afterthought := time.NewTimer(0)
+	afterthought.Stop() // started when the script's clock does
 	defer afterthought.Stop()
+	opened := g.opened
 	sentence := time.NewTimer(0)
 	sentence.Stop() // started when she hears the question
 	defer sentence.Stop()
@@ -165,6 +172,9 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 			if next++; next < len(g.script.Story) {
 				sentence.Reset(storyStart + g.script.Pace*time.Duration(next) - g.rec.Now())
 			}
+		case origin := <-opened:
+			opened = nil
+			afterthought.Reset(g.script.From(origin).AfterthoughtAt - g.rec.Now())
 		case <-afterthought.C:
 			if g.say(conn, g.want(story.LabelAfterthought, g.script.Afterthought)) != nil {
 				return

@@ -40,7 +40,12 @@ func (c *grandchild) call(ctx context.Context) error {
 		if err := c.rec.SleepUntil(ctx, c.script.GoodbyeAt); err != nil {
 			return err
 		}
-		return c.say(ctx, story.LabelGoodbye, c.script.Goodbye)
+		if err := c.say(ctx, story.LabelGoodbye, c.script.Goodbye); err != nil {
+			return err
+		}
+		// Having heard the farewell, hang up: the connection is idle now.
+		c.client.CloseIdleConnections()
+		return nil
 	})
 	return g.Wait()
 }
@@ -60,7 +65,6 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	req.Close = label == story.LabelGoodbye // hang up after the last answer
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("saying the %s: %w", label, err)

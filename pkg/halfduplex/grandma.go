@@ -78,7 +78,6 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case story.LabelInterruption:
 		err = g.say(w, rc, g.want(story.LabelAnswer, g.script.Answer))
 	case story.LabelGoodbye:
-		w.Header().Set("Connection", "close") // she hangs up after this answer
 		if err = g.sayPending(w, rc); err == nil {
 			err = g.say(w, rc, g.want(story.LabelFarewell, g.script.Farewell))
 		}

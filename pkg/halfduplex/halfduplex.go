@@ -39,7 +39,8 @@ const (
 	ReasonConnecting = "connecting"
 
 	// responseHeaderTimeout bounds how long the grandchild waits for an
-	// answer to start once its request is written.
+	// answer to start once its request is written, plus one round trip of
+	// the emulated link.
 	responseHeaderTimeout = 10 * time.Second
 )
 
@@ -69,7 +70,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		MaxConnsPerHost:       1, // a walkie-talkie has one channel
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       call.IdleTimeout,
-		ResponseHeaderTimeout: responseHeaderTimeout,
+		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
 	}
 	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path}
 	err = kid.call(ctx)

@@ -50,8 +50,8 @@ type Dialer struct {
 	Meter *Meter
 	// Dial makes the real connection; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// OnClose, if not nil, is called once when a wrapped connection is
-	// closed by its owner.
+	// OnClose, if not nil, is called once when the owner of a wrapped
+	// connection starts to close it, before the peer can notice.
 	OnClose func()
 }
 
@@ -71,7 +71,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 
 // Wrap returns c behind an emulated link with the given one-way latency,
 // counting bytes in m. onClose, if not nil, is called once when the returned
-// connection is closed. With a latency of 0 the connection only counts
+// connection's Close is first called, before the peer can notice. With a latency of 0 the connection only counts
 // bytes. The caller must Close the returned connection, which closes c.
 func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) net.Conn {
 	m.conns.Add(1)
@@ -114,13 +114,12 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 func (c *countingConn) Close() error {
-	err := c.Conn.Close()
 	c.closeOnce.Do(func() {
 		if c.onClose != nil {
 			c.onClose()
 		}
 	})
-	return err
+	return c.Conn.Close()
 }
 
 // chunk is a run of bytes in flight, deliverable at due.
@@ -319,6 +318,9 @@ func (c *delayedConn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
+	if c.onClose != nil {
+		c.onClose()
+	}
 	c.notifyLocked()
 	last := time.Now()
 	if n := len(c.out); n > 0 {
@@ -338,8 +340,5 @@ func (c *delayedConn) Close() error {
 	err := c.Conn.Close()
 	<-c.writeDone
 	<-c.readDone
-	if c.onClose != nil {
-		c.onClose()
-	}
 	return err
 }

@@ -66,6 +66,10 @@ const (
 	// MaxSpeed bounds Options.Speed: faster than this, the scripted times
 	// shrink below what a busy machine schedules reliably.
 	MaxSpeed = 100
+	// MaxPace bounds Options.Pace, and MaxScriptTime the other times: a call
+	// is a demonstration, over in seconds, not something to wait minutes for.
+	MaxPace       = 5 * time.Second
+	MaxScriptTime = 2 * time.Minute
 )
 
 // Options choose the script's shape and timing, before Speed scales it.
@@ -138,8 +142,16 @@ func New(o Options) (Script, error) {
 	if o.Sentences < 2 || o.Sentences > MaxSentences {
 		return Script{}, &OptionError{"sentences", fmt.Sprint(o.Sentences), fmt.Sprintf("grandma's story has 2 to %d sentences", MaxSentences)}
 	}
-	if o.Pace < 0 {
-		return Script{}, &OptionError{"pace", o.Pace.String(), "must be a positive duration, such as 250ms"}
+	if o.Pace < 0 || o.Pace > MaxPace {
+		return Script{}, &OptionError{"pace", o.Pace.String(), fmt.Sprintf("must be more than 0 and at most %v, such as 250ms", MaxPace)}
+	}
+	for _, t := range []struct {
+		option string
+		at     time.Duration
+	}{{"interrupt-at", o.InterruptAt}, {"afterthought-at", o.AfterthoughtAt}, {"goodbye-at", o.GoodbyeAt}} {
+		if t.at > MaxScriptTime {
+			return Script{}, &OptionError{t.option, t.at.String(), fmt.Sprintf("must be at most %v", MaxScriptTime)}
+		}
 	}
 	if math.IsNaN(o.Speed) || o.Speed <= 0 || o.Speed > MaxSpeed {
 		return Script{}, &OptionError{"speed", fmt.Sprint(o.Speed), fmt.Sprintf("must be a number above 0 and at most %d, such as 2 for twice as fast", MaxSpeed)}
@@ -200,6 +212,16 @@ func (s Script) Label(text string) (string, bool) {
 		return LabelGoodbye, true
 	}
 	return "", false
+}
+
+// From returns the script with its clock starting at origin instead of 0:
+// every scripted time moves later by origin. A transport that must open its
+// line before anyone can speak starts the script once the line is open.
+func (s Script) From(origin time.Duration) Script {
+	s.InterruptAt += origin
+	s.AfterthoughtAt += origin
+	s.GoodbyeAt += origin
+	return s
 }
 
 // StoryEnd returns when, after grandma starts her story, its last sentence
