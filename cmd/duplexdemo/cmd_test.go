@@ -116,6 +116,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"phone", "--color", "sometimes"}, "--color"},
 		{[]string{"phone", "--bogus"}, "--bogus"},
 		{[]string{"walkie", "extra"}, "extra"},
+		{[]string{"telephone"}, "telephone"},
 	} {
 		out, _, err := run(t, false, nil, c.args...)
 		if err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
@@ -31,13 +32,14 @@ const defaultLatency = 40 * time.Millisecond
 // addCallFlags registers the shared flags on fs.
 func addCallFlags(fs *pflag.FlagSet, o *CallOptions) {
 	o.Latency = defaultLatency
-	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, InterruptAt: story.DefaultInterruptAt, Speed: 1}
-	fs.Var(&durationValue{&o.Latency, true}, "latency", "one-way delay of the emulated link, each direction (0 = plain loopback)")
-	fs.Var(&durationValue{&o.Story.Pace, false}, "pace", "time between two sentences of grandma's story")
+	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
+	fs.Var(&durationValue{&o.Latency, true, call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
+	fs.Var(&durationValue{&o.Story.Pace, false, story.MaxPace}, "pace", "time between two sentences of grandma's story")
 	fs.Var(&intValue{&o.Story.Sentences, 2, story.MaxSentences}, "sentences", fmt.Sprintf("sentences in grandma's story (2 to %d)", story.MaxSentences))
-	fs.Var(&durationValue{&o.Story.InterruptAt, false}, "interrupt-at", "when the grandchild wants to interrupt the story")
-	fs.Var(&durationValue{&o.Story.AfterthoughtAt, false}, "afterthought-at", "when grandma remembers the county fair (default 750ms after the story)")
-	fs.Var(&durationValue{&o.Story.GoodbyeAt, false}, "goodbye-at", "when the grandchild says goodbye (default 600ms after the afterthought)")
+	fs.Var(&durationValue{&o.Story.InterruptAt, false, story.MaxScriptTime}, "interrupt-at",
+		fmt.Sprintf("when the grandchild wants to interrupt; must fall inside the story (default %v, or halfway through a shorter story)", story.DefaultInterruptAt))
+	fs.Var(&durationValue{&o.Story.AfterthoughtAt, false, story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
+	fs.Var(&durationValue{&o.Story.GoodbyeAt, false, story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
 	fs.Var(&speedValue{&o.Story.Speed}, "speed", "play every scripted time this many times faster (the latency stays as set)")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object with every event, span and number, and nothing else")
 	o.Color = "auto"
@@ -64,6 +66,7 @@ func (o *CallOptions) style(deps *Deps) render.Style {
 type durationValue struct {
 	p         *time.Duration
 	allowZero bool
+	max       time.Duration
 }
 
 // String returns the duration; "0" for none, which help leaves unsaid.
@@ -79,11 +82,11 @@ func (v *durationValue) Set(s string) error {
 	if err != nil {
 		return fmt.Errorf("want a duration such as 40ms, 1.5s or 0")
 	}
-	if d < 0 || (d == 0 && !v.allowZero) {
+	if d < 0 || (d == 0 && !v.allowZero) || d > v.max {
 		if v.allowZero {
-			return fmt.Errorf("must not be negative; 0 means none")
+			return fmt.Errorf("want a duration from 0 (none) to %v", v.max)
 		}
-		return fmt.Errorf("must be more than 0, such as 250ms")
+		return fmt.Errorf("want a duration above 0 and at most %v, such as 250ms", v.max)
 	}
 	*v.p = d
 	return nil

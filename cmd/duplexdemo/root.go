@@ -52,12 +52,14 @@ func NewCmdRoot(deps *Deps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "duplexdemo",
 		Short: "See half duplex and full duplex happen, measured on real sockets",
-		Long: `duplexdemo plays one conversation twice, for real, on 127.0.0.1: a grandchild
-calls grandma, asks about her childhood, tries to interrupt her story, and
-grandma remembers something after the story is over.
+		Long: `duplexdemo plays one conversation for real, on 127.0.0.1, in the mode you
+choose: a grandchild calls grandma, asks about her childhood, tries to
+interrupt her story, and grandma remembers something after the story is over.
 
   walkie  over HTTP/1.1 request/response: one side talks at a time (half duplex)
   phone   over a WebSocket: both sides talk whenever they like (full duplex)
+
+Run both and compare what the same moments cost.
 
 Each run prints a live log as things happen, a swimlane per side and a
 summary. Every wait it shows was measured on the connection, never scripted.`,
@@ -66,6 +68,14 @@ summary. Every wait it shows was measured on the connection, never scripted.`,
   duplexdemo walkie --json | jq .summary.interruption`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Arguments reach RunE, so an unknown command is a usage error.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &usageError{fmt.Errorf("unknown command %q: try walkie or phone", args[0])}
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetIn(deps.In)
 	root.SetOut(deps.Out)

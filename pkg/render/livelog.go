@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
@@ -53,10 +54,11 @@ func (l *LiveLog) Observe(e timeline.Event) {
 	case timeline.KindWant:
 		return // a line said at once needs no "wants to"; a wait shows below
 	case timeline.KindWaiting:
-		cell, code = g.pause+" WAITS to speak: "+e.Reason, sgrBoldRed
+		l.note(e, fmt.Sprintf("%s WAITS to speak (since %s)", g.pause, formatMS(e.At-e.Waited)), "  because: "+e.Reason)
+		return
 	case timeline.KindSend:
 		if e.Waited >= timeline.Resolution {
-			l.row(e, fmt.Sprintf("%s wait over after %s", g.resume, formatMS(e.Waited)), sgrBoldRed)
+			l.note(e, fmt.Sprintf("%s wait over after %s", g.resume, formatMS(e.Waited)))
 		}
 		arrow := g.right
 		if e.Side == timeline.Server {
@@ -75,14 +77,50 @@ func (l *LiveLog) Observe(e timeline.Event) {
 	l.row(e, cell, code)
 }
 
-// row prints cell in e's side's column.
+// row prints cell in e's side's column, cut to fit.
 func (l *LiveLog) row(e timeline.Event, cell, code string) {
-	t := fmt.Sprintf("%*d ", timeColumn-1, e.At.Round(time.Millisecond).Milliseconds())
-	cell = l.style.paint(code, strings.TrimRight(fit(cell, l.cols[e.Side], l.g.ellipsis), " "))
-	if e.Side == timeline.Client {
-		l.line(t, cell, "")
+	l.cell(l.time(e), e.Side, strings.TrimRight(fit(cell, l.cols[e.Side], l.g.ellipsis), " "), code)
+}
+
+// note prints a marker about waiting in e's side's column, one line per
+// part, each wrapped onto more lines rather than cut: the reason for a wait
+// is the lesson.
+func (l *LiveLog) note(e timeline.Event, parts ...string) {
+	t := l.time(e)
+	blank := strings.Repeat(" ", timeColumn)
+	width := l.cols[e.Side]
+	for _, part := range parts {
+		indent := part[:len(part)-len(strings.TrimLeft(part, " "))] + "  "
+		line := ""
+		for _, word := range strings.Fields(part) {
+			if line == "" {
+				line = part[:len(part)-len(strings.TrimLeft(part, " "))] + word
+				continue
+			}
+			if utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width {
+				l.cell(t, e.Side, line, sgrBoldRed)
+				t, line = blank, indent+word
+				continue
+			}
+			line += " " + word
+		}
+		l.cell(t, e.Side, strings.TrimRight(fit(line, width, l.g.ellipsis), " "), sgrBoldRed)
+		t = blank
+	}
+}
+
+// time formats the time column for e.
+func (l *LiveLog) time(e timeline.Event) string {
+	return fmt.Sprintf("%*d ", timeColumn-1, e.At.Round(time.Millisecond).Milliseconds())
+}
+
+// cell prints text, painted, in side's column.
+func (l *LiveLog) cell(t string, side timeline.Side, text, code string) {
+	text = l.style.paint(code, text)
+	if side == timeline.Client {
+		l.line(t, text, "")
 	} else {
-		l.line(t, "", cell)
+		l.line(t, "", text)
 	}
 }
 

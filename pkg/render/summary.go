@@ -25,7 +25,7 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 		name string
 		t    report.SideTimes
 	}{{"grandchild", s.Client}, {"grandma", s.Server}} {
-		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, msText(row.t.TalkingMS), msText(row.t.ListeningMS), msText(row.t.WaitingMS))
+		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, spentText(row.t.TalkingMS, row.t.LinesSaid), spentText(row.t.ListeningMS, row.t.LinesHeard), msText(row.t.WaitingMS))
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "  %-14s%s (both directions in flight at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
@@ -82,6 +82,15 @@ func moments(b *strings.Builder, interruption, afterthought report.Moment, style
 // msText formats milliseconds as a whole number, "731 ms".
 func msText(ms float64) string {
 	return fmt.Sprintf("%d ms", int64(math.Round(ms)))
+}
+
+// spentText formats time spent talking or listening: "<1 ms" when a side
+// did speak or hear, but only lines too short to take a millisecond.
+func spentText(ms float64, lines int) string {
+	if lines > 0 && ms < 0.5 {
+		return "<1 ms"
+	}
+	return msText(ms)
 }
 
 // bytesText formats wire bytes with the share that was not payload.

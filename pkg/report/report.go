@@ -33,9 +33,10 @@ type Event struct {
 	Label string  `json:"label,omitempty"`
 	Text  string  `json:"text"`
 	Bytes int     `json:"bytes"`
-	// Reason is on want and waiting events: why the line would wait.
+	// Reason is on waiting events: why the line could not be said yet.
 	Reason string `json:"reason,omitempty"`
-	// WaitedMS is on send events: how long the line waited for the channel.
+	// WaitedMS is on send events: how long the line waited for the channel;
+	// on waiting events, how long it had waited so far.
 	WaitedMS *float64 `json:"waited_ms,omitempty"`
 }
 
@@ -63,10 +64,11 @@ type Summary struct {
 }
 
 // Moment is the measured life of one key line. A time is null when it did
-// not happen (the line was never sent, or never heard).
+// not happen (the line was never sent, or never heard). Reason says why it
+// waited, when it waited at least a millisecond.
 type Moment struct {
 	Text         string   `json:"text"`
-	Reason       string   `json:"reason"`
+	Reason       string   `json:"reason,omitempty"`
 	WantedAtMS   *float64 `json:"wanted_at_ms"`
 	SentAtMS     *float64 `json:"sent_at_ms"`
 	HeardAtMS    *float64 `json:"heard_at_ms"`
@@ -81,11 +83,15 @@ type Directions struct {
 }
 
 // SideTimes is how long a side spent in each state; a side can listen and
-// wait at once, so these may add up to more than the call.
+// wait at once, so these may add up to more than the call. A one-line
+// utterance takes no measurable time to say or hear, so the line counts
+// tell whether a side spoke or heard at all.
 type SideTimes struct {
 	TalkingMS   float64 `json:"talking_ms"`
 	ListeningMS float64 `json:"listening_ms"`
 	WaitingMS   float64 `json:"waiting_ms"`
+	LinesSaid   int     `json:"lines_said"`
+	LinesHeard  int     `json:"lines_heard"`
 }
 
 // MS converts a duration to milliseconds, rounded to the microsecond.
@@ -112,10 +118,10 @@ func Build(r *call.Result) Report {
 	}
 	for _, e := range tl.Events {
 		ev := Event{TMS: MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}
-		if e.Kind == timeline.KindSend {
+		if e.Kind == timeline.KindSend || e.Kind == timeline.KindWaiting {
 			ev.WaitedMS = msPtr(e.Waited)
 		}
-		if e.Kind != timeline.KindWant && e.Kind != timeline.KindWaiting {
+		if e.Kind != timeline.KindWaiting {
 			ev.Reason = ""
 		}
 		out.Events = append(out.Events, ev)
@@ -131,8 +137,8 @@ func Build(r *call.Result) Report {
 		Bytes:        Directions{ClientToServer: r.WireBytes[timeline.Client], ServerToClient: r.WireBytes[timeline.Server]},
 		PayloadBytes: Directions{ClientToServer: payload[timeline.Client], ServerToClient: payload[timeline.Server]},
 		Connections:  r.Connections,
-		Client:       sideTimes(spans, timeline.Client),
-		Server:       sideTimes(spans, timeline.Server),
+		Client:       sideTimes(tl, spans, timeline.Client),
+		Server:       sideTimes(tl, spans, timeline.Server),
 	}
 	return out
 }
@@ -142,9 +148,12 @@ func moment(tl *timeline.Timeline, label string) Moment {
 	if !ok {
 		return Moment{}
 	}
-	out := Moment{Text: m.Text, Reason: m.Reason, WantedAtMS: msPtr(m.WantedAt)}
+	out := Moment{Text: m.Text, WantedAtMS: msPtr(m.WantedAt)}
 	if m.Sent {
 		out.SentAtMS, out.WaitedMS = msPtr(m.SentAt), msPtr(m.Waited())
+	}
+	if !m.Sent || m.Waited() >= timeline.Resolution {
+		out.Reason = m.Reason
 	}
 	if m.Heard {
 		out.HeardAtMS, out.HeardAfterMS = msPtr(m.HeardAt), msPtr(m.HeardAfter())
@@ -152,10 +161,19 @@ func moment(tl *timeline.Timeline, label string) Moment {
 	return out
 }
 
-func sideTimes(spans []timeline.Span, side timeline.Side) SideTimes {
-	return SideTimes{
+func sideTimes(tl *timeline.Timeline, spans []timeline.Span, side timeline.Side) SideTimes {
+	t := SideTimes{
 		TalkingMS:   MS(timeline.TimeIn(spans, side, timeline.Talking)),
 		ListeningMS: MS(timeline.TimeIn(spans, side, timeline.Listening)),
 		WaitingMS:   MS(timeline.TimeIn(spans, side, timeline.Waiting)),
 	}
+	for _, m := range tl.Messages {
+		if m.Sent && m.From == side {
+			t.LinesSaid++
+		}
+		if m.Heard && m.From == side.Peer() {
+			t.LinesHeard++
+		}
+	}
+	return t
 }

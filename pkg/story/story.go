@@ -26,7 +26,7 @@ const (
 const (
 	Question     = "Grandma, what was it like growing up in the countryside?"
 	Interruption = "Wait, was that before or after the war?"
-	Answer       = "Before the war, dear. The war came a few years later."
+	Answer       = "Before the war, dear, and all through it too."
 	Afterthought = "Oh! I forgot to tell you about the county fair."
 	Goodbye      = "Goodbye, Grandma! I love you."
 	Farewell     = "Goodbye, sweetheart. Call me again soon."
@@ -37,9 +37,9 @@ const (
 func sentences() []string {
 	return []string{
 		"We lived on a little farm at the end of a dirt road, three miles from town.",
-		"Money was scarce in the Depression years, so we grew nearly all we ate.",
+		"Money was scarce in the Depression, and then the war came along.",
 		"Before school I milked the cows, and in winter the pail froze to my fingers.",
-		"Then the war came, and your great-grandfather went away for almost four years.",
+		"Your great-grandfather was away at the war for almost four years.",
 		"Mother ran the farm by herself, and we children did the work of grown men.",
 		"When he finally came home, half the county met his train at the station.",
 		"The next spring the power lines reached our road, and we had electric light.",
@@ -80,7 +80,8 @@ type Options struct {
 	// Pace is the time between two sentences.
 	Pace time.Duration
 	// InterruptAt is when the grandchild wants to interrupt; it must fall
-	// inside the story.
+	// inside the story. Zero means DefaultInterruptAt, or halfway through a
+	// story shorter than that.
 	InterruptAt time.Duration
 	// AfterthoughtAt is when grandma remembers the county fair; it must come
 	// after the story. Zero means DefaultAfterthoughtDelay after the story.
@@ -133,9 +134,6 @@ func New(o Options) (Script, error) {
 	if o.Pace == 0 {
 		o.Pace = DefaultPace
 	}
-	if o.InterruptAt == 0 {
-		o.InterruptAt = DefaultInterruptAt
-	}
 	if o.Speed == 0 {
 		o.Speed = 1
 	}
@@ -157,6 +155,12 @@ func New(o Options) (Script, error) {
 		return Script{}, &OptionError{"speed", fmt.Sprint(o.Speed), fmt.Sprintf("must be a number above 0 and at most %d, such as 2 for twice as fast", MaxSpeed)}
 	}
 	storyEnd := time.Duration(o.Sentences-1) * o.Pace
+	if o.InterruptAt == 0 {
+		o.InterruptAt = DefaultInterruptAt
+		if o.InterruptAt >= storyEnd {
+			o.InterruptAt = storyEnd / 2 // a short story: interrupt halfway
+		}
+	}
 	if o.InterruptAt < 0 || o.InterruptAt >= storyEnd {
 		return Script{}, &OptionError{"interrupt-at", o.InterruptAt.String(),
 			fmt.Sprintf("must fall while grandma tells her story, after 0s and before %v (%d sentences every %v)", storyEnd, o.Sentences, o.Pace)}

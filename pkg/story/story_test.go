@@ -56,6 +56,16 @@ func TestLaterTimesFollowTheStory(t *testing.T) {
 	}
 }
 
+func TestShortStoryInterruptsHalfway(t *testing.T) {
+	s, err := New(Options{Sentences: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.InterruptAt != 125*time.Millisecond {
+		t.Errorf("two sentences 250ms apart: interrupt at %v, want 125ms", s.InterruptAt)
+	}
+}
+
 func TestInvalidOptions(t *testing.T) {
 	for _, c := range []struct {
 		opts   Options
@@ -67,6 +77,8 @@ func TestInvalidOptions(t *testing.T) {
 		{Options{Speed: -1}, "speed"},
 		{Options{Speed: MaxSpeed + 1}, "speed"},
 		{Options{InterruptAt: 2 * time.Second}, "interrupt-at"},
+		{Options{Pace: MaxPace + time.Second}, "pace"},
+		{Options{GoodbyeAt: MaxScriptTime + time.Second}, "goodbye-at"},
 		{Options{InterruptAt: -time.Second}, "interrupt-at"},
 		{Options{AfterthoughtAt: time.Second}, "afterthought-at"},
 		{Options{GoodbyeAt: 1900 * time.Millisecond}, "goodbye-at"},

@@ -106,7 +106,8 @@ type Event struct {
 	Bytes int
 	// Reason says why a message had to wait (on KindWant and KindWaiting).
 	Reason string
-	// Waited is how long the message waited between Want and Send (on KindSend).
+	// Waited is how long the message waited between Want and Send (on
+	// KindSend), or has waited so far (on KindWaiting).
 	Waited time.Duration
 }
 
@@ -246,7 +247,8 @@ func (r *Recorder) notice(id MsgID) {
 	}
 	delete(r.notices, id)
 	m := r.msgs[id]
-	r.appendLocked(Event{Side: m.From, Kind: KindWaiting, Msg: id, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Reason: m.Reason})
+	at := time.Since(r.start)
+	r.appendLocked(Event{At: at, Side: m.From, Kind: KindWaiting, Msg: id, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Reason: m.Reason, Waited: at - m.WantedAt})
 }
 
 // Sent records that the channel let message id go. Call it just before its
