@@ -49,8 +49,9 @@ const (
 // serves on cfg.Listener and the grandchild calls her through the emulated
 // link. A phone line must be open before anyone speaks, so the script's
 // clock starts when the grandchild's WebSocket handshake is done: the
-// opening round trip shows on the timeline before the question. Run returns when both sides have closed the call with 1000 (normal
-// closure), or when ctx ends; either way nothing it started is left running.
+// opening round trip shows on the timeline before the question. Run
+// returns when both sides have closed the call with 1000 (normal closure),
+// or when ctx ends; either way nothing it started is left running.
 func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	c, err := call.Start(cfg)
 	if err != nil {

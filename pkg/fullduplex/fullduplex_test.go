@@ -2,7 +2,6 @@ package fullduplex
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,68 +12,40 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func script(t testing.TB, o story.Options) story.Script {
-	t.Helper()
-	s, err := story.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func lastOf(tl *timeline.Timeline, label string) timeline.Message {
-	var last timeline.Message
-	for _, m := range tl.Messages {
-		if m.Label == label && m.Sent {
-			last = m
-		}
-	}
-	return last
-}
-
-func mustMessage(t *testing.T, tl *timeline.Timeline, label string) timeline.Message {
-	t.Helper()
-	m, ok := tl.Message(label)
-	if !ok || !m.Sent || !m.Heard {
-		t.Fatalf("the %s was not both sent and heard: %+v", label, m)
-	}
-	return m
-}
-
 // TestRealTCP plays the call on loopback and checks what full duplex
 // means, with orderings and bounds that hold on a slow, busy machine.
 func TestRealTCP(t *testing.T) {
 	const latency = 25 * time.Millisecond
-	s := script(t, story.Options{Speed: 2})
+	s := calltest.Script(t, story.Options{Speed: 2})
 	res, err := Run(context.Background(), call.Config{Script: s, Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tl := res.Timeline
-	lastSentence := lastOf(tl, story.LabelStory)
-	interruption := mustMessage(t, tl, story.LabelInterruption)
+	lastSentence := calltest.Last(tl, story.LabelStory)
+	interruption := calltest.Said(t, tl, story.LabelInterruption)
 	if interruption.HeardAt >= lastSentence.SentAt {
 		t.Errorf("grandma heard the interruption at %v, after the story ended at %v; on the phone she hears it mid-story", interruption.HeardAt, lastSentence.SentAt)
 	}
 	if interruption.Waited() > s.Pace/2 {
 		t.Errorf("the interruption waited %v; on the phone it is sent at once", interruption.Waited())
 	}
-	answer := mustMessage(t, tl, story.LabelAnswer)
+	answer := calltest.Said(t, tl, story.LabelAnswer)
 	if answer.SentAt >= lastSentence.SentAt {
 		t.Errorf("grandma answered at %v, after the story; she should answer mid-story", answer.SentAt)
 	}
 	if got := tl.Overlap(); got <= 0 {
 		t.Errorf("overlap: got %v, want some: the interruption travels while the story does", got)
 	}
-	afterthought := mustMessage(t, tl, story.LabelAfterthought)
+	afterthought := calltest.Said(t, tl, story.LabelAfterthought)
 	if after := afterthought.HeardAfter(); after < latency || after > latency+250*time.Millisecond {
 		t.Errorf("the afterthought was heard %v after she wanted to say it; want about one latency (%v)", after, latency)
 	}
@@ -87,29 +58,25 @@ func TestRealTCP(t *testing.T) {
 // in-memory network.
 func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := pipenet.Listen()
-		res, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: 40 * time.Millisecond, Listener: l, Dial: l.DialContext})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := calltest.InMemory(t, Run, story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
 		// The script starts when the WebSocket is open: one round trip.
-		q := mustMessage(t, tl, story.LabelQuestion)
+		q := calltest.Said(t, tl, story.LabelQuestion)
 		if q.WantedAt != 80*time.Millisecond || q.Waited() != 0 {
 			t.Errorf("question wanted at %v and waited %v, want 80ms and 0", q.WantedAt, q.Waited())
 		}
-		i := mustMessage(t, tl, story.LabelInterruption)
+		i := calltest.Said(t, tl, story.LabelInterruption)
 		if i.WantedAt != 680*time.Millisecond || i.SentAt != 680*time.Millisecond || i.HeardAt != 720*time.Millisecond {
 			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 680ms/680ms/720ms", i.WantedAt, i.SentAt, i.HeardAt)
 		}
-		a := mustMessage(t, tl, story.LabelAfterthought)
+		a := calltest.Said(t, tl, story.LabelAfterthought)
 		if a.WantedAt != 2080*time.Millisecond || a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
 			t.Errorf("afterthought wanted at %v, waited %v, heard %v after; want 2.08s, 0 and 40ms", a.WantedAt, a.Waited(), a.HeardAfter())
 		}
 		if got := tl.Overlap(); got != 40*time.Millisecond {
 			t.Errorf("overlap: got %v, want 40ms (the interruption's flight)", got)
 		}
-		if farewell := mustMessage(t, tl, story.LabelFarewell); farewell.HeardAt != 2760*time.Millisecond {
+		if farewell := calltest.Said(t, tl, story.LabelFarewell); farewell.HeardAt != 2760*time.Millisecond {
 			t.Errorf("farewell heard at %v, want 2.76s", farewell.HeardAt)
 		}
 	})
@@ -120,35 +87,20 @@ func TestExactTimes(t *testing.T) {
 // in the middle of the story.
 func TestSlowLinkStillInterruptsMidStory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := pipenet.Listen()
-		res, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: 300 * time.Millisecond, Listener: l, Dial: l.DialContext})
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := mustMessage(t, res.Timeline, story.LabelInterruption)
-		last := lastOf(res.Timeline, story.LabelStory)
+		res := calltest.InMemory(t, Run, story.Default(), 300*time.Millisecond)
+		i := calltest.Said(t, res.Timeline, story.LabelInterruption)
+		last := calltest.Last(res.Timeline, story.LabelStory)
 		if i.WantedAt != 1200*time.Millisecond || i.Waited() != 0 || i.HeardAt >= last.SentAt {
 			t.Errorf("interruption wanted at %v, waited %v, heard at %v (story ends %v); want 1.2s, 0, mid-story", i.WantedAt, i.Waited(), i.HeardAt, last.SentAt)
 		}
-		a := mustMessage(t, res.Timeline, story.LabelAfterthought)
+		a := calltest.Said(t, res.Timeline, story.LabelAfterthought)
 		if a.WantedAt <= last.HeardAt {
 			t.Errorf("the afterthought was wanted at %v, before the story was over (%v)", a.WantedAt, last.HeardAt)
 		}
 	})
 }
 
-func TestCancel(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := Run(ctx, call.Config{Script: story.Default(), Latency: 40 * time.Millisecond})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("got %v, want the context's error", err)
-	}
-	if d := time.Since(start); d > 300*time.Millisecond+time.Second {
-		t.Errorf("Run took %v to stop after its context ended; want under a second", d)
-	}
-}
+func TestCancel(t *testing.T) { calltest.Cancelled(t, Run) }
 
 // grandmaServer serves grandma alone on loopback; the test plays the
 // grandchild by hand. With no script clock (opened is nil) she never

@@ -2,7 +2,6 @@ package halfduplex
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,55 +11,26 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func script(t *testing.T, o story.Options) story.Script {
-	t.Helper()
-	s, err := story.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// lastOf returns the last sent message with label.
-func lastOf(tl *timeline.Timeline, label string) timeline.Message {
-	var last timeline.Message
-	for _, m := range tl.Messages {
-		if m.Label == label && m.Sent {
-			last = m
-		}
-	}
-	return last
-}
-
-func mustMessage(t *testing.T, tl *timeline.Timeline, label string) timeline.Message {
-	t.Helper()
-	m, ok := tl.Message(label)
-	if !ok || !m.Sent || !m.Heard {
-		t.Fatalf("the %s was not both sent and heard: %+v", label, m)
-	}
-	return m
-}
-
 // TestRealTCP plays the call on loopback and checks what half duplex
 // means, with orderings and bounds only, so that it holds on a slow,
 // busy machine.
 func TestRealTCP(t *testing.T) {
 	const latency = 20 * time.Millisecond
-	res, err := Run(context.Background(), call.Config{Script: script(t, story.Options{Speed: 2}), Latency: latency})
+	res, err := Run(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tl := res.Timeline
-	lastSentence := lastOf(tl, story.LabelStory)
-	interruption := mustMessage(t, tl, story.LabelInterruption)
+	lastSentence := calltest.Last(tl, story.LabelStory)
+	interruption := calltest.Said(t, tl, story.LabelInterruption)
 	if interruption.HeardAt <= lastSentence.SentAt {
 		t.Errorf("grandma heard the interruption at %v, before the last sentence was sent at %v", interruption.HeardAt, lastSentence.SentAt)
 	}
@@ -73,8 +43,8 @@ func TestRealTCP(t *testing.T) {
 	if got := tl.Overlap(); got != 0 {
 		t.Errorf("overlap: got %v, want 0 on a half-duplex channel", got)
 	}
-	goodbye := mustMessage(t, tl, story.LabelGoodbye)
-	afterthought := mustMessage(t, tl, story.LabelAfterthought)
+	goodbye := calltest.Said(t, tl, story.LabelGoodbye)
+	afterthought := calltest.Said(t, tl, story.LabelAfterthought)
 	if afterthought.SentAt < goodbye.HeardAt || afterthought.HeardAt <= goodbye.SentAt {
 		t.Errorf("the afterthought was sent at %v and heard at %v; it may ride only on the answer to the goodbye (sent %v, heard %v)",
 			afterthought.SentAt, afterthought.HeardAt, goodbye.SentAt, goodbye.HeardAt)
@@ -98,19 +68,15 @@ func TestRealTCP(t *testing.T) {
 // dictates.
 func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := pipenet.Listen()
-		res, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: 40 * time.Millisecond, Listener: l, Dial: l.DialContext})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := calltest.InMemory(t, Run, story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
 		// The last sentence is sent at 40ms + 5×250ms and heard 40ms later;
 		// only then does the transport free the one connection.
-		i := mustMessage(t, tl, story.LabelInterruption)
+		i := calltest.Said(t, tl, story.LabelInterruption)
 		if i.WantedAt != 600*time.Millisecond || i.SentAt != 1330*time.Millisecond || i.HeardAt != 1370*time.Millisecond {
 			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 600ms/1.33s/1.37s", i.WantedAt, i.SentAt, i.HeardAt)
 		}
-		a := mustMessage(t, tl, story.LabelAfterthought)
+		a := calltest.Said(t, tl, story.LabelAfterthought)
 		if a.WantedAt != 2*time.Second || a.SentAt != 2640*time.Millisecond || a.HeardAt != 2680*time.Millisecond {
 			t.Errorf("afterthought wanted/sent/heard at %v/%v/%v, want 2s/2.64s/2.68s", a.WantedAt, a.SentAt, a.HeardAt)
 		}
@@ -119,18 +85,7 @@ func TestExactTimes(t *testing.T) {
 
 // TestCancel stops a call mid-story: Run returns promptly with the
 // context's error and leaves nothing running (goleak checks).
-func TestCancel(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := Run(ctx, call.Config{Script: story.Default(), Latency: 40 * time.Millisecond})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("got %v, want the context's error", err)
-	}
-	if d := time.Since(start); d > 300*time.Millisecond+time.Second {
-		t.Errorf("Run took %v to stop after its context ended; want under a second", d)
-	}
-}
+func TestCancel(t *testing.T) { calltest.Cancelled(t, Run) }
 
 func TestRejectsNegativeLatency(t *testing.T) {
 	if _, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: -time.Second}); err == nil {

@@ -1,0 +1,80 @@
+// Package calltest holds what the tests of both transports share: a script
+// from options, the messages a check looks at, a call over the in-memory
+// network, and a call stopped mid-way.
+package calltest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Run is a transport's Run: halfduplex.Run or fullduplex.Run.
+type Run func(context.Context, call.Config) (*call.Result, error)
+
+// Script returns the script o describes, failing the test if it is invalid.
+func Script(t testing.TB, o story.Options) story.Script {
+	t.Helper()
+	s, err := story.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Said returns the first message with label, failing the test unless it
+// was both sent and heard.
+func Said(t testing.TB, tl *timeline.Timeline, label string) timeline.Message {
+	t.Helper()
+	m, ok := tl.Message(label)
+	if !ok || !m.Sent || !m.Heard {
+		t.Fatalf("the %s was not both sent and heard: %+v", label, m)
+	}
+	return m
+}
+
+// Last returns the last sent message with label.
+func Last(tl *timeline.Timeline, label string) timeline.Message {
+	var last timeline.Message
+	for _, m := range tl.Messages {
+		if m.Label == label && m.Sent {
+			last = m
+		}
+	}
+	return last
+}
+
+// InMemory plays a call over the in-memory network. Inside a
+// testing/synctest bubble its times are exact.
+func InMemory(t testing.TB, run Run, s story.Script, latency time.Duration) *call.Result {
+	t.Helper()
+	l := pipenet.Listen()
+	res, err := run(context.Background(), call.Config{Script: s, Latency: latency, Listener: l, Dial: l.DialContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Cancelled stops a call mid-story and checks that run returns the
+// context's error within a second. Run it under goleak to check that
+// nothing is left running.
+func Cancelled(t testing.TB, run Run) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := run(ctx, call.Config{Script: story.Default(), Latency: 40 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond+time.Second {
+		t.Errorf("Run took %v to stop after its context ended; want under a second", d)
+	}
+}
