@@ -261,3 +261,32 @@ func echoRoundTrips(b *testing.B) time.Duration {
 	}
 	return time.Since(start)
 }
+
+// TestAskingTwiceTellsTheStoryOnce: a second question does not restart
+// the story, let alone run past its end.
+func TestAskingTwiceTellsTheStoryOnce(t *testing.T) {
+	_, rec, url := grandmaServer(t)
+	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	s := story.Default()
+	for range 2 {
+		rec.Sent(rec.Want(timeline.Client, story.LabelQuestion, s.Question, ""))
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(s.Question)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range s.Story {
+		_, msg, err := conn.ReadMessage()
+		if err != nil || string(msg) != s.Story[i] {
+			t.Fatalf("sentence %d: got %q, %v; want %q", i+1, msg, err, s.Story[i])
+		}
+	}
+	conn.SetReadDeadline(time.Now().Add(2 * s.Pace))
+	if _, msg, err := conn.ReadMessage(); err == nil {
+		t.Errorf("after the story she said %q; she should not start again", msg)
+	}
+}

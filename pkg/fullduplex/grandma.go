@@ -143,6 +143,7 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 	sentence := time.NewTimer(0)
 	sentence.Stop() // started when she hears the question
 	defer sentence.Stop()
+	var telling bool // she has begun the story
 	var storyStart time.Duration
 	next := 0 // the next sentence to tell
 	for {
@@ -153,7 +154,10 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 			}
 			switch h.label {
 			case story.LabelQuestion:
-				storyStart = g.rec.Now()
+				if telling {
+					continue // she is telling it already, or has told it
+				}
+				telling, storyStart = true, g.rec.Now()
 				sentence.Reset(0)
 			case story.LabelGoodbye:
 				g.rec.Sent(h.reply.id)

@@ -6,7 +6,11 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestDialAccept(t *testing.T) {
 	l := Listen()
