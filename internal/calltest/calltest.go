@@ -62,19 +62,22 @@ func InMemory(t testing.TB, run Run, s story.Script, latency time.Duration) *cal
 	return res
 }
 
-// Cancelled stops a call mid-story and checks that run returns the
-// context's error within a second. Run it under goleak to check that
-// nothing is left running.
+// Cancelled stops calls 300ms in, mid-story on a fast link and with bytes
+// still in flight (or the line still opening) on a slow one, and checks
+// that run returns the context's error within a second. Run it under
+// goleak to check that nothing is left running.
 func Cancelled(t testing.TB, run Run) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := run(ctx, call.Config{Script: story.Default(), Latency: 40 * time.Millisecond})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("got %v, want the context's error", err)
-	}
-	if d := time.Since(start); d > 300*time.Millisecond+time.Second {
-		t.Errorf("Run took %v to stop after its context ended; want under a second", d)
+	for _, latency := range []time.Duration{40 * time.Millisecond, 2 * time.Second} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		start := time.Now()
+		_, err := run(ctx, call.Config{Script: story.Default(), Latency: latency})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("latency %v: got %v, want the context's error", latency, err)
+		}
+		if d := time.Since(start); d > 300*time.Millisecond+time.Second {
+			t.Errorf("latency %v: Run took %v to stop after its context ended; want under a second", latency, d)
+		}
 	}
 }

@@ -127,11 +127,7 @@ func (c *Call) Finish(mode, transport string) *Result {
 	select {
 	case <-closed:
 	case <-t.C:
-		c.mu.Lock()
-		for _, conn := range c.conns {
-			conn.Close()
-		}
-		c.mu.Unlock()
+		c.Abort()
 		<-closed
 	}
 	t.Stop()
@@ -143,6 +139,18 @@ func (c *Call) Finish(mode, transport string) *Result {
 		Timeline:    c.Rec.Finish(),
 		WireBytes:   [2]int64{timeline.Client: m.Written(), timeline.Server: m.Read()},
 		Connections: m.Conns(),
+	}
+}
+
+// Abort closes every connection the grandchild opened at once, dropping
+// bytes still in flight on the emulated link. Runs call it when their
+// context ends, so that a cancelled call stops within a second however
+// slow the link.
+func (c *Call) Abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		link.Abort(conn)
 	}
 }
 

@@ -54,6 +54,8 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer context.AfterFunc(ctx, c.Abort)() // stop at once when told to, however slow the link
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -80,6 +82,9 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	<-remembered
 	if serr := stop(); err == nil {
 		err = serr
+	}
+	if parent.Err() != nil {
+		err = parent.Err() // whatever broke on the way out, the call was stopped
 	}
 	return c.Finish("walkie", Transport), err
 }

@@ -308,6 +308,34 @@ func (c *delayedConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline is accepted and ignored: Write queues and never blocks.
 func (c *delayedConn) SetWriteDeadline(time.Time) error { return nil }
 
+// Abort closes c at once. For a connection behind a delay, the bytes still
+// in flight are dropped instead of delivered, as when a cable is pulled;
+// any other connection is simply closed.
+func Abort(c net.Conn) error {
+	dc, ok := c.(*delayedConn)
+	if !ok {
+		return c.Close()
+	}
+	dc.mu.Lock()
+	if !dc.closed {
+		dc.closed = true
+		if dc.onClose != nil {
+			dc.onClose()
+		}
+	}
+	dc.out = nil
+	dc.notifyLocked()
+	dc.mu.Unlock()
+	select {
+	case dc.outSignal <- struct{}{}:
+	default:
+	}
+	err := dc.Conn.Close()
+	<-dc.writeDone
+	<-dc.readDone
+	return err
+}
+
 // Close lets the bytes already in flight reach the peer, as they would on a
 // real link, then closes the real connection. It returns once both pumps have
 // ended: at most the latency plus a short grace after it is called.
