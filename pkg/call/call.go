@@ -65,11 +65,12 @@ func (r *Result) PayloadBytes() [2]int64 {
 // Call is one call in progress: the recorder both sides share, the
 // listener grandma answers on and the dialer the grandchild calls through.
 type Call struct {
-	Rec      *timeline.Recorder
-	Listener net.Listener
-	Dialer   *link.Dialer
-	latency  time.Duration
-	open     sync.WaitGroup // the grandchild's connections not yet closed
+	Rec       *timeline.Recorder
+	Listener  net.Listener
+	Dialer    *link.Dialer
+	latency   time.Duration
+	goodbyeAt time.Duration
+	open      sync.WaitGroup // the grandchild's connections not yet closed
 
 	mu    sync.Mutex
 	conns []net.Conn // every connection the grandchild opened
@@ -99,7 +100,7 @@ func Start(cfg Config) (*Call, error) {
 			return nil, fmt.Errorf("grandma cannot listen on 127.0.0.1: %w", err)
 		}
 	}
-	c := &Call{Rec: timeline.NewRecorder(cfg.Observer), Listener: ln, latency: cfg.Latency}
+	c := &Call{Rec: timeline.NewRecorder(cfg.Observer), Listener: ln, latency: cfg.Latency, goodbyeAt: cfg.Script.GoodbyeAt}
 	c.Dialer = &link.Dialer{
 		Latency: cfg.Latency,
 		Meter:   new(link.Meter),
@@ -152,6 +153,13 @@ func (c *Call) Abort() {
 	for _, conn := range c.conns {
 		link.Abort(conn)
 	}
+}
+
+// Silence returns how long a side may hear nothing on a connection before
+// giving up on it: base, plus the longest silence the script can hold (all
+// of it, up to the goodbye), plus a round trip of the emulated link.
+func (c *Call) Silence(base time.Duration) time.Duration {
+	return base + c.goodbyeAt + c.RoundTrip()
 }
 
 // RoundTrip returns how long one round trip over the emulated link adds:

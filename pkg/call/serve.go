@@ -18,8 +18,9 @@ const (
 	// ReadHeaderTimeout bounds how long a request's headers may take,
 	// beyond one round trip of the emulated link.
 	ReadHeaderTimeout = 5 * time.Second
-	// IdleTimeout bounds how long a kept-alive connection may sit unused.
-	IdleTimeout = 30 * time.Second
+	// IdleTimeout bounds how long a kept-alive connection may sit unused,
+	// beyond the script's own silences (see Call.Silence).
+	IdleTimeout = 10 * time.Second
 	// MaxHeaderBytes bounds a request's headers.
 	MaxHeaderBytes = 8 << 10
 	// ShutdownTimeout bounds how long a finished call waits for grandma's
@@ -40,7 +41,7 @@ func (c *Call) Serve(ctx context.Context, h http.Handler) (stop func() error) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout + c.RoundTrip(),
-		IdleTimeout:       IdleTimeout,
+		IdleTimeout:       c.Silence(IdleTimeout),
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },

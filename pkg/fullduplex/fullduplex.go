@@ -27,6 +27,9 @@ const (
 	// Transport describes what carries the call.
 	Transport = "WebSocket, RFC 6455, one TCP connection"
 
+	// ReasonConnecting is why a line waits before the WebSocket is open:
+	// the connection and its opening handshake take a round trip.
+	ReasonConnecting = "connecting"
 	// ReasonChannelBusy is why a line waits on the phone: its side's writer
 	// is still writing an earlier message.
 	ReasonChannelBusy = "channel busy"
@@ -47,9 +50,8 @@ const (
 
 // Run plays one call over a WebSocket and returns what it measured. Grandma
 // serves on cfg.Listener and the grandchild calls her through the emulated
-// link. A phone line must be open before anyone speaks, so the script's
-// clock starts when the grandchild's WebSocket handshake is done: the
-// opening round trip shows on the timeline before the question. Run
+// link. The question is wanted at once, but waits for the WebSocket to
+// open: a phone call costs one round trip before anyone can speak. Run
 // returns when both sides have closed the call with 1000 (normal closure),
 // or when ctx ends; either way nothing it started is left running.
 func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
@@ -62,12 +64,10 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	opened := make(chan time.Duration, 1) // when the script starts: the WebSocket is open
 	g := &grandma{
-		opened:   opened,
 		script:   cfg.Script,
 		rec:      c.Rec,
-		readWait: readWait + cfg.Script.GoodbyeAt + c.RoundTrip(),
+		readWait: c.Silence(readWait),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: handshakeTimeout + c.RoundTrip(),
 			// CheckOrigin is left nil: gorilla then accepts only requests
@@ -81,10 +81,10 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		rec:       c.Rec,
 		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout + c.RoundTrip()},
 		closeWait: closeWait + c.RoundTrip(),
-		readWait:  readWait + cfg.Script.GoodbyeAt + c.RoundTrip(),
+		readWait:  c.Silence(readWait),
 		url:       "ws://" + c.Listener.Addr().String() + Path,
 	}
-	err = kid.call(ctx, opened)
+	err = kid.call(ctx)
 
 	cancel()
 	if serr := stop(); err == nil {

@@ -60,42 +60,39 @@ func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		res := calltest.InMemory(t, Run, story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
-		// The script starts when the WebSocket is open: one round trip.
+		// The question is wanted at once, and waits for the TCP connection
+		// and the WebSocket handshake: one round trip.
 		q := calltest.Said(t, tl, story.LabelQuestion)
-		if q.WantedAt != 80*time.Millisecond || q.Waited() != 0 {
-			t.Errorf("question wanted at %v and waited %v, want 80ms and 0", q.WantedAt, q.Waited())
+		if q.WantedAt != 0 || q.Waited() != 80*time.Millisecond || q.Reason != ReasonConnecting {
+			t.Errorf("question wanted at %v, waited %v (%s); want 0, 80ms, %s", q.WantedAt, q.Waited(), q.Reason, ReasonConnecting)
 		}
 		i := calltest.Said(t, tl, story.LabelInterruption)
-		if i.WantedAt != 680*time.Millisecond || i.SentAt != 680*time.Millisecond || i.HeardAt != 720*time.Millisecond {
-			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 680ms/680ms/720ms", i.WantedAt, i.SentAt, i.HeardAt)
+		if i.WantedAt != 600*time.Millisecond || i.SentAt != 600*time.Millisecond || i.HeardAt != 640*time.Millisecond {
+			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 600ms/600ms/640ms", i.WantedAt, i.SentAt, i.HeardAt)
 		}
 		a := calltest.Said(t, tl, story.LabelAfterthought)
-		if a.WantedAt != 2080*time.Millisecond || a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
-			t.Errorf("afterthought wanted at %v, waited %v, heard %v after; want 2.08s, 0 and 40ms", a.WantedAt, a.Waited(), a.HeardAfter())
+		if a.WantedAt != 2*time.Second || a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
+			t.Errorf("afterthought wanted at %v, waited %v, heard %v after; want 2s, 0 and 40ms", a.WantedAt, a.Waited(), a.HeardAfter())
 		}
 		if got := tl.Overlap(); got != 40*time.Millisecond {
 			t.Errorf("overlap: got %v, want 40ms (the interruption's flight)", got)
 		}
-		if farewell := calltest.Said(t, tl, story.LabelFarewell); farewell.HeardAt != 2760*time.Millisecond {
-			t.Errorf("farewell heard at %v, want 2.76s", farewell.HeardAt)
+		if farewell := calltest.Said(t, tl, story.LabelFarewell); farewell.HeardAt != 2680*time.Millisecond {
+			t.Errorf("farewell heard at %v, want 2.68s", farewell.HeardAt)
 		}
 	})
 }
 
-// TestSlowLinkStillInterruptsMidStory: however long the WebSocket takes to
-// open, the script starts once it is open, so the interruption still lands
-// in the middle of the story.
-func TestSlowLinkStillInterruptsMidStory(t *testing.T) {
+// TestSlowLinkAfterthoughtFollowsTheStory: on a link so slow that the story
+// is still being told at the afterthought's scripted time, grandma
+// remembers the fair when her story is over, not in the middle of it.
+func TestSlowLinkAfterthoughtFollowsTheStory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, story.Default(), 300*time.Millisecond)
-		i := calltest.Said(t, res.Timeline, story.LabelInterruption)
+		res := calltest.InMemory(t, Run, story.Default(), 500*time.Millisecond)
 		last := calltest.Last(res.Timeline, story.LabelStory)
-		if i.WantedAt != 1200*time.Millisecond || i.Waited() != 0 || i.HeardAt >= last.SentAt {
-			t.Errorf("interruption wanted at %v, waited %v, heard at %v (story ends %v); want 1.2s, 0, mid-story", i.WantedAt, i.Waited(), i.HeardAt, last.SentAt)
-		}
 		a := calltest.Said(t, res.Timeline, story.LabelAfterthought)
-		if a.WantedAt <= last.HeardAt {
-			t.Errorf("the afterthought was wanted at %v, before the story was over (%v)", a.WantedAt, last.HeardAt)
+		if a.WantedAt != last.SentAt || a.WantedAt <= story.Default().AfterthoughtAt {
+			t.Errorf("afterthought wanted at %v; want right after the last sentence, sent at %v", a.WantedAt, last.SentAt)
 		}
 	})
 }
@@ -108,7 +105,7 @@ func TestCancel(t *testing.T) { calltest.Cancelled(t, Run) }
 func grandmaServer(t *testing.T) (*httptest.Server, *timeline.Recorder, string) {
 	t.Helper()
 	rec := timeline.NewRecorder(nil)
-	s := story.Default()
+	s := calltest.Script(t, story.Options{AfterthoughtAt: time.Minute}) // no afterthought during a test
 	srv := httptest.NewServer(&grandma{script: s, rec: rec, readWait: readWait})
 	t.Cleanup(func() {
 		srv.Close()
@@ -301,4 +298,13 @@ func TestAskingTwiceTellsTheStoryOnce(t *testing.T) {
 	if _, msg, err := conn.ReadMessage(); err == nil {
 		t.Errorf("after the story she said %q; she should not start again", msg)
 	}
+}
+
+// TestLongSilenceKeepsTheCall: a goodbye long after the story still finds
+// the call open: no read deadline cuts it in between.
+func TestLongSilenceKeepsTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
+		calltest.Said(t, res.Timeline, story.LabelFarewell)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -25,15 +26,30 @@ type grandchild struct {
 	readWait time.Duration
 }
 
-func (c *grandchild) want(label, text string) utterance {
-	return utterance{c.rec.Want(timeline.Client, label, text, ReasonChannelBusy), label, text}
+func (c *grandchild) want(label, text, reason string) utterance {
+	return utterance{c.rec.Want(timeline.Client, label, text, reason), label, text}
 }
 
-// call places the call. Once the WebSocket is open it starts the script:
-// it tells grandma (opened) when, wants each line when the script says
-// (think), speaks from this goroutine, the only writer, while listen reads
-// on another, the only reader, and hangs up with a close handshake.
-func (c *grandchild) call(ctx context.Context, opened chan<- time.Duration) error {
+// call places the call. It wants each line when the script says, from the
+// first moment (think), even while the WebSocket is still opening; it
+// speaks from this goroutine, the only writer, while listen reads on
+// another, the only reader, and hangs up with a close handshake.
+func (c *grandchild) call(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var open atomic.Bool // the WebSocket is open: a wait now is a busy writer
+	wants := make(chan utterance, 3)
+	wants <- c.want(story.LabelQuestion, c.script.Question, ReasonConnecting) // at once, before dialing
+	thought := make(chan struct{})
+	go func() {
+		defer close(thought)
+		c.think(ctx, wants, &open)
+	}()
+	defer func() {
+		cancel()
+		<-thought
+	}()
+
 	conn, resp, err := c.dialer.DialContext(ctx, c.url, nil)
 	if err != nil {
 		if resp != nil {
@@ -42,56 +58,48 @@ func (c *grandchild) call(ctx context.Context, opened chan<- time.Duration) erro
 		return fmt.Errorf("calling grandma: %w", err)
 	}
 	defer conn.Close()
+	open.Store(true)
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
 	conn.SetReadLimit(MaxMessage)
-	origin := c.rec.Now()
-	opened <- origin
-	script := c.script.From(origin)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wants := make(chan utterance, 2)
-	question := c.want(story.LabelQuestion, script.Question)
-	thought := make(chan struct{})
-	go func() {
-		defer close(thought)
-		c.think(ctx, script, wants)
-	}()
 	var listenErr error
 	listened := make(chan struct{})
 	go func() {
 		defer close(listened)
 		listenErr = c.listen(conn)
 	}()
-	err = c.say(conn, question)
-	if err == nil {
-		err = c.speak(ctx, conn, wants, listened)
-	}
-	cancel()
-	<-thought
+	err = c.speak(ctx, conn, wants, listened)
 	conn.Close() // ends listen, if grandma has not already
 	<-listened
-	if err == nil {
-		err = listenErr
+	if listenErr != nil && (err == nil || errors.Is(err, errHungUpEarly)) {
+		err = listenErr // what went wrong on grandma's side says more
 	}
 	return err
 }
 
+// errHungUpEarly: grandma ended the call before the goodbye.
+var errHungUpEarly = errors.New("grandma hung up before the goodbye")
+
 // think wants the interruption and the goodbye at their scripted times,
-// whatever the writer is doing, and hands them to speak in order.
-func (c *grandchild) think(ctx context.Context, script story.Script, wants chan<- utterance) {
+// whatever the writer is doing, and hands them to speak in order. A line wanted
+// before the WebSocket is open waits because it is connecting.
+func (c *grandchild) think(ctx context.Context, wants chan<- utterance, open *atomic.Bool) {
 	defer close(wants)
 	for _, line := range []struct {
 		at          time.Duration
 		label, text string
 	}{
-		{script.InterruptAt, story.LabelInterruption, script.Interruption},
-		{script.GoodbyeAt, story.LabelGoodbye, script.Goodbye},
+		{c.script.InterruptAt, story.LabelInterruption, c.script.Interruption},
+		{c.script.GoodbyeAt, story.LabelGoodbye, c.script.Goodbye},
 	} {
 		if c.rec.SleepUntil(ctx, line.at) != nil {
 			return
 		}
-		wants <- c.want(line.label, line.text) // buffered for every line: never blocks
+		reason := ReasonChannelBusy
+		if !open.Load() {
+			reason = ReasonConnecting
+		}
+		wants <- c.want(line.label, line.text, reason) // buffered for every line: never blocks
 	}
 }
 
@@ -112,7 +120,7 @@ func (c *grandchild) speak(ctx context.Context, conn *websocket.Conn, wants <-ch
 				return err
 			}
 		case <-listened:
-			return errors.New("grandma hung up before the goodbye")
+			return errHungUpEarly
 		case <-ctx.Done():
 			return ctx.Err()
 		}

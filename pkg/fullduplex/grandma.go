@@ -21,9 +21,6 @@ type grandma struct {
 	upgrader websocket.Upgrader
 	// readWait bounds the silence between two of the grandchild's messages.
 	readWait time.Duration
-	// opened tells when the grandchild's line opened: the script's clock
-	// starts then. Until it does, grandma does not remember the fair.
-	opened <-chan time.Duration
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -136,16 +133,23 @@ func (g *grandma) refuse(conn *websocket.Conn, code int, reason string) {
 // listen hands it over, says the afterthought when grandma remembers it,
 // and answers the goodbye with her own close frame.
 func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan heardLine) {
-	afterthought := time.NewTimer(0)
-	afterthought.Stop() // started when the script's clock does
+	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
-	opened := g.opened
 	sentence := time.NewTimer(0)
 	sentence.Stop() // started when she hears the question
 	defer sentence.Stop()
 	var telling bool // she has begun the story
 	var storyStart time.Duration
-	next := 0 // the next sentence to tell
+	next := 0         // the next sentence to tell
+	var remember bool // the afterthought is due, once the story is over
+	storyOver := func() bool { return telling && next == len(g.script.Story) }
+	afterthoughtDue := func() error {
+		if !remember || !storyOver() {
+			return nil
+		}
+		remember = false
+		return g.say(conn, g.want(story.LabelAfterthought, g.script.Afterthought))
+	}
 	for {
 		select {
 		case h, ok := <-heard:
@@ -176,11 +180,14 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 			if next++; next < len(g.script.Story) {
 				sentence.Reset(storyStart + g.script.Pace*time.Duration(next) - g.rec.Now())
 			}
-		case origin := <-opened:
-			opened = nil
-			afterthought.Reset(g.script.From(origin).AfterthoughtAt - g.rec.Now())
+			if afterthoughtDue() != nil {
+				return
+			}
 		case <-afterthought.C:
-			if g.say(conn, g.want(story.LabelAfterthought, g.script.Afterthought)) != nil {
+			// She remembers the fair at its scripted time, or when her story
+			// is over if she is still telling it then (a slow link delays it).
+			remember = true
+			if afterthoughtDue() != nil {
 				return
 			}
 		case <-ctx.Done():

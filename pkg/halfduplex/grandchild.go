@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,6 +24,12 @@ type grandchild struct {
 	rec    *timeline.Recorder
 	client *http.Client
 	url    string
+	// hearing is held while an answer is being heard. The transport hands
+	// the connection to the next request the instant the answer's last
+	// byte arrives; the grandchild lets go of the talk button only once
+	// she has heard that last line too (microseconds later), so that her
+	// next line never goes out before the last one she heard.
+	hearing sync.Mutex
 }
 
 // call plays the grandchild's part: the question at once, the interruption
@@ -59,7 +66,11 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 		reason = ReasonConnecting
 	}
 	id := c.rec.Want(timeline.Client, label, text, reason)
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { c.rec.Sent(id) }}
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		c.hearing.Lock() // hooks run before the request is written
+		c.rec.Sent(id)
+		c.hearing.Unlock()
+	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, strings.NewReader(text))
 	if err != nil {
 		return err
@@ -80,6 +91,8 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 // hear reads grandma's answer line by line, recording each line when all of
 // it has arrived.
 func (c *grandchild) hear(body io.Reader) error {
+	c.hearing.Lock()
+	defer c.hearing.Unlock()
 	br := bufio.NewReaderSize(io.LimitReader(body, MaxAnswer), MaxMessage)
 	for {
 		line, err := br.ReadString('\n')

@@ -15,13 +15,20 @@ import (
 
 // grandma answers the grandchild over HTTP. She may speak only in reply to a
 // request: what she wants to say between requests waits in pending until
-// the next response she writes.
+// the answer to the next request she hears.
 type grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
+	// told is closed when she has finished telling the story.
+	told     chan struct{}
+	toldOnce sync.Once
 
 	mu      sync.Mutex
 	pending []utterance
+}
+
+func newGrandma(s story.Script, rec *timeline.Recorder) *grandma {
+	return &grandma{script: s, rec: rec, told: make(chan struct{})}
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -38,7 +45,8 @@ func (g *grandma) want(label, text string) utterance {
 // ServeHTTP hears one line from the grandchild and answers it: the story,
 // streamed sentence by sentence, for the question; an answer for the
 // interruption; her farewell for the goodbye. Whatever she was waiting to
-// say rides along at the end.
+// say when the request came rides along: after the answer, or before her
+// farewell.
 func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
@@ -69,21 +77,28 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("grandma does not know what to say to %q", heard.Text), http.StatusBadRequest)
 		return
 	}
+	// What she was waiting to say by the time she heard this request rides
+	// on its answer; what she thinks of while answering waits for the next.
+	pending := g.takePending()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
 	switch label {
 	case story.LabelQuestion:
 		err = g.tellStory(r.Context(), w, rc)
+		g.toldOnce.Do(func() { close(g.told) })
 	case story.LabelInterruption:
 		err = g.say(w, rc, g.want(story.LabelAnswer, g.script.Answer))
 	case story.LabelGoodbye:
-		if err = g.sayPending(w, rc); err == nil {
+		// Her last chance to say anything: before her farewell.
+		err = g.sayAll(w, rc, pending)
+		pending = nil
+		if err == nil {
 			err = g.say(w, rc, g.want(story.LabelFarewell, g.script.Farewell))
 		}
 	}
 	if err == nil {
-		err = g.sayPending(w, rc)
+		err = g.sayAll(w, rc, pending)
 	}
 	if err != nil {
 		// The response has started; all that is left is to abandon it.
@@ -115,13 +130,18 @@ func (g *grandma) say(w http.ResponseWriter, rc *http.ResponseController, u utte
 	return rc.Flush()
 }
 
-// sayPending says, in this response, what she has been waiting to say.
-func (g *grandma) sayPending(w http.ResponseWriter, rc *http.ResponseController) error {
+// takePending returns what she has been waiting to say, and forgets it.
+func (g *grandma) takePending() []utterance {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	pending := g.pending
 	g.pending = nil
-	g.mu.Unlock()
-	for _, u := range pending {
+	return pending
+}
+
+// sayAll says each line, in this response.
+func (g *grandma) sayAll(w http.ResponseWriter, rc *http.ResponseController, lines []utterance) error {
+	for _, u := range lines {
 		if err := g.say(w, rc, u); err != nil {
 			return err
 		}
@@ -129,11 +149,17 @@ func (g *grandma) sayPending(w http.ResponseWriter, rc *http.ResponseController)
 	return nil
 }
 
-// remember waits for the moment grandma remembers the county fair. She
-// wants to say it at once, but with no request to answer she can only keep
-// it for the next response.
+// remember waits for the moment grandma remembers the county fair: its
+// scripted time, or the end of her story if she is still telling it then
+// (a slow link delays it). She wants to say it at once, but with no request
+// to answer she can only keep it for the next one.
 func (g *grandma) remember(ctx context.Context) {
 	if g.rec.SleepUntil(ctx, g.script.AfterthoughtAt) != nil {
+		return
+	}
+	select {
+	case <-g.told:
+	case <-ctx.Done():
 		return
 	}
 	u := g.want(story.LabelAfterthought, g.script.Afterthought)

@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	g := &grandma{script: cfg.Script, rec: c.Rec}
+	g := newGrandma(cfg.Script, c.Rec)
 	stop := c.Serve(ctx, g)
 	remembered := make(chan struct{})
 	go func() {
@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		DialContext:           c.DialContext,
 		MaxConnsPerHost:       1, // a walkie-talkie has one channel
 		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       call.IdleTimeout,
+		IdleConnTimeout:       c.Silence(call.IdleTimeout),
 		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
 	}
 	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path}

@@ -34,7 +34,7 @@ func TestRealTCP(t *testing.T) {
 	if interruption.HeardAt <= lastSentence.SentAt {
 		t.Errorf("grandma heard the interruption at %v, before the last sentence was sent at %v", interruption.HeardAt, lastSentence.SentAt)
 	}
-	if interruption.SentAt < lastSentence.HeardAt-timeline.Resolution {
+	if interruption.SentAt < lastSentence.HeardAt {
 		t.Errorf("the interruption was sent at %v, while the story was still arriving (last sentence heard at %v)", interruption.SentAt, lastSentence.HeardAt)
 	}
 	if interruption.Waited() < latency {
@@ -98,7 +98,7 @@ func TestRejectsNegativeLatency(t *testing.T) {
 func TestGrandmaRefusesBadRequests(t *testing.T) {
 	rec := timeline.NewRecorder(nil)
 	defer rec.Finish()
-	g := &grandma{script: story.Default(), rec: rec}
+	g := newGrandma(story.Default(), rec)
 	for _, c := range []struct {
 		name, method, path, body string
 		status                   int
@@ -121,4 +121,43 @@ func TestGrandmaRefusesBadRequests(t *testing.T) {
 	if w.Code != http.StatusBadRequest {
 		t.Errorf("unknown line: got %d, want %d", w.Code, http.StatusBadRequest)
 	}
+}
+
+// TestSlowLinkAfterthoughtWaitsForARequest: on a link so slow that the
+// story is still being told at the afterthought's scripted time, grandma
+// remembers the fair when her story is over, and it rides only on the
+// answer to a request she hears after that, never on the story itself.
+func TestSlowLinkAfterthoughtWaitsForARequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res := calltest.InMemory(t, Run, story.Default(), time.Second)
+		tl := res.Timeline
+		last := calltest.Last(tl, story.LabelStory)
+		a := calltest.Said(t, tl, story.LabelAfterthought)
+		if a.WantedAt < last.SentAt {
+			t.Errorf("afterthought wanted at %v, before the story's last sentence at %v", a.WantedAt, last.SentAt)
+		}
+		var carrier timeline.Message // the request whose answer carried it
+		for _, m := range tl.Messages {
+			if m.From == timeline.Client && m.Heard && m.HeardAt > a.WantedAt && m.HeardAt <= a.SentAt {
+				carrier = m
+			}
+		}
+		if carrier.Label == "" || a.Waited() < timeline.Resolution || a.Reason != ReasonNoRequest {
+			t.Errorf("afterthought wanted at %v, sent at %v (%s): it must wait for a request heard in between", a.WantedAt, a.SentAt, a.Reason)
+		}
+		if res.Connections != 1 {
+			t.Errorf("connections: got %d, want 1", res.Connections)
+		}
+	})
+}
+
+// TestLongSilenceKeepsOneConnection: a goodbye long after the story still
+// goes on the one connection: no idle timeout cuts it in between.
+func TestLongSilenceKeepsOneConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
+		if res.Connections != 1 {
+			t.Errorf("connections: got %d, want 1", res.Connections)
+		}
+	})
 }

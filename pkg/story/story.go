@@ -218,16 +218,6 @@ func (s Script) Label(text string) (string, bool) {
 	return "", false
 }
 
-// From returns the script with its clock starting at origin instead of 0:
-// every scripted time moves later by origin. A transport that must open its
-// line before anyone can speak starts the script once the line is open.
-func (s Script) From(origin time.Duration) Script {
-	s.InterruptAt += origin
-	s.AfterthoughtAt += origin
-	s.GoodbyeAt += origin
-	return s
-}
-
 // StoryEnd returns when, after grandma starts her story, its last sentence
 // is due.
 func (s Script) StoryEnd() time.Duration {
