@@ -2,6 +2,7 @@ package fullduplex
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -165,12 +166,13 @@ func TestGrandmaClosesOnBadMessages(t *testing.T) {
 	}
 }
 
-// BenchmarkRoundTrip compares one round trip through the phone's machinery
-// (the grandchild records and writes the interruption; grandma's reader
-// hears it and hands her writer the answer; the grandchild's read records
-// it) at latency 0 with a bare gorilla/websocket echo on the same machine.
-// The two alternate in blocks, so that a noisy machine slows both alike.
-// The ratio metric is phone time over echo time; the target is at most 2.
+// BenchmarkRoundTrip compares one round trip through the phone's own
+// machinery at latency 0 (the grandchild's writer says the interruption,
+// grandma's reader hears it and hands her writer the answer, the
+// grandchild's reader hears that; every step recorded) with a bare
+// gorilla/websocket echo on the same machine. The two alternate in blocks,
+// so that a noisy machine slows both alike. The ratio metric is phone time
+// over echo time; the target is at most 2.
 func BenchmarkRoundTrip(b *testing.B) {
 	phone := newPhoneLine(b)
 	echo := newEchoLine(b)
@@ -198,42 +200,56 @@ func timeRounds(b *testing.B, n int, roundTrip func() error) time.Duration {
 	return time.Since(start)
 }
 
-// newPhoneLine starts grandma and returns one interruption-and-answer round
-// trip, recorded on both sides as in a call.
+// newPhoneLine starts grandma and the grandchild's writer and reader, and
+// returns one round trip: an interruption handed to the writer, done when
+// the reader has heard grandma's answer.
 func newPhoneLine(b *testing.B) func() error {
-	c, err := call.Start(call.Config{Script: story.Default()})
+	answered := make(chan struct{}, 1)
+	c, err := call.Start(call.Config{Script: story.Default(), Observer: func(e timeline.Event) {
+		if e.Kind == timeline.KindHeard && e.Side == timeline.Client {
+			answered <- struct{}{}
+		}
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := c.Serve(ctx, &grandma{script: story.Default(), rec: c.Rec, readWait: readWait})
-	d := &websocket.Dialer{NetDialContext: c.DialContext}
-	conn, _, err := d.Dial("ws://"+c.Listener.Addr().String()+Path, nil)
+	kid := &grandchild{script: story.Default(), rec: c.Rec, readWait: readWait}
+	conn, _, err := (&websocket.Dialer{NetDialContext: c.DialContext}).Dial("ws://"+c.Listener.Addr().String()+Path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	wants := make(chan utterance)
+	listened, spoken := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(listened)
+		kid.listen(conn)
+	}()
+	go func() {
+		defer close(spoken)
+		kid.speak(ctx, conn, wants, listened)
+	}()
 	b.Cleanup(func() {
-		conn.Close()
 		cancel()
+		<-spoken
+		conn.Close()
+		<-listened
 		stop()
 		c.Finish("phone", Transport)
 	})
-	text := []byte(story.Interruption)
 	rounds := 0
 	return func() error {
 		if rounds++; rounds%1024 == 0 {
 			c.Rec.Reset() // nothing is in flight between round trips; keep memory bounded
 		}
-		c.Rec.Sent(c.Rec.Want(timeline.Client, story.LabelInterruption, story.Interruption, ""))
-		if err := conn.WriteMessage(websocket.TextMessage, text); err != nil {
-			return err
+		wants <- kid.want(story.LabelInterruption, story.Interruption, ReasonChannelBusy)
+		select {
+		case <-answered:
+			return nil
+		case <-listened:
+			return errors.New("the call ended")
 		}
-		_, answer, err := conn.ReadMessage()
-		if err != nil {
-			return err
-		}
-		_, err = c.Rec.Heard(timeline.Server, string(answer))
-		return err
 	}
 }
 

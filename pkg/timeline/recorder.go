@@ -160,7 +160,12 @@ type Recorder struct {
 	events   []Event
 	msgs     []Message
 	inFlight [2][]MsgID // per sending side, sent but not yet heard, in send order
-	notices  map[MsgID]*time.Timer
+	// unsent are the messages wanted but neither sent nor noticed as
+	// waiting yet, in the order they were wanted; notice fires when the
+	// oldest of them has waited Resolution.
+	unsent   []MsgID
+	notice   *time.Timer
+	armed    bool
 	observer Observer
 	finished bool
 	end      time.Duration // when Finish was first called
@@ -169,12 +174,14 @@ type Recorder struct {
 // NewRecorder returns a recorder whose clock starts now. observer may be nil.
 // The caller must call Finish when the call is over.
 func NewRecorder(observer Observer) *Recorder {
-	return &Recorder{
+	r := &Recorder{
 		start:    time.Now(),
 		events:   make([]Event, 0, 64),
-		notices:  make(map[MsgID]*time.Timer),
 		observer: observer,
 	}
+	r.notice = time.AfterFunc(time.Hour, r.noticeWaits)
+	r.notice.Stop()
+	return r
 }
 
 // Now returns the time since the recorder started.
@@ -233,22 +240,44 @@ func (r *Recorder) Want(from Side, label, text, reason string) MsgID {
 	at := r.appendLocked(Event{Side: from, Kind: KindWant, Msg: id, Label: label, Text: text, Bytes: len(text), Reason: reason})
 	r.msgs = append(r.msgs, Message{ID: id, From: from, Label: label, Text: text, Reason: reason, WantedAt: at})
 	if !r.finished {
-		r.notices[id] = time.AfterFunc(Resolution, func() { r.notice(id) })
+		r.unsent = append(r.unsent, id)
+		if !r.armed {
+			r.armLocked()
+		}
 	}
 	return id
 }
 
-// notice records that message id is still waiting, unless it was sent.
-func (r *Recorder) notice(id MsgID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, pending := r.notices[id]; !pending {
+// armLocked sets the notice timer for the oldest unsent message, or stops
+// it when there is none.
+func (r *Recorder) armLocked() {
+	if len(r.unsent) == 0 {
+		r.notice.Stop()
+		r.armed = false
 		return
 	}
-	delete(r.notices, id)
-	m := r.msgs[id]
+	r.notice.Reset(r.msgs[r.unsent[0]].WantedAt + Resolution - time.Since(r.start))
+	r.armed = true
+}
+
+// noticeWaits records a KindWaiting event for each message that has
+// waited Resolution without being sent.
+func (r *Recorder) noticeWaits() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return
+	}
 	at := time.Since(r.start)
-	r.appendLocked(Event{At: at, Side: m.From, Kind: KindWaiting, Msg: id, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Reason: m.Reason, Waited: at - m.WantedAt})
+	for len(r.unsent) > 0 {
+		m := r.msgs[r.unsent[0]]
+		if m.WantedAt+Resolution > at {
+			break
+		}
+		r.unsent = r.unsent[:copy(r.unsent, r.unsent[1:])]
+		r.appendLocked(Event{At: at, Side: m.From, Kind: KindWaiting, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Reason: m.Reason, Waited: at - m.WantedAt})
+	}
+	r.armLocked()
 }
 
 // Sent records that the channel let message id go. Call it just before its
@@ -259,12 +288,17 @@ func (r *Recorder) Sent(id MsgID) {
 	if id < 0 || int(id) >= len(r.msgs) || r.msgs[id].Sent {
 		return
 	}
-	if t, ok := r.notices[id]; ok {
-		t.Stop()
-		delete(r.notices, id)
-	}
 	if r.finished {
 		return
+	}
+	for i, u := range r.unsent {
+		if u == id {
+			r.unsent = append(r.unsent[:i], r.unsent[i+1:]...)
+			if i == 0 {
+				r.armLocked()
+			}
+			break
+		}
 	}
 	m := &r.msgs[id]
 	at := time.Since(r.start)
@@ -289,7 +323,7 @@ func (r *Recorder) Heard(from Side, text string) (Message, error) {
 	if m.Text != text {
 		return Message{}, fmt.Errorf("the %s heard %q, but the %s's next message was %q", from.Peer(), text, from, m.Text)
 	}
-	r.inFlight[from] = q[1:]
+	r.inFlight[from] = q[:copy(q, q[1:])] // shift, keeping the memory for later sends
 	at := r.appendLocked(Event{Side: from.Peer(), Kind: KindHeard, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: len(m.Text)})
 	if !r.finished {
 		m.Heard, m.HeardAt = true, at
@@ -311,10 +345,9 @@ func (r *Recorder) Reset() {
 }
 
 func (r *Recorder) stopNoticesLocked() {
-	for id, t := range r.notices {
-		t.Stop()
-		delete(r.notices, id)
-	}
+	r.notice.Stop()
+	r.armed = false
+	r.unsent = r.unsent[:0]
 }
 
 // Finish stops the recorder and returns what it recorded. Later calls record

@@ -143,6 +143,52 @@ func TestSleepUntil(t *testing.T) {
 	})
 }
 
+// TestWaitingNoticesForEachStuckLine: of three lines wanted at different
+// times, the two that stay unsent each get a waiting event, one Resolution
+// after they were wanted; the one sent at once gets none.
+func TestWaitingNoticesForEachStuckLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRecorder(nil)
+		a := r.Want(Client, "a", "a", "busy")
+		time.Sleep(300 * time.Microsecond)
+		b := r.Want(Server, "b", "b", "no request")
+		r.Sent(r.Want(Client, "c", "c", "busy"))
+		time.Sleep(10 * time.Millisecond)
+		r.Sent(a)
+		r.Sent(b)
+		var got []string
+		for _, e := range r.Finish().Events {
+			if e.Kind == KindWaiting {
+				got = append(got, e.Label+"@"+e.At.String())
+			}
+		}
+		if want := []string{"a@1ms", "b@1.3ms"}; strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("waiting events %v, want %v", got, want)
+		}
+	})
+}
+
+// TestRecordingAllocatesNothing: once its memory has grown, a recorder
+// records events and whole messages without allocating.
+func TestRecordingAllocatesNothing(t *testing.T) {
+	r := NewRecorder(nil)
+	defer r.Finish()
+	message := func() {
+		r.Sent(r.Want(Client, "question", "hello", "busy"))
+		if _, err := r.Heard(Client, "hello"); err != nil {
+			t.Fatal(err)
+		}
+		r.Record(Client, KindConnect, "x")
+	}
+	for range 1000 {
+		message()
+	}
+	r.Reset()
+	if n := testing.AllocsPerRun(500, message); n != 0 {
+		t.Errorf("recording a message allocates %v times", n)
+	}
+}
+
 // BenchmarkRecord measures recording one event, the cost every measured
 // moment adds to a call. Target: at most 200 ns and no allocation.
 func BenchmarkRecord(b *testing.B) {
@@ -160,4 +206,23 @@ func BenchmarkRecord(b *testing.B) {
 	}
 	b.StopTimer()
 	r.Finish()
+}
+
+// BenchmarkMessage measures a whole message: wanted, sent and heard, three
+// events. Target: at most 200 ns an event and no allocation.
+func BenchmarkMessage(b *testing.B) {
+	r := NewRecorder(nil)
+	b.ReportAllocs()
+	for i := range b.N {
+		if i%1024 == 0 {
+			r.Reset() // keep memory bounded; the capacity stays
+		}
+		r.Sent(r.Want(Client, "question", "hello", "busy"))
+		if _, err := r.Heard(Client, "hello"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	r.Finish()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(3*b.N), "ns/event")
 }
