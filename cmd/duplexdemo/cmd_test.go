@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,8 @@ func TestJSON(t *testing.T) {
 		if i.WantedAtMS == nil || i.SentAtMS == nil || i.HeardAtMS == nil || i.WaitedMS == nil || i.HeardAfterMS == nil {
 			t.Fatalf("%s --json: the interruption is missing a time: %+v", mode, i)
 		}
-		if *i.WaitedMS != *i.SentAtMS-*i.WantedAtMS || *i.HeardAfterMS != *i.HeardAtMS-*i.WantedAtMS {
+		near := func(a, b float64) bool { return math.Abs(a-b) < 0.002 } // each is rounded to the µs
+		if !near(*i.WaitedMS, *i.SentAtMS-*i.WantedAtMS) || !near(*i.HeardAfterMS, *i.HeardAtMS-*i.WantedAtMS) {
 			t.Errorf("%s --json: waited %v and heard after %v do not match the times %+v", mode, *i.WaitedMS, *i.HeardAfterMS, i)
 		}
 		if strings.Contains(out, "\x1b[") {
@@ -223,9 +225,16 @@ func TestInterrupt(t *testing.T) {
 		lines := bufio.NewScanner(stdout)
 		for lines.Scan() && !strings.Contains(lines.Text(), "hears") {
 		}
-		go io.Copy(io.Discard, stdout) // keep the pipe flowing until it closes
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			io.Copy(io.Discard, stdout) // keep the pipe flowing until it closes
+		}()
 		sent := time.Now()
-		cmd.Process.Signal(syscall.SIGINT)
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		<-drained // all reads from the pipe are done before Wait, as os/exec asks
 		err = cmd.Wait()
 		if d := time.Since(sent); d > time.Second {
 			t.Errorf("%s: took %v to stop after Ctrl-C; want under a second", mode, d)

@@ -20,6 +20,7 @@ func TestGolden(t *testing.T) {
 		{"phone-json.golden", false, []string{"phone", "--json"}},
 		{"walkie-ascii-60.golden", false, []string{"walkie", "--ascii", "--width", "60"}},
 		{"phone-color.golden", true, []string{"phone", "--latency", "70ms", "--speed", "2"}},
+		{"walkie-color.golden", true, []string{"walkie", "--latency", "70ms", "--speed", "2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

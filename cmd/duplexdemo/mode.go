@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,32 +94,40 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	if deps.Network != nil {
 		cfg.Listener, cfg.Dial = deps.Network()
 	}
-	style := opts.style(deps)
-	var live *render.LiveLog
-	if !opts.JSON {
-		live = render.NewLiveLog(deps.Out, style)
-		live.Header(m.Title)
-		cfg.Observer = live.Observe
+	if opts.JSON {
+		res, err := m.Run(ctx, cfg)
+		if err != nil {
+			return asUsage(err)
+		}
+		enc := json.NewEncoder(deps.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report.Build(res))
 	}
+	style := opts.style(deps)
+	if deps.IsTerminal && opts.Width == 0 && deps.TerminalWidth > 0 && deps.TerminalWidth < style.Width {
+		fmt.Fprintf(deps.ErrOut, "duplexdemo: this terminal is %d columns wide and the picture needs %d; lines will wrap\n", deps.TerminalWidth, style.Width)
+	}
+	live := render.NewLiveLog(deps.Out, style)
+	live.Header(m.Title)
+	cfg.Observer = live.Observe
 	res, err := m.Run(ctx, cfg)
+	if lerr := live.Close(); err == nil {
+		err = lerr
+	}
 	if err != nil {
 		return asUsage(err)
 	}
-	rep := report.Build(res)
-	if opts.JSON {
-		enc := json.NewEncoder(deps.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	if err := live.Err(); err != nil {
+	var b bytes.Buffer
+	b.WriteString("\n")
+	if err := render.Swimlanes(&b, render.Lanes(res.Timeline), res.Timeline.Duration, style); err != nil {
 		return err
 	}
-	fmt.Fprintln(deps.Out)
-	if err := render.Swimlanes(deps.Out, render.Lanes(res.Timeline), res.Timeline.Duration, style); err != nil {
+	b.WriteString("\n")
+	if err := render.Summary(&b, report.Build(res), style); err != nil {
 		return err
 	}
-	fmt.Fprintln(deps.Out)
-	return render.Summary(deps.Out, rep, style)
+	_, err = deps.Out.Write(b.Bytes())
+	return err
 }
 
 // noArgs refuses positional arguments with a usage error.

@@ -203,3 +203,37 @@ func TestRealTCP(t *testing.T) {
 	c.Close()
 	<-closed
 }
+
+// TestAbortDropsInFlight: an aborted connection closes at once and the
+// bytes still in flight never arrive, as when a cable is pulled.
+func TestAbortDropsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		closed := false
+		l := pipenet.Listen()
+		defer l.Close()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, _ := l.Accept()
+			accepted <- c
+		}()
+		d := &Dialer{Latency: latency, Meter: new(Meter), Dial: l.DialContext, OnClose: func() { closed = true }}
+		client, err := d.DialContext(context.Background(), "pipe", "pipe")
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := <-accepted
+		defer server.Close()
+		client.Write([]byte("lost"))
+		start := time.Now()
+		if err := Abort(client); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Abort took %v, want no time at all", d)
+		}
+		got, _ := io.ReadAll(server)
+		if len(got) != 0 || !closed {
+			t.Errorf("peer read %q after the abort (onClose called: %v); want nothing, and onClose called", got, closed)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -14,23 +13,50 @@ import (
 // timeColumn is the width of the log's time column.
 const timeColumn = 7
 
+// lineBuffer is how many lines the live log holds for its printer: far
+// more than a call prints, so that a slow terminal never holds up the call.
+const lineBuffer = 1024
+
 // LiveLog prints each event of a call as it is recorded: its time, and what
 // happened in the grandchild's column or in grandma's. Its Observe method is
-// a timeline.Observer.
+// a timeline.Observer. Lines are written by a goroutine of its own, so that
+// the call never waits for the terminal.
 type LiveLog struct {
-	w     io.Writer
 	style Style
 	g     glyphs
 	cols  [2]int // width of each side's column
 
-	mu  sync.Mutex
-	err error
+	lines chan string   // formatted lines, in order, for the printer
+	done  chan struct{} // closed when the printer has ended
+	err   error         // the printer's first write error; read after done
 }
 
-// NewLiveLog returns a live log writing to w.
+// NewLiveLog returns a live log writing to w, and starts its printer. The
+// caller must call Close when the call is over.
 func NewLiveLog(w io.Writer, style Style) *LiveLog {
 	rest := style.width() - timeColumn - 3 // " │ " between the columns
-	return &LiveLog{w: w, style: style, g: style.glyphs(), cols: [2]int{rest / 2, rest - rest/2}}
+	l := &LiveLog{style: style, g: style.glyphs(), cols: [2]int{rest / 2, rest - rest/2},
+		lines: make(chan string, lineBuffer), done: make(chan struct{})}
+	go l.printer(w)
+	return l
+}
+
+// printer writes the lines as they come; after a write error it drops them.
+func (l *LiveLog) printer(w io.Writer) {
+	defer close(l.done)
+	for s := range l.lines {
+		if l.err == nil {
+			_, l.err = io.WriteString(w, s+"\n")
+		}
+	}
+}
+
+// Close prints the lines still waiting, stops the printer and returns the
+// first error writing the log, if any. Observe must not be called after.
+func (l *LiveLog) Close() error {
+	close(l.lines)
+	<-l.done
+	return l.err
 }
 
 // Header prints the column titles.
@@ -41,7 +67,8 @@ func (l *LiveLog) Header(title string) {
 		l.style.paint(sgrBold+";"+sideColor(timeline.Server), "GRANDMA (server)"))
 }
 
-// Observe prints one event. It is safe to use as a timeline.Observer.
+// Observe prints one event. It is safe to use as a timeline.Observer: it
+// only formats the event and queues its lines for the printer.
 func (l *LiveLog) Observe(e timeline.Event) {
 	g := l.g
 	var cell, code string
@@ -132,18 +159,4 @@ func (l *LiveLog) line(t, client, server string) {
 	l.print(strings.TrimRight(s, " "))
 }
 
-func (l *LiveLog) print(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil {
-		return
-	}
-	_, l.err = io.WriteString(l.w, s+"\n")
-}
-
-// Err returns the first error writing the log, if any.
-func (l *LiveLog) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
+func (l *LiveLog) print(s string) { l.lines <- s }

@@ -110,7 +110,7 @@ func TestLiveLog(t *testing.T) {
 	l.Observe(timeline.Event{At: 601 * time.Millisecond, Side: timeline.Client, Kind: timeline.KindWaiting, Reason: "channel busy", Waited: time.Millisecond})
 	l.Observe(timeline.Event{At: 1330 * time.Millisecond, Side: timeline.Client, Kind: timeline.KindSend, Text: "hush", Waited: 730 * time.Millisecond})
 	l.Observe(timeline.Event{At: 1370 * time.Millisecond, Side: timeline.Server, Kind: timeline.KindHeard, Text: "hush"})
-	if err := l.Err(); err != nil {
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	ls := lines(t, b.String(), 80, true)

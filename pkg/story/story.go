@@ -180,6 +180,11 @@ func New(o Options) (Script, error) {
 			fmt.Sprintf("must come after the afterthought at %v, such as %v", o.AfterthoughtAt, o.AfterthoughtAt+DefaultGoodbyeDelay)}
 	}
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / o.Speed) }
+	if goodbye := scale(o.GoodbyeAt); goodbye > MaxScriptTime || scale(o.Pace) > MaxPace {
+		slowest := max(float64(o.GoodbyeAt)/float64(MaxScriptTime), float64(o.Pace)/float64(MaxPace))
+		return Script{}, &OptionError{"speed", fmt.Sprint(o.Speed),
+			fmt.Sprintf("would stretch the call past %v or a sentence past %v; use a speed of at least %.2g", MaxScriptTime, MaxPace, slowest)}
+	}
 	return Script{
 		Question:       Question,
 		Story:          sentences()[:o.Sentences],

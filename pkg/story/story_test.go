@@ -76,6 +76,8 @@ func TestInvalidOptions(t *testing.T) {
 		{Options{Pace: -time.Second}, "pace"},
 		{Options{Speed: -1}, "speed"},
 		{Options{Speed: MaxSpeed + 1}, "speed"},
+		{Options{Speed: 0.001}, "speed"},
+		{Options{Pace: MaxPace, Speed: 0.5}, "speed"},
 		{Options{InterruptAt: 2 * time.Second}, "interrupt-at"},
 		{Options{Pace: MaxPace + time.Second}, "pace"},
 		{Options{GoodbyeAt: MaxScriptTime + time.Second}, "goodbye-at"},
