@@ -18,12 +18,18 @@ const maxWidth = 400
 
 // CallOptions are the flags every mode shares.
 type CallOptions struct {
-	Story   story.Options
+	// Story is the script's shape and timing (--sentences, --pace, ...).
+	Story story.Options
+	// Latency is the emulated link's one-way delay (--latency).
 	Latency time.Duration
-	JSON    bool
-	Color   string
-	ASCII   bool
-	Width   int
+	// JSON prints the report as JSON and nothing else (--json).
+	JSON bool
+	// Color is auto, always or never (--color).
+	Color string
+	// ASCII draws without Unicode (--ascii).
+	ASCII bool
+	// Width is the columns to fit; 0 means the terminal's, or 80 (--width).
+	Width int
 }
 
 // defaultLatency is the emulated link's one-way delay unless told otherwise.

@@ -65,9 +65,14 @@ func (r *Result) PayloadBytes() [2]int64 {
 // Call is one call in progress: the recorder both sides share, the
 // listener grandma answers on and the dialer the grandchild calls through.
 type Call struct {
-	Rec       *timeline.Recorder
-	Listener  net.Listener
-	Dialer    *link.Dialer
+	// Rec records both sides, on the call's one clock.
+	Rec *timeline.Recorder
+	// Listener is where grandma answers.
+	Listener net.Listener
+	// Dialer is the grandchild's way in: the emulated link and its byte
+	// counts. Dial through the Call's DialContext, which records it.
+	Dialer *link.Dialer
+
 	latency   time.Duration
 	goodbyeAt time.Duration
 	open      sync.WaitGroup // the grandchild's connections not yet closed
@@ -118,7 +123,8 @@ func Start(cfg Config) (*Call, error) {
 // any still open after closeWait is closed here), stops the clock and
 // returns the result.
 func (c *Call) Finish(mode, transport string) *Result {
-	c.Listener.Close()
+	// Closing stops new calls only; its error changes nothing measured.
+	_ = c.Listener.Close()
 	closed := make(chan struct{})
 	go func() {
 		c.open.Wait()
@@ -151,7 +157,7 @@ func (c *Call) Abort() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, conn := range c.conns {
-		link.Abort(conn)
+		_ = link.Abort(conn) // already closed is as good as closed
 	}
 }
 

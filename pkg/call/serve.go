@@ -51,13 +51,14 @@ func (c *Call) Serve(ctx context.Context, h http.Handler) (stop func() error) {
 	return func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
+		var cut error
 		if srv.Shutdown(sctx) != nil {
-			srv.Close()
+			cut = srv.Close() // what is still open after the timeout is cut
 		}
 		err := <-served
 		ln.conns.Wait()
 		if errors.Is(err, http.ErrServerClosed) {
-			return nil
+			return cut
 		}
 		return err
 	}

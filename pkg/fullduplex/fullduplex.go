@@ -95,3 +95,17 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	}
 	return c.Finish("phone", Transport), err
 }
+
+// write writes one message, bounded by writeWait. Only a side's writer
+// goroutine may call it.
+func write(conn *websocket.Conn, kind int, data []byte) error {
+	if err := conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	return conn.WriteMessage(kind, data)
+}
+
+// closeFrame is a close message with a status code and a reason.
+func closeFrame(code int, reason string) []byte {
+	return websocket.FormatCloseMessage(code, reason)
+}

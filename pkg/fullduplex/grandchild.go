@@ -131,8 +131,7 @@ func (c *grandchild) speak(ctx context.Context, conn *websocket.Conn, wants <-ch
 // at most c.closeWait, for grandma's close frame in reply.
 func (c *grandchild) hangUp(ctx context.Context, conn *websocket.Conn, bye utterance, listened <-chan struct{}) error {
 	c.rec.Sent(bye.id)
-	conn.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, bye.text)); err != nil {
+	if err := write(conn, websocket.CloseMessage, closeFrame(websocket.CloseNormalClosure, bye.text)); err != nil {
 		return fmt.Errorf("saying goodbye: %w", err)
 	}
 	t := time.NewTimer(c.closeWait)
@@ -150,8 +149,7 @@ func (c *grandchild) hangUp(ctx context.Context, conn *websocket.Conn, bye utter
 // say writes one line as a text message.
 func (c *grandchild) say(conn *websocket.Conn, u utterance) error {
 	c.rec.Sent(u.id)
-	conn.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(u.text)); err != nil {
+	if err := write(conn, websocket.TextMessage, []byte(u.text)); err != nil {
 		return fmt.Errorf("saying the %s: %w", u.label, err)
 	}
 	return nil
@@ -169,7 +167,9 @@ func (c *grandchild) listen(conn *websocket.Conn) error {
 		return err
 	})
 	for {
-		conn.SetReadDeadline(time.Now().Add(c.readWait))
+		if err := conn.SetReadDeadline(time.Now().Add(c.readWait)); err != nil {
+			return fmt.Errorf("hearing grandma: %w", err)
+		}
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			if websocket.IsCloseError(err, websocket.CloseNormalClosure) {

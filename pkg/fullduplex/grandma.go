@@ -92,7 +92,9 @@ func (g *grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 		return nil
 	})
 	for {
-		conn.SetReadDeadline(time.Now().Add(g.readWait))
+		if err := conn.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
+			return
+		}
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
 			return
@@ -123,9 +125,10 @@ func (g *grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 }
 
 // refuse closes the call with a code and a reason. WriteControl is the one
-// write gorilla allows beside the writer goroutine.
+// write gorilla allows beside the writer goroutine. The call ends whether
+// or not the close frame gets through, so its error changes nothing.
 func (g *grandma) refuse(conn *websocket.Conn, code int, reason string) {
-	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
+	_ = conn.WriteControl(websocket.CloseMessage, closeFrame(code, reason), time.Now().Add(writeWait))
 }
 
 // speak is the only goroutine that writes to conn, as gorilla requires. It
@@ -165,8 +168,8 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 				sentence.Reset(0)
 			case story.LabelGoodbye:
 				g.rec.Sent(h.reply.id)
-				conn.SetWriteDeadline(time.Now().Add(writeWait))
-				conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, h.reply.text))
+				// Her close frame ends the call whether or not it arrives.
+				_ = write(conn, websocket.CloseMessage, closeFrame(websocket.CloseNormalClosure, h.reply.text))
 				return
 			default:
 				if g.say(conn, h.reply) != nil {
@@ -191,8 +194,8 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 				return
 			}
 		case <-ctx.Done():
-			conn.SetWriteDeadline(time.Now().Add(writeWait))
-			conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "grandma has to go"))
+			// Going away (1001): the call ends whether or not this arrives.
+			_ = write(conn, websocket.CloseMessage, closeFrame(websocket.CloseGoingAway, "grandma has to go"))
 			return
 		}
 	}
@@ -201,6 +204,5 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 // say writes one line as a text message.
 func (g *grandma) say(conn *websocket.Conn, u utterance) error {
 	g.rec.Sent(u.id)
-	conn.SetWriteDeadline(time.Now().Add(writeWait))
-	return conn.WriteMessage(websocket.TextMessage, []byte(u.text))
+	return write(conn, websocket.TextMessage, []byte(u.text))
 }
