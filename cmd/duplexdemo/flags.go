@@ -40,18 +40,18 @@ func addCallFlags(fs *pflag.FlagSet, o *CallOptions) {
 	o.Latency = defaultLatency
 	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
 	fs.Var(&durationValue{&o.Latency, true, call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
-	fs.Var(&durationValue{&o.Story.Pace, false, story.MaxPace}, "pace", "time between two sentences of grandma's story")
+	fs.Var(&durationValue{&o.Story.Pace, false, story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (at most %v)", story.MaxPace))
 	fs.Var(&intValue{&o.Story.Sentences, 2, story.MaxSentences}, "sentences", fmt.Sprintf("sentences in grandma's story (2 to %d)", story.MaxSentences))
 	fs.Var(&durationValue{&o.Story.InterruptAt, false, story.MaxScriptTime}, "interrupt-at",
-		fmt.Sprintf("when the grandchild wants to interrupt; must fall inside the story (default %v, or halfway through a shorter story)", story.DefaultInterruptAt))
+		fmt.Sprintf("when the grandchild wants to interrupt; inside the story (default just after the third sentence: %v at the default pace)", story.DefaultInterruptAt))
 	fs.Var(&durationValue{&o.Story.AfterthoughtAt, false, story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
 	fs.Var(&durationValue{&o.Story.GoodbyeAt, false, story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
-	fs.Var(&speedValue{&o.Story.Speed}, "speed", "play every scripted time this many times faster (the latency stays as set)")
+	fs.Var(&speedValue{&o.Story.Speed}, "speed", fmt.Sprintf("play every scripted time this many times faster, up to %d (the latency stays as set)", story.MaxSpeed))
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object with every event, span and number, and nothing else")
 	o.Color = "auto"
 	fs.Var(&choiceValue{&o.Color, []string{"auto", "always", "never"}}, "color", "colour: auto (on a terminal), always or never; NO_COLOR in the environment always wins")
 	fs.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII, for terminals without Unicode")
-	fs.Var(&intValue{&o.Width, render.MinWidth, maxWidth}, "width", fmt.Sprintf("columns to fit the picture to (default: the terminal's, or %d)", render.DefaultWidth))
+	fs.Var(&intValue{&o.Width, render.MinWidth, maxWidth}, "width", fmt.Sprintf("columns to fit the picture to, %d to %d (default: the terminal's, or %d)", render.MinWidth, maxWidth, render.DefaultWidth))
 }
 
 // style works out how to draw for these streams.

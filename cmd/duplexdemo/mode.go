@@ -45,7 +45,7 @@ waits for the grandchild's goodbye and rides on that answer.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
-				Title: "WALKIE-TALKIE: HTTP/1.1 request/response, one side talks at a time",
+				Title: "WALKIE-TALKIE: HTTP/1.1, one side talks at a time",
 				Run:   halfduplex.Run,
 			})
 		},
@@ -74,7 +74,7 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
-				Title: "PHONE CALL: one WebSocket, both sides talk whenever they like",
+				Title: "PHONE CALL: WebSocket, both sides talk at once",
 				Run:   fullduplex.Run,
 			})
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
 const (
@@ -82,6 +83,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout + c.RoundTrip()},
 		closeWait: closeWait + c.RoundTrip(),
 		readWait:  c.Silence(readWait),
+		progress:  story.NewProgress(cfg.Script),
 		url:       "ws://" + c.Listener.Addr().String() + Path,
 	}
 	err = kid.call(ctx)

@@ -215,7 +215,7 @@ func newPhoneLine(b *testing.B) func() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := c.Serve(ctx, &grandma{script: story.Default(), rec: c.Rec, readWait: readWait})
-	kid := &grandchild{script: story.Default(), rec: c.Rec, readWait: readWait}
+	kid := &grandchild{script: story.Default(), rec: c.Rec, readWait: readWait, progress: story.NewProgress(story.Default())}
 	conn, _, err := (&websocket.Dialer{NetDialContext: c.DialContext}).Dial("ws://"+c.Listener.Addr().String()+Path, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -322,5 +322,34 @@ func TestLongSilenceKeepsTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
 		calltest.Said(t, res.Timeline, story.LabelFarewell)
+	})
+}
+
+// TestInterruptsOnlyOnceTheStoryHasBegun: an interruption scripted before
+// the story reaches the grandchild waits until she has heard it begin, so
+// that it still lands in the middle of it.
+func TestInterruptsOnlyOnceTheStoryHasBegun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{InterruptAt: 50 * time.Millisecond}), 40*time.Millisecond)
+		first, _ := res.Timeline.Message(story.LabelStory)
+		i := calltest.Said(t, res.Timeline, story.LabelInterruption)
+		if i.WantedAt != first.HeardAt || i.HeardAt >= calltest.Last(res.Timeline, story.LabelStory).SentAt {
+			t.Errorf("interruption wanted at %v, heard at %v; want when the first sentence was heard (%v), mid-story", i.WantedAt, i.HeardAt, first.HeardAt)
+		}
+	})
+}
+
+// TestSaysGoodbyeOnlyOnceTheStoryIsOver: on a link slow enough that the
+// story is still arriving at the goodbye's scripted time, the grandchild
+// waits to hear all of it, and grandma's afterthought, before hanging up.
+func TestSaysGoodbyeOnlyOnceTheStoryIsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		res := calltest.InMemory(t, Run, story.Default(), time.Second)
+		last := calltest.Last(res.Timeline, story.LabelStory)
+		bye := calltest.Said(t, res.Timeline, story.LabelGoodbye)
+		calltest.Said(t, res.Timeline, story.LabelAfterthought)
+		if bye.WantedAt < last.HeardAt {
+			t.Errorf("goodbye wanted at %v, before the story's end was heard at %v", bye.WantedAt, last.HeardAt)
+		}
 	})
 }

@@ -24,6 +24,8 @@ type grandchild struct {
 	closeWait time.Duration
 	// readWait bounds the silence between two of grandma's messages.
 	readWait time.Duration
+	// progress follows the story as she hears it.
+	progress *story.Progress
 }
 
 func (c *grandchild) want(label, text, reason string) utterance {
@@ -81,18 +83,20 @@ func (c *grandchild) call(ctx context.Context) error {
 var errHungUpEarly = errors.New("grandma hung up before the goodbye")
 
 // think wants the interruption and the goodbye at their scripted times,
+// but not before the story has begun, or ended, on her side of the link,
 // whatever the writer is doing, and hands them to speak in order. A line wanted
 // before the WebSocket is open waits because it is connecting.
 func (c *grandchild) think(ctx context.Context, wants chan<- utterance, open *atomic.Bool) {
 	defer close(wants)
 	for _, line := range []struct {
 		at          time.Duration
+		after       <-chan struct{}
 		label, text string
 	}{
-		{c.script.InterruptAt, story.LabelInterruption, c.script.Interruption},
-		{c.script.GoodbyeAt, story.LabelGoodbye, c.script.Goodbye},
+		{c.script.InterruptAt, c.progress.Begun(), story.LabelInterruption, c.script.Interruption},
+		{c.script.GoodbyeAt, c.progress.Ended(), story.LabelGoodbye, c.script.Goodbye},
 	} {
-		if c.rec.SleepUntil(ctx, line.at) != nil {
+		if story.Await(ctx, c.rec, line.at, line.after) != nil {
 			return
 		}
 		reason := ReasonChannelBusy
@@ -180,8 +184,10 @@ func (c *grandchild) listen(conn *websocket.Conn) error {
 		if kind != websocket.TextMessage {
 			return fmt.Errorf("grandma sent a message of type %d; only text was expected", kind)
 		}
-		if _, err := c.rec.Heard(timeline.Server, string(data)); err != nil {
+		m, err := c.rec.Heard(timeline.Server, string(data))
+		if err != nil {
 			return err
 		}
+		c.progress.Heard(m.Label)
 	}
 }

@@ -30,21 +30,24 @@ type grandchild struct {
 	// she has heard that last line too (microseconds later), so that her
 	// next line never goes out before the last one she heard.
 	hearing sync.Mutex
+	// progress follows the story as she hears it.
+	progress *story.Progress
 }
 
 // call plays the grandchild's part: the question at once, the interruption
-// and the goodbye when the script says it wants to say them.
+// and the goodbye when the script says she wants to say them, but not
+// before the story has begun, or ended, on her side of the link.
 func (c *grandchild) call(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.say(ctx, story.LabelQuestion, c.script.Question) })
 	g.Go(func() error {
-		if err := c.rec.SleepUntil(ctx, c.script.InterruptAt); err != nil {
+		if err := story.Await(ctx, c.rec, c.script.InterruptAt, c.progress.Begun()); err != nil {
 			return err
 		}
 		return c.say(ctx, story.LabelInterruption, c.script.Interruption)
 	})
 	g.Go(func() error {
-		if err := c.rec.SleepUntil(ctx, c.script.GoodbyeAt); err != nil {
+		if err := story.Await(ctx, c.rec, c.script.GoodbyeAt, c.progress.Ended()); err != nil {
 			return err
 		}
 		if err := c.say(ctx, story.LabelGoodbye, c.script.Goodbye); err != nil {
@@ -97,9 +100,11 @@ func (c *grandchild) hear(body io.Reader) error {
 	for {
 		line, err := br.ReadString('\n')
 		if strings.HasSuffix(line, "\n") {
-			if _, herr := c.rec.Heard(timeline.Server, strings.TrimSuffix(line, "\n")); herr != nil {
+			m, herr := c.rec.Heard(timeline.Server, strings.TrimSuffix(line, "\n"))
+			if herr != nil {
 				return herr
 			}
+			c.progress.Heard(m.Label)
 		} else if line != "" {
 			return fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
 		}

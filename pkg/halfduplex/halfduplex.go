@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
 const (
@@ -74,7 +75,8 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		IdleConnTimeout:       c.Silence(call.IdleTimeout),
 		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
 	}
-	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path}
+	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path,
+		progress: story.NewProgress(cfg.Script)}
 	err = kid.call(ctx)
 	cancel()
 	tr.CloseIdleConnections()

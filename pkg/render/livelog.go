@@ -81,7 +81,7 @@ func (l *LiveLog) Observe(e timeline.Event) {
 	case timeline.KindWant:
 		return // a line said at once needs no "wants to"; a wait shows below
 	case timeline.KindWaiting:
-		l.note(e, fmt.Sprintf("%s WAITS to speak (since %s)", g.pause, formatMS(e.At-e.Waited)), "  because: "+e.Reason)
+		l.note(e, fmt.Sprintf("%s WAITS to say the %s", g.pause, e.Label), "  because: "+e.Reason)
 		return
 	case timeline.KindSend:
 		if e.Waited >= timeline.Resolution {

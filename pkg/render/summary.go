@@ -15,7 +15,7 @@ import (
 func Summary(w io.Writer, r report.Report, style Style) error {
 	g := style.glyphs()
 	var b strings.Builder
-	title := fmt.Sprintf("Summary: %s (%s), latency %s", r.Mode, r.Transport, msText(r.LatencyMS))
+	title := fmt.Sprintf("Summary: %s, latency %s (%s)", r.Mode, msText(r.LatencyMS), r.Transport)
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
 	s := r.Summary
 	moments(&b, s.Interruption, s.Afterthought, style)

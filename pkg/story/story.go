@@ -57,6 +57,10 @@ const (
 	DefaultSentences   = 6
 	DefaultPace        = 250 * time.Millisecond
 	DefaultInterruptAt = 600 * time.Millisecond
+	// defaultInterruptPaces places the default interruption in sentences:
+	// just after the third is due, which at the default pace is
+	// DefaultInterruptAt. A slower story is interrupted later.
+	defaultInterruptPaces = 2.4
 	// DefaultAfterthoughtDelay is how long after the story's last sentence is
 	// due grandma remembers the county fair, unless told otherwise.
 	DefaultAfterthoughtDelay = 750 * time.Millisecond
@@ -80,8 +84,9 @@ type Options struct {
 	// Pace is the time between two sentences.
 	Pace time.Duration
 	// InterruptAt is when the grandchild wants to interrupt; it must fall
-	// inside the story. Zero means DefaultInterruptAt, or halfway through a
-	// story shorter than that.
+	// inside the story. Zero means just after the third sentence is due
+	// (DefaultInterruptAt at the default pace), or halfway through a story
+	// shorter than that.
 	InterruptAt time.Duration
 	// AfterthoughtAt is when grandma remembers the county fair; it must come
 	// after the story. Zero means DefaultAfterthoughtDelay after the story.
@@ -156,7 +161,7 @@ func New(o Options) (Script, error) {
 	}
 	storyEnd := time.Duration(o.Sentences-1) * o.Pace
 	if o.InterruptAt == 0 {
-		o.InterruptAt = DefaultInterruptAt
+		o.InterruptAt = time.Duration(defaultInterruptPaces * float64(o.Pace))
 		if o.InterruptAt >= storyEnd {
 			o.InterruptAt = storyEnd / 2 // a short story: interrupt halfway
 		}

@@ -56,6 +56,16 @@ func TestLaterTimesFollowTheStory(t *testing.T) {
 	}
 }
 
+func TestSlowStoryInterruptsLater(t *testing.T) {
+	s, err := New(Options{Pace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.InterruptAt != 1200*time.Millisecond {
+		t.Errorf("at pace 500ms: interrupt at %v, want 1.2s (just after the third sentence)", s.InterruptAt)
+	}
+}
+
 func TestShortStoryInterruptsHalfway(t *testing.T) {
 	s, err := New(Options{Sentences: 2})
 	if err != nil {
@@ -107,4 +117,26 @@ func TestLabel(t *testing.T) {
 	if _, ok := s.Label("hello?"); ok {
 		t.Error("Label of a line that is not in the script: got ok")
 	}
+}
+
+func TestProgress(t *testing.T) {
+	p := NewProgress(Default())
+	p.Heard(LabelAnswer)
+	select {
+	case <-p.Begun():
+		t.Fatal("begun before any sentence")
+	default:
+	}
+	for range DefaultSentences - 1 {
+		p.Heard(LabelStory)
+	}
+	select {
+	case <-p.Ended():
+		t.Fatal("ended before the last sentence")
+	default:
+	}
+	p.Heard(LabelStory)
+	<-p.Begun()
+	<-p.Ended()
+	p.Heard(LabelStory) // a story told again closes nothing twice
 }
