@@ -131,8 +131,8 @@ func Build(r *call.Result) Report {
 	}
 	payload := r.PayloadBytes()
 	out.Summary = Summary{
-		Interruption: moment(tl, story.LabelInterruption),
-		Afterthought: moment(tl, story.LabelAfterthought),
+		Interruption: moment(tl, story.LabelInterruption, story.Interruption),
+		Afterthought: moment(tl, story.LabelAfterthought, story.Afterthought),
 		OverlapMS:    MS(tl.Overlap()),
 		Bytes:        Directions{ClientToServer: r.WireBytes[timeline.Client], ServerToClient: r.WireBytes[timeline.Server]},
 		PayloadBytes: Directions{ClientToServer: payload[timeline.Client], ServerToClient: payload[timeline.Server]},
@@ -143,10 +143,12 @@ func Build(r *call.Result) Report {
 	return out
 }
 
-func moment(tl *timeline.Timeline, label string) Moment {
+// moment reports the first line with label; text is what it says, for a
+// line that was never even wanted.
+func moment(tl *timeline.Timeline, label, text string) Moment {
 	m, ok := tl.Message(label)
 	if !ok {
-		return Moment{}
+		return Moment{Text: text}
 	}
 	out := Moment{Text: m.Text, WantedAtMS: msPtr(m.WantedAt)}
 	if m.Sent {
