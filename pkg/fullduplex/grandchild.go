@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -32,20 +31,19 @@ func (c *grandchild) want(label, text, reason string) utterance {
 	return utterance{c.rec.Want(timeline.Client, label, text, reason), label, text}
 }
 
-// call places the call. It wants each line when the script says, from the
-// first moment (think), even while the WebSocket is still opening; it
-// speaks from this goroutine, the only writer, while listen reads on
-// another, the only reader, and hangs up with a close handshake.
+// call places the call. It wants the question at once, while the
+// WebSocket is still opening, and each later line when the script says
+// (think); it speaks from this goroutine, the only writer, while listen
+// reads on another, the only reader, and hangs up with a close handshake.
 func (c *grandchild) call(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var open atomic.Bool // the WebSocket is open: a wait now is a busy writer
 	wants := make(chan utterance, 3)
 	wants <- c.want(story.LabelQuestion, c.script.Question, ReasonConnecting) // at once, before dialing
 	thought := make(chan struct{})
 	go func() {
 		defer close(thought)
-		c.think(ctx, wants, &open)
+		c.think(ctx, wants)
 	}()
 	defer func() {
 		cancel()
@@ -60,7 +58,6 @@ func (c *grandchild) call(ctx context.Context) error {
 		return fmt.Errorf("calling grandma: %w", err)
 	}
 	defer conn.Close()
-	open.Store(true)
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
 	conn.SetReadLimit(MaxMessage)
 
@@ -84,9 +81,9 @@ var errHungUpEarly = errors.New("grandma hung up before the goodbye")
 
 // think wants the interruption and the goodbye at their scripted times,
 // but not before the story has begun, or ended, on her side of the link,
-// whatever the writer is doing, and hands them to speak in order. A line wanted
-// before the WebSocket is open waits because it is connecting.
-func (c *grandchild) think(ctx context.Context, wants chan<- utterance, open *atomic.Bool) {
+// whatever the writer is doing, and hands them to speak in order. By then
+// the WebSocket is open, so a wait means the writer is busy.
+func (c *grandchild) think(ctx context.Context, wants chan<- utterance) {
 	defer close(wants)
 	for _, line := range []struct {
 		at          time.Duration
@@ -99,11 +96,7 @@ func (c *grandchild) think(ctx context.Context, wants chan<- utterance, open *at
 		if story.Await(ctx, c.rec, line.at, line.after) != nil {
 			return
 		}
-		reason := ReasonChannelBusy
-		if !open.Load() {
-			reason = ReasonConnecting
-		}
-		wants <- c.want(line.label, line.text, reason) // buffered for every line: never blocks
+		wants <- c.want(line.label, line.text, ReasonChannelBusy) // buffered for every line: never blocks
 	}
 }
 
