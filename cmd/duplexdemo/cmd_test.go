@@ -267,3 +267,35 @@ func TestDefaultsMatchTheScript(t *testing.T) {
 		t.Errorf("default flags give %d sentences, latency %v, %v", len(s.Story), o.Latency, err)
 	}
 }
+
+// TestCompareJSON: one object holding both reports and the comparison,
+// whose numbers are the reports' own.
+func TestCompareJSON(t *testing.T) {
+	out, _, err := run(t, false, nil, "compare", "--json", "--speed", "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c report.Comparison
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Walkie.Mode != "walkie" || c.Phone.Mode != "phone" || len(c.Measures) == 0 {
+		t.Fatalf("modes %q and %q, %d measures", c.Walkie.Mode, c.Phone.Mode, len(c.Measures))
+	}
+	for _, m := range c.Measures {
+		if m.Name != "interruption_waited_ms" {
+			continue
+		}
+		if m.Walkie != *c.Walkie.Summary.Interruption.WaitedMS || m.Phone != *c.Phone.Summary.Interruption.WaitedMS {
+			t.Errorf("interruption waited: table %v / %v, reports %v / %v", m.Walkie, m.Phone,
+				*c.Walkie.Summary.Interruption.WaitedMS, *c.Phone.Summary.Interruption.WaitedMS)
+		}
+		if m.Walkie.(float64) <= m.Phone.(float64) {
+			t.Errorf("the walkie's interruption waited %v, no longer than the phone's %v", m.Walkie, m.Phone)
+		}
+		return
+	}
+	t.Error("no interruption_waited_ms measure")
+}

@@ -21,6 +21,8 @@ func TestGolden(t *testing.T) {
 		{"walkie-ascii-60.golden", false, []string{"walkie", "--ascii", "--width", "60"}},
 		{"phone-color.golden", true, []string{"phone", "--latency", "70ms", "--speed", "2"}},
 		{"walkie-color.golden", true, []string{"walkie", "--latency", "70ms", "--speed", "2"}},
+		{"compare.golden", false, []string{"compare"}},
+		{"compare-json.golden", false, []string{"compare", "--json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -81,6 +81,6 @@ summary. Every wait it shows was measured on the connection, never scripted.`,
 	root.SetOut(deps.Out)
 	root.SetErr(deps.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(NewCmdWalkie(deps), NewCmdPhone(deps))
+	root.AddCommand(NewCmdWalkie(deps), NewCmdPhone(deps), NewCmdCompare(deps))
 	return root
 }

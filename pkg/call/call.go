@@ -48,6 +48,9 @@ type Result struct {
 	WireBytes [2]int64
 	// Connections is how many connections the grandchild opened.
 	Connections int
+	// ServerMayStart says whether the transport lets grandma speak without
+	// being asked: false for HTTP request/response, true for a WebSocket.
+	ServerMayStart bool
 }
 
 // PayloadBytes returns the bytes of message text each side sent, indexed
@@ -121,7 +124,7 @@ func Start(cfg Config) (*Call, error) {
 // Finish closes the listener, waits for the grandchild's connections to
 // close (each is closed by its HTTP or WebSocket client as the call ends;
 // any still open after closeWait is closed here), stops the clock and
-// returns the result.
+// returns the result, which the caller completes.
 func (c *Call) Finish(mode, transport string) *Result {
 	// Closing stops new calls only; its error changes nothing measured.
 	_ = c.Listener.Close()

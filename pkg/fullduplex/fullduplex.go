@@ -95,7 +95,9 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	if parent.Err() != nil {
 		err = parent.Err() // whatever broke on the way out, the call was stopped
 	}
-	return c.Finish("phone", Transport), err
+	res := c.Finish("phone", Transport)
+	res.ServerMayStart = true // either side may speak first
+	return res, err
 }
 
 // write writes one message, bounded by writeWait. Only a side's writer

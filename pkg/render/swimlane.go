@@ -5,12 +5,17 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
-// laneLabel is the width of the lane names on the left.
-const laneLabel = 12
+// laneLabel is the least width of the lane names on the left, and
+// maxLaneLabel the most.
+const (
+	laneLabel    = 12
+	maxLaneLabel = 20
+)
 
 // Lane is one row of the swimlanes: a side of one call.
 type Lane struct {
@@ -34,14 +39,18 @@ func Lanes(tl *timeline.Timeline) []Lane {
 // state of the side then: talking, else waiting, else listening, else idle.
 func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) error {
 	g := style.glyphs()
-	cols := style.width() - laneLabel
+	label := laneLabel // wide enough for the longest lane name
+	for _, lane := range lanes {
+		label = max(label, min(utf8.RuneCountInString(lane.Name)+1, maxLaneLabel))
+	}
+	cols := style.width() - label
 	// Each column covers a whole number of milliseconds, as few as fit.
 	step := max((total+time.Duration(cols)*time.Millisecond-1)/time.Duration(cols)/time.Millisecond*time.Millisecond, time.Millisecond)
 	n := min(int(total/step)+1, cols) // the column holding total included
 	every := tickEvery(step)
 	var b strings.Builder
 	// The axis: labels over the ticks, then the ruler.
-	labels := []rune(strings.Repeat(" ", laneLabel+n+8))
+	labels := []rune(strings.Repeat(" ", label+n+8))
 	ruler := make([]string, n)
 	for c := range ruler {
 		ruler[c] = g.axis
@@ -49,14 +58,14 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 	for t := time.Duration(0); t < time.Duration(n)*step; t += every {
 		c := int(t / step)
 		ruler[c] = g.tick
-		if label := []rune(axisLabel(t)); laneLabel+c+len(label) <= style.width() {
-			copy(labels[laneLabel+c:], label)
+		if text := []rune(axisLabel(t)); label+c+len(text) <= style.width() {
+			copy(labels[label+c:], text)
 		}
 	}
 	fmt.Fprintln(&b, strings.TrimRight(string(labels[:min(len(labels), style.width())]), " "))
-	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+style.paint(sgrDim, strings.Join(ruler, "")))
+	fmt.Fprintln(&b, strings.Repeat(" ", label)+style.paint(sgrDim, strings.Join(ruler, "")))
 	for _, lane := range lanes {
-		b.WriteString(style.paint(sgrBold+";"+sideColor(lane.Side), fit(lane.Name, laneLabel-1, g.ellipsis)) + " ")
+		b.WriteString(style.paint(sgrBold+";"+sideColor(lane.Side), fit(lane.Name, label-1, g.ellipsis)) + " ")
 		for c := 0; c < n; c++ {
 			start := time.Duration(c) * step
 			b.WriteString(cell(lane, start, start+step, g, style))
@@ -72,8 +81,8 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 	}
 	line := ""
 	for _, item := range legend {
-		if line != "" && laneLabel+visibleWidth(line)+2+visibleWidth(item) > style.width() {
-			fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+line)
+		if line != "" && label+visibleWidth(line)+2+visibleWidth(item) > style.width() {
+			fmt.Fprintln(&b, strings.Repeat(" ", label)+line)
 			line = ""
 		}
 		if line != "" {
@@ -81,7 +90,7 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 		}
 		line += item
 	}
-	fmt.Fprintln(&b, strings.Repeat(" ", laneLabel)+line)
+	fmt.Fprintln(&b, strings.Repeat(" ", label)+line)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

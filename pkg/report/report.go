@@ -16,13 +16,15 @@ import (
 // Report is one call, as printed by --json. Times are milliseconds since
 // the grandchild wanted to ask the question, to the microsecond.
 type Report struct {
-	Mode       string  `json:"mode"`
-	Transport  string  `json:"transport"`
-	LatencyMS  float64 `json:"latency_ms"`
-	DurationMS float64 `json:"duration_ms"`
-	Events     []Event `json:"events"`
-	Spans      []Span  `json:"spans"`
-	Summary    Summary `json:"summary"`
+	Mode      string `json:"mode"`
+	Transport string `json:"transport"`
+	// ServerMayStart says whether grandma may speak without being asked.
+	ServerMayStart bool    `json:"server_may_start"`
+	LatencyMS      float64 `json:"latency_ms"`
+	DurationMS     float64 `json:"duration_ms"`
+	Events         []Event `json:"events"`
+	Spans          []Span  `json:"spans"`
+	Summary        Summary `json:"summary"`
 }
 
 // Event is one recorded moment.
@@ -59,8 +61,10 @@ type Summary struct {
 	Bytes        Directions `json:"bytes"`
 	PayloadBytes Directions `json:"payload_bytes"`
 	Connections  int        `json:"connections"`
-	Client       SideTimes  `json:"client"`
-	Server       SideTimes  `json:"server"`
+	// Messages is how many lines were sent, both sides together.
+	Messages int       `json:"messages"`
+	Client   SideTimes `json:"client"`
+	Server   SideTimes `json:"server"`
 }
 
 // Moment is the measured life of one key line. A time is null when it did
@@ -109,12 +113,13 @@ func Build(r *call.Result) Report {
 	tl := r.Timeline
 	spans := tl.Spans()
 	out := Report{
-		Mode:       r.Mode,
-		Transport:  r.Transport,
-		LatencyMS:  MS(r.Latency),
-		DurationMS: MS(tl.Duration),
-		Events:     make([]Event, 0, len(tl.Events)),
-		Spans:      make([]Span, 0, len(spans)),
+		Mode:           r.Mode,
+		Transport:      r.Transport,
+		ServerMayStart: r.ServerMayStart,
+		LatencyMS:      MS(r.Latency),
+		DurationMS:     MS(tl.Duration),
+		Events:         make([]Event, 0, len(tl.Events)),
+		Spans:          make([]Span, 0, len(spans)),
 	}
 	for _, e := range tl.Events {
 		ev := Event{TMS: MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}
@@ -140,6 +145,7 @@ func Build(r *call.Result) Report {
 		Client:       sideTimes(tl, spans, timeline.Client),
 		Server:       sideTimes(tl, spans, timeline.Server),
 	}
+	out.Summary.Messages = out.Summary.Client.LinesSaid + out.Summary.Server.LinesSaid
 	return out
 }
 

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/render"
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// NewCmdCompare builds the compare command: both modes, one table.
+func NewCmdCompare(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "Play the call as walkie and as phone, and set them side by side",
+		Long: `compare plays the same call twice, with the same script on the same emulated
+link: first over HTTP/1.1 (walkie), then over a WebSocket (phone). It prints
+one table, a row per measure and a column per mode, and both calls'
+swimlanes on one time axis.`,
+		Example: `  duplexdemo compare
+  duplexdemo compare --latency 150ms --pace 500ms
+  duplexdemo compare --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCompare(cmd.Context(), deps, opts)
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	return cmd
+}
+
+// runCompare plays both calls, one after the other, and prints them side by
+// side, or with --json one object holding both reports and the comparison.
+func runCompare(ctx context.Context, deps *Deps, opts *CallOptions) error {
+	script, err := story.New(opts.Story)
+	if err != nil {
+		return asUsage(err)
+	}
+	var results [2]*call.Result
+	for i, run := range []func(context.Context, call.Config) (*call.Result, error){halfduplex.Run, fullduplex.Run} {
+		cfg := call.Config{Script: script, Latency: opts.Latency}
+		if deps.Network != nil {
+			cfg.Listener, cfg.Dial = deps.Network()
+		}
+		if results[i], err = run(ctx, cfg); err != nil {
+			return asUsage(err)
+		}
+	}
+	c := report.Compare(report.Build(results[0]), report.Build(results[1]))
+	if opts.JSON {
+		enc := json.NewEncoder(deps.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	}
+	style := opts.style(deps)
+	var b bytes.Buffer
+	if err := render.Compare(&b, c, style); err != nil {
+		return err
+	}
+	b.WriteString("\n")
+	lanes, total := render.CompareLanes(results[0].Timeline, results[1].Timeline)
+	if err := render.Swimlanes(&b, lanes, total, style); err != nil {
+		return err
+	}
+	if _, err := deps.Out.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("printing: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Compare prints the comparison table: a row per measure, a column per
+// mode, fitted to the style's width.
+func Compare(w io.Writer, c report.Comparison, style Style) error {
+	g := style.glyphs()
+	name := 25
+	col := max((style.width()-2-name)/2, 12)
+	var b strings.Builder
+	title := fmt.Sprintf("Compare: the same call, latency %s, walkie beside phone", msText(c.Walkie.LatencyMS))
+	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
+	fmt.Fprintf(&b, "  %-*s%*s%*s\n", name, "", col, "walkie", col, "phone")
+	for _, m := range c.Measures {
+		walkie, phone := cellText(m.Name, m.Walkie), cellText(m.Name, m.Phone)
+		fmt.Fprintf(&b, "  %s%s%s\n", fit(m.Title, name, g.ellipsis), pad(fit(walkie, col-1, g.ellipsis), col), pad(fit(phone, col-1, g.ellipsis), col))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// pad right-aligns text in n columns.
+func pad(text string, n int) string {
+	return strings.Repeat(" ", max(n-visibleWidth(strings.TrimRight(text, " ")), 0)) + strings.TrimRight(text, " ")
+}
+
+// cellText formats one value by its measure's unit, read off its name.
+func cellText(name string, v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "never"
+	case float64:
+		switch {
+		case strings.HasSuffix(name, "_ms"):
+			return msText(x)
+		case strings.HasSuffix(name, "_pct"):
+			return fmt.Sprintf("%.0f%%", x)
+		}
+		return fmt.Sprint(x)
+	case int64:
+		if strings.HasPrefix(name, "bytes") {
+			return fmt.Sprintf("%d B", x)
+		}
+		return fmt.Sprint(x)
+	case string:
+		if name == "transport" {
+			return shortTransport(x)
+		}
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// shortTransport keeps the first word of a transport's description:
+// "HTTP/1.1", "WebSocket".
+func shortTransport(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return strings.TrimRight(f[0], ",")
+	}
+	return s
+}
+
+// CompareLanes returns both calls' lanes, walkie above phone, to draw on one
+// time axis, and the axis's length: the longer of the two calls.
+func CompareLanes(walkie, phone *timeline.Timeline) ([]Lane, time.Duration) {
+	var lanes []Lane
+	for _, call := range []struct {
+		mode string
+		tl   *timeline.Timeline
+	}{{"walkie", walkie}, {"phone", phone}} {
+		for _, lane := range Lanes(call.tl) {
+			lane.Name = call.mode + " " + lane.Name
+			lanes = append(lanes, lane)
+		}
+	}
+	return lanes, max(walkie.Duration, phone.Duration)
+}

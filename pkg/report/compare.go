@@ -1,0 +1,69 @@
+package report
+
+// Comparison is what `duplexdemo compare --json` prints: both calls, played
+// with the same script on the same link, and the measures that tell them
+// apart side by side.
+type Comparison struct {
+	Walkie   Report    `json:"walkie"`
+	Phone    Report    `json:"phone"`
+	Measures []Measure `json:"comparison"`
+}
+
+// Measure is one row of the comparison. A value is a number, a string, or
+// null when it did not happen.
+type Measure struct {
+	// Name is the measure's key, such as "interruption_waited_ms".
+	Name string `json:"measure"`
+	// Title is how the table names it.
+	Title  string `json:"title"`
+	Walkie any    `json:"walkie"`
+	Phone  any    `json:"phone"`
+}
+
+// Compare sets two calls' reports side by side.
+func Compare(walkie, phone Report) Comparison {
+	var rows []Measure
+	add := func(name, title string, get func(Report) any) {
+		rows = append(rows, Measure{Name: name, Title: title, Walkie: get(walkie), Phone: get(phone)})
+	}
+	ms := func(v *float64) any {
+		if v == nil {
+			return nil
+		}
+		return *v
+	}
+	add("transport", "transport", func(r Report) any { return r.Transport })
+	add("connections", "connections", func(r Report) any { return r.Summary.Connections })
+	add("who_may_start", "who may start talking", func(r Report) any {
+		if r.ServerMayStart {
+			return "either side"
+		}
+		return "the client only"
+	})
+	add("interruption_waited_ms", "interruption waited", func(r Report) any { return ms(r.Summary.Interruption.WaitedMS) })
+	add("interruption_heard_after_ms", "interruption heard after", func(r Report) any { return ms(r.Summary.Interruption.HeardAfterMS) })
+	add("afterthought_waited_ms", "afterthought waited", func(r Report) any { return ms(r.Summary.Afterthought.WaitedMS) })
+	add("afterthought_heard_after_ms", "afterthought heard after", func(r Report) any { return ms(r.Summary.Afterthought.HeardAfterMS) })
+	add("client_waiting_ms", "grandchild waiting", func(r Report) any { return r.Summary.Client.WaitingMS })
+	add("server_waiting_ms", "grandma waiting", func(r Report) any { return r.Summary.Server.WaitingMS })
+	add("overlap_ms", "overlap", func(r Report) any { return r.Summary.OverlapMS })
+	add("bytes_client_to_server", "bytes to server", func(r Report) any { return r.Summary.Bytes.ClientToServer })
+	add("bytes_server_to_client", "bytes to client", func(r Report) any { return r.Summary.Bytes.ServerToClient })
+	add("overhead_client_to_server_pct", "overhead to server", func(r Report) any {
+		return overheadPct(r.Summary.Bytes.ClientToServer, r.Summary.PayloadBytes.ClientToServer)
+	})
+	add("overhead_server_to_client_pct", "overhead to client", func(r Report) any {
+		return overheadPct(r.Summary.Bytes.ServerToClient, r.Summary.PayloadBytes.ServerToClient)
+	})
+	add("messages", "messages", func(r Report) any { return r.Summary.Messages })
+	return Comparison{Walkie: walkie, Phone: phone, Measures: rows}
+}
+
+// overheadPct is the share of wire bytes that was not payload, in percent
+// to one decimal, or null when nothing crossed.
+func overheadPct(wire, payload int64) any {
+	if wire == 0 {
+		return nil
+	}
+	return float64(int64(float64(wire-payload)/float64(wire)*1000+0.5)) / 10
+}
