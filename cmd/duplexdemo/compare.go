@@ -9,8 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
-	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/compare"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -22,10 +21,10 @@ func NewCmdCompare(deps *Deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compare",
 		Short: "Play the call as walkie and as phone, and set them side by side",
-		Long: `compare plays the same call twice, with the same script on the same emulated
-link: first over HTTP/1.1 (walkie), then over a WebSocket (phone). It prints
-one table, a row per measure and a column per mode, and both calls'
-swimlanes on one time axis.`,
+		Long: `compare plays the same call both ways at once, with the same script on the
+same emulated link, each on its own connection: over HTTP/1.1 (walkie) and
+over a WebSocket (phone). It prints one table, a row per measure and a
+column per mode, and both calls' swimlanes on one time axis.`,
 		Example: `  duplexdemo compare
   duplexdemo compare --latency 150ms --pace 500ms
   duplexdemo compare --json`,
@@ -38,24 +37,24 @@ swimlanes on one time axis.`,
 	return cmd
 }
 
-// runCompare plays both calls, one after the other, and prints them side by
-// side, or with --json one object holding both reports and the comparison.
+// runCompare plays both calls at once and prints them side by side, or with
+// --json one object holding both reports and the comparison.
 func runCompare(ctx context.Context, deps *Deps, opts *CallOptions) error {
 	script, err := story.New(opts.Story)
 	if err != nil {
 		return asUsage(err)
 	}
-	var results [2]*call.Result
-	for i, run := range []func(context.Context, call.Config) (*call.Result, error){halfduplex.Run, fullduplex.Run} {
+	walkie, phone, err := compare.Run(ctx, func() call.Config {
 		cfg := call.Config{Script: script, Latency: opts.Latency}
 		if deps.Network != nil {
 			cfg.Listener, cfg.Dial = deps.Network()
 		}
-		if results[i], err = run(ctx, cfg); err != nil {
-			return asUsage(err)
-		}
+		return cfg
+	})
+	if err != nil {
+		return asUsage(err)
 	}
-	c := report.Compare(report.Build(results[0]), report.Build(results[1]))
+	c := report.Compare(report.Build(walkie), report.Build(phone))
 	if opts.JSON {
 		enc := json.NewEncoder(deps.Out)
 		enc.SetIndent("", "  ")
@@ -67,7 +66,7 @@ func runCompare(ctx context.Context, deps *Deps, opts *CallOptions) error {
 		return err
 	}
 	b.WriteString("\n")
-	lanes, total := render.CompareLanes(results[0].Timeline, results[1].Timeline)
+	lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)
 	if err := render.Swimlanes(&b, lanes, total, style); err != nil {
 		return err
 	}

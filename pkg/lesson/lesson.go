@@ -1,0 +1,159 @@
+// Package lesson is the classroom walkthrough: chapters that each explain
+// one idea in plain words, run a real call right there, and point at what
+// just happened in the numbers that call measured.
+package lesson
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/render"
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// Lesson plays chapters to a writer. Its zero value is not usable: set Out,
+// Style and Script.
+type Lesson struct {
+	// Out receives everything the lesson prints.
+	Out io.Writer
+	// Style is how to draw.
+	Style render.Style
+	// Script and Latency are every call's script and emulated link.
+	Script  story.Script
+	Latency time.Duration
+	// Network, if not nil, gives each call a fresh listener and the dial
+	// that reaches it; nil means TCP on 127.0.0.1.
+	Network func() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error))
+	// Measured, if not nil, is told of each call a chapter played, with the
+	// chapter's number: the numbers the narration points at.
+	Measured func(chapter int, r report.Report)
+
+	// latest are the most recent calls of each mode, for chapters that
+	// point at the runs before them.
+	latest struct{ walkie, phone *report.Report }
+}
+
+// Chapter is one step of the lesson.
+type Chapter struct {
+	Title string
+	// explain is a few lines for someone who has never heard of duplex.
+	explain string
+	// demo runs the chapter's calls, printing them, and returns the
+	// sentences that point at what they measured.
+	demo func(ctx context.Context, l *Lesson, n int) (string, error)
+}
+
+// Play plays chapter n (1-based) of chapters: its title, its explanation,
+// its demo, and what the demo showed.
+func (l *Lesson) Play(ctx context.Context, chapters []Chapter, n int) error {
+	c := chapters[n-1]
+	width := l.Style.Width
+	rule := strings.Repeat("=", min(width, 80))
+	if !l.Style.ASCII {
+		rule = strings.Repeat("━", min(width, 80))
+	}
+	fmt.Fprintf(l.Out, "\n%s\n%s\n\n%s\n\n", rule, l.bold(fmt.Sprintf("Chapter %d of %d: %s", n, len(chapters), c.Title)), wrap(c.explain, width))
+	point, err := c.demo(ctx, l, n)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold("What just happened"), wrap(point, width))
+	return err
+}
+
+func (l *Lesson) bold(s string) string {
+	if !l.Style.Color {
+		return s
+	}
+	return "\x1b[1m" + s + "\x1b[0m"
+}
+
+// show says which parts of a call to print.
+type show struct{ log, lanes, summary bool }
+
+// play runs one call in mode ("walkie" or "phone") and prints what s asks
+// for; chapter n is told to Measured.
+func (l *Lesson) play(ctx context.Context, n int, mode string, s show) (report.Report, *call.Result, error) {
+	run := halfduplex.Run
+	if mode == "phone" {
+		run = fullduplex.Run
+	}
+	cfg := call.Config{Script: l.Script, Latency: l.Latency}
+	if l.Network != nil {
+		cfg.Listener, cfg.Dial = l.Network()
+	}
+	var live *render.LiveLog
+	if s.log {
+		live = render.NewLiveLog(l.Out, l.Style)
+		cfg.Observer = live.Observe
+	}
+	res, err := run(ctx, cfg)
+	if live != nil {
+		if lerr := live.Close(); err == nil {
+			err = lerr
+		}
+	}
+	if err != nil {
+		return report.Report{}, nil, err
+	}
+	rep := report.Build(res)
+	if s.lanes {
+		fmt.Fprintln(l.Out)
+		if err := render.Swimlanes(l.Out, render.Lanes(res.Timeline), res.Timeline.Duration, l.Style); err != nil {
+			return rep, res, err
+		}
+	}
+	if s.summary {
+		fmt.Fprintln(l.Out)
+		if err := render.Summary(l.Out, rep, l.Style); err != nil {
+			return rep, res, err
+		}
+	}
+	if mode == "phone" {
+		l.latest.phone = &rep
+	} else {
+		l.latest.walkie = &rep
+	}
+	if l.Measured != nil {
+		l.Measured(n, rep)
+	}
+	return rep, res, nil
+}
+
+// wrap breaks text into lines of at most width columns; blank lines in
+// text separate paragraphs.
+func wrap(text string, width int) string {
+	var out []string
+	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		line := ""
+		for _, word := range strings.Fields(para) {
+			if line != "" && len([]rune(line))+1+len([]rune(word)) > width {
+				out = append(out, line)
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += word
+		}
+		out = append(out, line, "")
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n")
+}
+
+// ms formats a measured time in whole milliseconds, or says it never
+// happened.
+func ms(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%.0f ms", *v)
+}
