@@ -22,6 +22,7 @@ func TestGolden(t *testing.T) {
 		{"phone-color.golden", true, []string{"phone", "--latency", "70ms", "--speed", "2"}},
 		{"walkie-color.golden", true, []string{"walkie", "--latency", "70ms", "--speed", "2"}},
 		{"compare.golden", false, []string{"compare"}},
+		{"walkthrough.golden", false, []string{"walkthrough", "--no-pause"}},
 		{"compare-json.golden", false, []string{"compare", "--json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

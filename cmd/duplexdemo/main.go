@@ -24,7 +24,7 @@ func main() {
 
 // systemStreams describes the process's real standard streams.
 func systemStreams() *Deps {
-	s := &Deps{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv}
+	s := &Deps{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv, InIsTerminal: term.IsTerminal(int(os.Stdin.Fd()))}
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		s.IsTerminal = true
 		if w, _, err := term.GetSize(fd); err == nil {

@@ -22,6 +22,9 @@ type Deps struct {
 	ErrOut io.Writer
 	// IsTerminal says whether Out is a terminal.
 	IsTerminal bool
+	// InIsTerminal says whether In is a terminal: only then does the
+	// walkthrough wait for keys.
+	InIsTerminal bool
 	// TerminalWidth is Out's width in columns, when it is a terminal.
 	TerminalWidth int
 	// Getenv reads the environment (NO_COLOR).
@@ -81,6 +84,6 @@ summary. Every wait it shows was measured on the connection, never scripted.`,
 	root.SetOut(deps.Out)
 	root.SetErr(deps.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(NewCmdWalkie(deps), NewCmdPhone(deps), NewCmdCompare(deps))
+	root.AddCommand(NewCmdWalkthrough(deps), NewCmdWalkie(deps), NewCmdPhone(deps), NewCmdCompare(deps))
 	return root
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duplexdemo/duplexdemo/pkg/lesson"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// WalkthroughOptions are the walkthrough's own flags.
+type WalkthroughOptions struct {
+	// NoPause runs every chapter without waiting for a key (--no-pause).
+	NoPause bool
+	// Chapter is the chapter to start at, from 1 (--chapter).
+	Chapter int
+	// List prints the chapters and stops (--list).
+	List bool
+}
+
+// NewCmdWalkthrough builds the walkthrough command: the classroom lesson.
+func NewCmdWalkthrough(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	w := &WalkthroughOptions{Chapter: 1}
+	chapters := lesson.Chapters()
+	cmd := &cobra.Command{
+		Use:   "walkthrough",
+		Short: "The classroom lesson: half duplex and full duplex, chapter by chapter, run live",
+		Long: `walkthrough is a narrated lesson for a class. Each chapter explains one idea
+in plain words, runs a real call right there, and points at what just
+happened in the numbers that call measured: taking turns on HTTP, trying to
+interrupt grandma, the phone call on a WebSocket, who may start talking, the
+two side by side, and where it matters.
+
+Keys, on a terminal: Enter for the next chapter, b to go back (the demo runs
+again), r to run this chapter again, q to quit. With --no-pause, or when
+input is not a terminal, it runs straight through.`,
+		Example: `  duplexdemo walkthrough
+  duplexdemo walkthrough --latency 150ms --pace 500ms
+  duplexdemo walkthrough --chapter 4
+  duplexdemo walkthrough --no-pause --ascii --color never`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if w.List {
+				for i, c := range chapters {
+					fmt.Fprintf(deps.Out, "%d. %s\n", i+1, c.Title)
+				}
+				return nil
+			}
+			if w.Chapter < 1 || w.Chapter > len(chapters) {
+				return &usageError{fmt.Errorf("--chapter %d: want a chapter from 1 to %d (see --list)", w.Chapter, len(chapters))}
+			}
+			return runWalkthrough(cmd.Context(), deps, opts, w, chapters)
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	cmd.Flags().BoolVar(&w.NoPause, "no-pause", false, "run every chapter without waiting for a key")
+	cmd.Flags().IntVar(&w.Chapter, "chapter", 1, fmt.Sprintf("start at this chapter (1 to %d)", len(chapters)))
+	cmd.Flags().BoolVar(&w.List, "list", false, "list the chapters and stop")
+	return cmd
+}
+
+// runWalkthrough plays the chapters from w.Chapter on, waiting for a key
+// between them when input is a terminal and --no-pause is not given.
+func runWalkthrough(ctx context.Context, deps *Deps, opts *CallOptions, w *WalkthroughOptions, chapters []lesson.Chapter) error {
+	script, err := story.New(opts.Story)
+	if err != nil {
+		return asUsage(err)
+	}
+	l := &lesson.Lesson{Out: deps.Out, Style: opts.style(deps), Script: script, Latency: opts.Latency, Network: deps.Network}
+	pause := !w.NoPause && deps.InIsTerminal
+	keys := bufio.NewScanner(deps.In)
+	for n := w.Chapter; n <= len(chapters); {
+		if err := l.Play(ctx, chapters, n); err != nil {
+			return asUsage(err)
+		}
+		if !pause {
+			n++
+			continue
+		}
+		next := "Enter: next chapter"
+		if n == len(chapters) {
+			next = "Enter: finish"
+		}
+		fmt.Fprintf(deps.Out, "\n[%s   b: back   r: run again   q: quit] ", next)
+		if !keys.Scan() {
+			fmt.Fprintln(deps.Out)
+			return keys.Err() // end of input: stop here
+		}
+		switch strings.ToLower(strings.TrimSpace(keys.Text())) {
+		case "":
+			n++
+		case "b":
+			n = max(n-1, 1)
+		case "r":
+		case "q":
+			return nil
+		default:
+			fmt.Fprintln(deps.Out, "(Enter, b, r or q)")
+		}
+	}
+	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again, or each\nalone with `duplexdemo walkie` and `duplexdemo phone`.")
+	return err
+}

@@ -1,0 +1,268 @@
+package lesson
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/compare"
+	"github.com/duplexdemo/duplexdemo/pkg/render"
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+// Chapters returns the lesson's chapters, in order.
+func Chapters() []Chapter {
+	return []Chapter{
+		{
+			Title: "Taking turns",
+			explain: `On a walkie-talkie only one person talks at a time. You press the button,
+speak, and let go; only then can the other person answer. While one talks,
+the other can only listen.
+
+HTTP/1.1 on one connection works the same way. The client sends a request,
+the server sends back its response, and nothing else goes over that
+connection until the response is over. And the server never speaks first:
+it only ever answers.
+
+Watch a grandchild (the client) call grandma (the server) over HTTP.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				r, _, err := l.play(ctx, n, "walkie", show{log: true})
+				if err != nil {
+					return "", err
+				}
+				q, first := moment(r, story.LabelQuestion), moment(r, story.LabelStory)
+				return fmt.Sprintf(`The question left at %s and reached grandma at %s. Only then could her
+answer begin: her first sentence left at %s. Each side spoke only in its turn.`,
+					ms(q.sent), ms(q.heard), ms(first.sent)), nil
+			},
+		},
+		{
+			Title: "Grandma's story",
+			explain: `Grandma answers with a long story, sent sentence by sentence as one HTTP
+response. Partway through, the grandchild wants to ask something. Over HTTP
+that is a second request, and with one connection it has to wait until
+grandma's whole answer has arrived.
+
+Look for the grandchild's WAITS line, and for the striped stretch in her
+swimlane.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				r, _, err := l.play(ctx, n, "walkie", show{log: true, lanes: true})
+				if err != nil {
+					return "", err
+				}
+				i := r.Summary.Interruption
+				text := fmt.Sprintf(`You wanted to interrupt at %s; grandma heard you at %s. You waited %s,
+because the channel was busy with her answer.`, ms(i.WantedAtMS), ms(i.HeardAtMS), ms(i.WaitedMS))
+				if last := moment(r, story.LabelStory); last.sent != nil && i.HeardAtMS != nil && *i.HeardAtMS > *last.lastSent {
+					text += " By then her story was over."
+				}
+				return text, nil
+			},
+		},
+		{
+			Title: "A phone call",
+			explain: `A phone call is full duplex: both people can talk at the same time, and each
+hears the other while talking. A WebSocket makes one connection work like
+that. After a one-time opening handshake (an HTTP request that "upgrades"
+the connection), either side can send a message whenever it likes.
+
+Same grandchild, same grandma, same story, same link: now on the phone.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				r, _, err := l.play(ctx, n, "phone", show{log: true, lanes: true})
+				if err != nil {
+					return "", err
+				}
+				q := moment(r, story.LabelQuestion)
+				text := fmt.Sprintf(`Opening the WebSocket took one round trip, so the question waited %s
+before it could go. After that, grandma's sentences kept coming while the
+grandchild was free to speak.`, ms(q.waited))
+				if r.Summary.OverlapMS >= 1 {
+					text += fmt.Sprintf(" Both directions were in flight at the same time for %s.", ms(&r.Summary.OverlapMS))
+				}
+				return text, nil
+			},
+		},
+		{
+			Title: "Interrupting grandma on the phone",
+			explain: `The same moment again: the grandchild interrupts at the same time in the
+script as on the walkie-talkie. This time nothing stands in the way.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				before := l.latest.walkie
+				r, _, err := l.play(ctx, n, "phone", show{summary: true})
+				if err != nil {
+					return "", err
+				}
+				i := r.Summary.Interruption
+				text := fmt.Sprintf(`You wanted to interrupt at %s; grandma heard you at %s, %s later: the
+time it takes to cross the link. You waited %s.`, ms(i.WantedAtMS), ms(i.HeardAtMS), ms(i.HeardAfterMS), ms(i.WaitedMS))
+				if last := moment(r, story.LabelStory); i.HeardAtMS != nil && last.lastSent != nil && *i.HeardAtMS < *last.lastSent {
+					text += " She heard you in the middle of her story"
+					if answeredBeforeNextSentence(r, *i.HeardAtMS) {
+						text += ", and answered before her next sentence"
+					}
+					text += "."
+				}
+				if before != nil && before.Summary.Interruption.WaitedMS != nil {
+					text += fmt.Sprintf(" On the walkie-talkie, the same interruption waited %s.", ms(before.Summary.Interruption.WaitedMS))
+				}
+				return text, nil
+			},
+		},
+		{
+			Title: "Who may start talking",
+			explain: `After her story, grandma remembers something and wants to say it without
+being asked. Over HTTP a server can only answer requests, so she has to keep
+it until the grandchild asks something again. Over a WebSocket either side
+may start talking: she just says it.
+
+Both calls now run at once, each on its own connection.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				c, _, err := l.both(ctx, n)
+				if err != nil {
+					return "", err
+				}
+				w, p := c.Walkie.Summary.Afterthought, c.Phone.Summary.Afterthought
+				return fmt.Sprintf(`Over HTTP, her afterthought waited %s for a request to answer. On the
+phone it waited %s and was heard %s after she thought of it.`, ms(w.WaitedMS), ms(p.WaitedMS), ms(p.HeardAfterMS)), nil
+			},
+		},
+		{
+			Title: "Side by side",
+			explain: `Everything at once: the same script on the same link, over HTTP and over a
+WebSocket. One table, and all four swimlanes on one time axis.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				c, lanes, err := l.both(ctx, n)
+				if err != nil {
+					return "", err
+				}
+				fmt.Fprintln(l.Out)
+				if err := render.Swimlanes(l.Out, lanes.lanes, lanes.total, l.Style); err != nil {
+					return "", err
+				}
+				w, p := c.Walkie.Summary, c.Phone.Summary
+				return fmt.Sprintf(`The interruption was heard %s after it was wanted on the walkie-talkie,
+and %s after on the phone. The phone paid %s once, up front, to open its
+line; on the walkie-talkie the grandchild waited %s for the channel and
+grandma %s for a request to answer.`,
+					ms(w.Interruption.HeardAfterMS), ms(p.Interruption.HeardAfterMS), ms(moment(c.Phone, story.LabelQuestion).waited),
+					ms(&w.Client.WaitingMS), ms(&w.Server.WaitingMS)), nil
+			},
+		},
+		{
+			Title: "Where this matters",
+			explain: `Turn-taking costs nothing when one side only asks and the other only
+answers, as when a browser loads a page. It costs a great deal when both
+sides have something to say at any moment.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				if l.latest.walkie == nil || l.latest.phone == nil {
+					if _, _, err := l.both(ctx, n); err != nil {
+						return "", err
+					}
+				}
+				w, p := l.latest.walkie.Summary, l.latest.phone.Summary
+				fmt.Fprintf(l.Out, "%s\n", wrap(fmt.Sprintf(`- Collaborative editing: a co-author's change reaches you %s after they
+make it over the phone, but %s later when it has to wait for the channel, as
+the interruption did. For that long you keep typing into an old copy of the
+document.
+
+- Multiplayer games: positions flow both ways all the time. A move that waits
+%s for the channel arrives after the moment it described.
+
+- Auctions: a last-second bid must reach the auctioneer before the hammer
+falls. Waiting %s for the channel can lose it.
+
+- Chat: a message should appear when it is sent, not when the other side next
+asks. Grandma's afterthought waited %s over HTTP and %s on the phone.`,
+					ms(p.Interruption.HeardAfterMS), ms(w.Interruption.HeardAfterMS), ms(w.Interruption.WaitedMS),
+					ms(w.Interruption.WaitedMS), ms(w.Afterthought.WaitedMS), ms(p.Afterthought.WaitedMS)), l.Style.Width))
+				return `These numbers are the ones measured in this lesson, on this machine, over
+an emulated link. Try --latency 150ms: every wait on the walkie-talkie grows,
+while the phone pays the latency once per message.`, nil
+			},
+		},
+	}
+}
+
+// both runs the walkie and the phone at once and prints their comparison
+// table; it returns the comparison and the lanes for chapters that draw them.
+func (l *Lesson) both(ctx context.Context, n int) (report.Comparison, axis, error) {
+	walkie, phone, err := compare.Run(ctx, func() call.Config {
+		cfg := call.Config{Script: l.Script, Latency: l.Latency}
+		if l.Network != nil {
+			cfg.Listener, cfg.Dial = l.Network()
+		}
+		return cfg
+	})
+	if err != nil {
+		return report.Comparison{}, axis{}, err
+	}
+	w, p := report.Build(walkie), report.Build(phone)
+	l.latest.walkie, l.latest.phone = &w, &p
+	if l.Measured != nil {
+		l.Measured(n, w)
+		l.Measured(n, p)
+	}
+	c := report.Compare(w, p)
+	if err := render.Compare(l.Out, c, l.Style); err != nil {
+		return c, axis{}, err
+	}
+	lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)
+	return c, axis{lanes, total}, nil
+}
+
+// axis is a set of lanes and the length of the time axis they share.
+type axis struct {
+	lanes []render.Lane
+	total time.Duration
+}
+
+// when is the measured life of a line, or of the first and last parts of
+// an utterance, in milliseconds; nil where it did not happen.
+type when struct {
+	sent, heard, waited, lastSent *float64
+}
+
+// moment finds, among r's events, the line with label: when its first part
+// was sent and heard, how long it waited, and when its last part was sent.
+func moment(r report.Report, label string) when {
+	var w when
+	for _, e := range r.Events {
+		if e.Label != label {
+			continue
+		}
+		t := e.TMS
+		switch e.Kind {
+		case "send":
+			if w.sent == nil {
+				w.sent, w.waited = &t, e.WaitedMS
+			}
+			w.lastSent = &t
+		case "heard":
+			if w.heard == nil {
+				w.heard = &t
+			}
+		}
+	}
+	return w
+}
+
+// answeredBeforeNextSentence says whether grandma's answer went out before
+// the first sentence of her story sent after she heard the interruption at
+// heard.
+func answeredBeforeNextSentence(r report.Report, heard float64) bool {
+	answer, next := -1.0, -1.0
+	for _, e := range r.Events {
+		if e.Kind != "send" || e.TMS < heard {
+			continue
+		}
+		if e.Label == story.LabelAnswer && answer < 0 {
+			answer = e.TMS
+		}
+		if e.Label == story.LabelStory && next < 0 {
+			next = e.TMS
+		}
+	}
+	return answer >= 0 && (next < 0 || answer <= next)
+}
