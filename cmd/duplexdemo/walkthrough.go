@@ -51,6 +51,9 @@ input is not a terminal, it runs straight through.`,
 				}
 				return nil
 			}
+			if opts.JSON {
+				return &usageError{fmt.Errorf("--json: the walkthrough is for people; for JSON use walkie, phone or compare")}
+			}
 			if w.Chapter < 1 || w.Chapter > len(chapters) {
 				return &usageError{fmt.Errorf("--chapter %d: want a chapter from 1 to %d (see --list)", w.Chapter, len(chapters))}
 			}

@@ -21,10 +21,10 @@ func Chapters() []Chapter {
 speak, and let go; only then can the other person answer. While one talks,
 the other can only listen.
 
-HTTP/1.1 on one connection works the same way. The client sends a request,
-the server sends back its response, and nothing else goes over that
-connection until the response is over. And the server never speaks first:
-it only ever answers.
+HTTP/1.1 on one connection works much the same way. The client sends a
+request, the server sends back its response, and the client's next request
+on that connection waits until the response is over. And the server never
+speaks first: it only ever answers.
 
 Watch a grandchild (the client) call grandma (the server) over HTTP.`,
 			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
@@ -152,9 +152,9 @@ grandma %s for a request to answer.`,
 		},
 		{
 			Title: "Where this matters",
-			explain: `Turn-taking costs nothing when one side only asks and the other only
-answers, as when a browser loads a page. It costs a great deal when both
-sides have something to say at any moment.`,
+			explain: `Taking turns costs little when one side only asks and the other only
+answers, as when a browser loads a page. It costs a lot when both sides
+have something to say at any moment.`,
 			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
 				if l.latest.walkie == nil || l.latest.phone == nil {
 					if _, _, err := l.both(ctx, n); err != nil {
