@@ -44,13 +44,7 @@ func runCompare(ctx context.Context, deps *Deps, opts *CallOptions) error {
 	if err != nil {
 		return asUsage(err)
 	}
-	walkie, phone, err := compare.Run(ctx, func() call.Config {
-		cfg := call.Config{Script: script, Latency: opts.Latency}
-		if deps.Network != nil {
-			cfg.Listener, cfg.Dial = deps.Network()
-		}
-		return cfg
-	})
+	walkie, phone, err := compare.Run(ctx, func() call.Config { return deps.callConfig(script, opts.Latency) })
 	if err != nil {
 		return asUsage(err)
 	}

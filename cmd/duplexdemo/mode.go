@@ -90,10 +90,7 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	if err != nil {
 		return asUsage(err)
 	}
-	cfg := call.Config{Script: script, Latency: opts.Latency}
-	if deps.Network != nil {
-		cfg.Listener, cfg.Dial = deps.Network()
-	}
+	cfg := deps.callConfig(script, opts.Latency)
 	if opts.JSON {
 		res, err := m.Run(ctx, cfg)
 		if err != nil {

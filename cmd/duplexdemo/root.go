@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
@@ -32,6 +34,16 @@ type Deps struct {
 	// Network, if not nil, returns a fresh listener for grandma and the dial
 	// that reaches it, for each call. nil means TCP on 127.0.0.1.
 	Network func() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error))
+}
+
+// callConfig returns a fresh configuration for one call on these
+// dependencies' network.
+func (d *Deps) callConfig(script story.Script, latency time.Duration) call.Config {
+	cfg := call.Config{Script: script, Latency: latency}
+	if d.Network != nil {
+		cfg.Listener, cfg.Dial = d.Network()
+	}
+	return cfg
 }
 
 // usageError is an error in how the command was called: exit status 2.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/compare"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
@@ -188,13 +187,7 @@ while the phone pays the latency once per message.`, nil
 // both runs the walkie and the phone at once and prints their comparison
 // table; it returns the comparison and the lanes for chapters that draw them.
 func (l *Lesson) both(ctx context.Context, n int) (report.Comparison, axis, error) {
-	walkie, phone, err := compare.Run(ctx, func() call.Config {
-		cfg := call.Config{Script: l.Script, Latency: l.Latency}
-		if l.Network != nil {
-			cfg.Listener, cfg.Dial = l.Network()
-		}
-		return cfg
-	})
+	walkie, phone, err := compare.Run(ctx, l.config)
 	if err != nil {
 		return report.Comparison{}, axis{}, err
 	}

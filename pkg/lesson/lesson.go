@@ -86,10 +86,7 @@ func (l *Lesson) play(ctx context.Context, n int, mode string, s show) (report.R
 	if mode == "phone" {
 		run = fullduplex.Run
 	}
-	cfg := call.Config{Script: l.Script, Latency: l.Latency}
-	if l.Network != nil {
-		cfg.Listener, cfg.Dial = l.Network()
-	}
+	cfg := l.config()
 	var live *render.LiveLog
 	if s.log {
 		live = render.NewLiveLog(l.Out, l.Style)
@@ -126,6 +123,15 @@ func (l *Lesson) play(ctx context.Context, n int, mode string, s show) (report.R
 		l.Measured(n, rep)
 	}
 	return rep, res, nil
+}
+
+// config returns a fresh configuration for one call.
+func (l *Lesson) config() call.Config {
+	cfg := call.Config{Script: l.Script, Latency: l.Latency}
+	if l.Network != nil {
+		cfg.Listener, cfg.Dial = l.Network()
+	}
+	return cfg
 }
 
 // wrap breaks text into lines of at most width columns; blank lines in
