@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,14 +56,17 @@ input is not a terminal, it runs straight through.`,
 				return &usageError{fmt.Errorf("--json: the walkthrough is for people; for JSON use walkie, phone or compare")}
 			}
 			if w.Chapter < 1 || w.Chapter > len(chapters) {
-				return &usageError{fmt.Errorf("--chapter %d: want a chapter from 1 to %d (see --list)", w.Chapter, len(chapters))}
+				return &usageError{fmt.Errorf("--chapter %d: want a chapter from 1 to %d, as --list shows", w.Chapter, len(chapters))}
 			}
 			return runWalkthrough(cmd.Context(), deps, opts, w, chapters)
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
 	cmd.Flags().BoolVar(&w.NoPause, "no-pause", false, "run every chapter without waiting for a key")
-	cmd.Flags().IntVar(&w.Chapter, "chapter", 1, fmt.Sprintf("start at this chapter (1 to %d)", len(chapters)))
+	cmd.Flags().Var(&intValue{&w.Chapter, 1, len(chapters)}, "chapter", fmt.Sprintf("start at this chapter (1 to %d)", len(chapters)))
+	// --json comes with the shared flags but is refused here: keep it out of
+	// the help. Its only error is for a flag that does not exist.
+	_ = cmd.Flags().MarkHidden("json")
 	cmd.Flags().BoolVar(&w.List, "list", false, "list the chapters and stop")
 	return cmd
 }
@@ -74,10 +78,19 @@ func runWalkthrough(ctx context.Context, deps *Deps, opts *CallOptions, w *Walkt
 	if err != nil {
 		return asUsage(err)
 	}
-	l := &lesson.Lesson{Out: deps.Out, Style: opts.style(deps), Script: script, Latency: opts.Latency, Network: deps.Network}
+	style := opts.style(deps)
+	l := &lesson.Lesson{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
 	pause := !w.NoPause && deps.InIsTerminal
-	keys := bufio.NewScanner(deps.In)
+	var keys <-chan string
+	if pause {
+		done := make(chan struct{})
+		defer close(done)
+		keys = readLines(deps.In, done)
+	}
 	for n := w.Chapter; n <= len(chapters); {
+		if pause && deps.IsTerminal {
+			fmt.Fprint(deps.Out, "\x1b[H\x1b[2J") // a fresh screen for each chapter
+		}
 		if err := l.Play(ctx, chapters, n); err != nil {
 			return asUsage(err)
 		}
@@ -90,22 +103,56 @@ func runWalkthrough(ctx context.Context, deps *Deps, opts *CallOptions, w *Walkt
 			next = "Enter: finish"
 		}
 		fmt.Fprintf(deps.Out, "\n[%s   b: back   r: run again   q: quit] ", next)
-		if !keys.Scan() {
-			fmt.Fprintln(deps.Out)
-			return keys.Err() // end of input: stop here
-		}
-		switch strings.ToLower(strings.TrimSpace(keys.Text())) {
-		case "":
-			n++
-		case "b":
-			n = max(n-1, 1)
-		case "r":
-		case "q":
-			return nil
-		default:
-			fmt.Fprintln(deps.Out, "(Enter, b, r or q)")
+	ask:
+		for {
+			var key string
+			var ok bool
+			select {
+			case key, ok = <-keys:
+			case <-ctx.Done():
+				fmt.Fprintln(deps.Out)
+				return ctx.Err()
+			}
+			if !ok {
+				fmt.Fprintln(deps.Out)
+				return nil // end of input: stop here
+			}
+			switch strings.ToLower(strings.TrimSpace(key)) {
+			case "":
+				n++
+			case "b":
+				n = max(n-1, 1)
+			case "r":
+			case "q":
+				return nil
+			default:
+				fmt.Fprint(deps.Out, "Enter, b, r or q: ")
+				continue ask
+			}
+			break
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again, or each\nalone with `duplexdemo walkie` and `duplexdemo phone`.")
+	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again,\nor each alone with `duplexdemo walkie` and `duplexdemo phone`.")
 	return err
+}
+
+// readLines reads lines from r on a goroutine of its own, so that waiting
+// for a key never keeps Ctrl-C from stopping the lesson. The channel closes
+// at the end of input. The goroutine ends at the end of input or, once done
+// is closed, with the next line; one blocked on a terminal ends with the
+// process.
+func readLines(r io.Reader, done <-chan struct{}) <-chan string {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-done:
+				return
+			}
+		}
+	}()
+	return lines
 }

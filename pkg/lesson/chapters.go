@@ -3,6 +3,7 @@ package lesson
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/compare"
@@ -18,16 +19,17 @@ func Chapters() []Chapter {
 			Title: "Taking turns",
 			explain: `On a walkie-talkie only one person talks at a time. You press the button,
 speak, and let go; only then can the other person answer. While one talks,
-the other can only listen.
+the other can only listen. A channel like that is called half duplex.
 
 HTTP/1.1 on one connection works much the same way. The client sends a
 request, the server sends back its response, and the client's next request
 on that connection waits until the response is over. And the server never
 speaks first: it only ever answers.
 
-Watch a grandchild (the client) call grandma (the server) over HTTP.`,
+Watch a grandchild (the client) call grandma (the server) over HTTP: the
+first moments of the call.`,
 			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				r, _, err := l.play(ctx, n, "walkie", show{log: true})
+				r, _, err := l.play(ctx, n, "walkie", show{log: true, logLimit: 6})
 				if err != nil {
 					return "", err
 				}
@@ -41,10 +43,12 @@ answer begin: her first sentence left at %s. Each side spoke only in its turn.`,
 			Title: "Grandma's story",
 			explain: `Grandma answers with a long story, sent sentence by sentence as one HTTP
 response. Partway through, the grandchild wants to ask something. Over HTTP
-that is a second request, and with one connection it has to wait until
-grandma's whole answer has arrived.
+that is a second request, and on the one connection it has to wait until
+grandma's whole answer has arrived. (Browsers open a few connections to a
+server to get around this; here there is one, like the one channel of a
+walkie-talkie.)
 
-Look for the grandchild's WAITS line, and for the striped stretch in her
+Look for the grandchild's WAITS line, and for the waiting stretch in her
 swimlane.`,
 			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
 				r, _, err := l.play(ctx, n, "walkie", show{log: true, lanes: true})
@@ -78,7 +82,7 @@ Same grandchild, same grandma, same story, same link: now on the phone.`,
 before it could go. After that, grandma's sentences kept coming while the
 grandchild was free to speak.`, ms(q.waited))
 				if r.Summary.OverlapMS >= 1 {
-					text += fmt.Sprintf(" Both directions were in flight at the same time for %s.", ms(&r.Summary.OverlapMS))
+					text += fmt.Sprintf(" For %s her interruption was on its way to grandma while grandma was in the middle of her story: both directions in use at once.", ms(&r.Summary.OverlapMS))
 				}
 				return text, nil
 			},
@@ -89,7 +93,7 @@ grandchild was free to speak.`, ms(q.waited))
 script as on the walkie-talkie. This time nothing stands in the way.`,
 			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
 				before := l.latest.walkie
-				r, _, err := l.play(ctx, n, "phone", show{summary: true})
+				r, _, err := l.play(ctx, n, "phone", show{lanes: true, summary: true})
 				if err != nil {
 					return "", err
 				}
@@ -118,7 +122,7 @@ may start talking: she just says it.
 
 Both calls now run at once, each on its own connection.`,
 			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				c, _, err := l.both(ctx, n)
+				c, _, err := l.both(ctx, n, "who_may_start", "afterthought_waited_ms", "afterthought_heard_after_ms", "server_waiting_ms")
 				if err != nil {
 					return "", err
 				}
@@ -150,7 +154,8 @@ grandma %s for a request to answer.`,
 			},
 		},
 		{
-			Title: "Where this matters",
+			Title:   "Where this matters",
+			heading: "About these numbers",
 			explain: `Taking turns costs little when one side only asks and the other only
 answers, as when a browser loads a page. It costs a lot when both sides
 have something to say at any moment.`,
@@ -159,6 +164,7 @@ have something to say at any moment.`,
 					if _, _, err := l.both(ctx, n); err != nil {
 						return "", err
 					}
+					fmt.Fprintln(l.Out)
 				}
 				w, p := l.latest.walkie.Summary, l.latest.phone.Summary
 				fmt.Fprintf(l.Out, "%s\n", wrap(fmt.Sprintf(`- Collaborative editing: a co-author's change reaches you %s after they
@@ -176,17 +182,23 @@ falls. Waiting %s for the channel can lose it.
 asks. Grandma's afterthought waited %s over HTTP and %s on the phone.`,
 					ms(p.Interruption.HeardAfterMS), ms(w.Interruption.HeardAfterMS), ms(w.Interruption.WaitedMS),
 					ms(w.Interruption.WaitedMS), ms(w.Afterthought.WaitedMS), ms(p.Afterthought.WaitedMS)), l.Style.Width))
-				return `These numbers are the ones measured in this lesson, on this machine, over
-an emulated link. Try --latency 150ms: every wait on the walkie-talkie grows,
-while the phone pays the latency once per message.`, nil
+				text := `These numbers are the ones measured in this lesson, on this machine, over
+an emulated link.`
+				if l.Latency < 150*time.Millisecond {
+					text += ` Try --latency 150ms: every wait on the walkie-talkie grows, while the
+phone pays the latency once per message.`
+				}
+				return text, nil
 			},
 		},
 	}
 }
 
 // both runs the walkie and the phone at once and prints their comparison
-// table; it returns the comparison and the lanes for chapters that draw them.
-func (l *Lesson) both(ctx context.Context, n int) (report.Comparison, axis, error) {
+// table, only the given measures if any; it returns the comparison and the
+// lanes for chapters that draw them.
+func (l *Lesson) both(ctx context.Context, n int, only ...string) (report.Comparison, axis, error) {
+	fmt.Fprintln(l.Out, "(a walkie call and a phone call are running, side by side)")
 	walkie, phone, err := compare.Run(ctx, l.config)
 	if err != nil {
 		return report.Comparison{}, axis{}, err
@@ -198,7 +210,17 @@ func (l *Lesson) both(ctx context.Context, n int) (report.Comparison, axis, erro
 		l.Measured(n, p)
 	}
 	c := report.Compare(w, p)
-	if err := render.Compare(l.Out, c, l.Style); err != nil {
+	shown := c
+	if len(only) > 0 {
+		shown.Measures = nil
+		for _, m := range c.Measures {
+			if slices.Contains(only, m.Name) {
+				shown.Measures = append(shown.Measures, m)
+			}
+		}
+	}
+	fmt.Fprintln(l.Out)
+	if err := render.Compare(l.Out, shown, l.Style); err != nil {
 		return c, axis{}, err
 	}
 	lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)

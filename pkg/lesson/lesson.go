@@ -49,6 +49,8 @@ type Chapter struct {
 	// demo runs the chapter's calls, printing them, and returns the
 	// sentences that point at what they measured.
 	demo func(ctx context.Context, l *Lesson, n int) (string, error)
+	// heading heads those sentences; empty means "What just happened".
+	heading string
 }
 
 // Play plays chapter n (1-based) of chapters: its title, its explanation,
@@ -56,16 +58,20 @@ type Chapter struct {
 func (l *Lesson) Play(ctx context.Context, chapters []Chapter, n int) error {
 	c := chapters[n-1]
 	width := l.Style.Width
-	rule := strings.Repeat("=", min(width, 80))
+	rule := strings.Repeat("=", width)
 	if !l.Style.ASCII {
-		rule = strings.Repeat("━", min(width, 80))
+		rule = strings.Repeat("━", width)
 	}
 	fmt.Fprintf(l.Out, "\n%s\n%s\n\n%s\n\n", rule, l.bold(fmt.Sprintf("Chapter %d of %d: %s", n, len(chapters), c.Title)), wrap(c.explain, width))
 	point, err := c.demo(ctx, l, n)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold("What just happened"), wrap(point, width))
+	heading := c.heading
+	if heading == "" {
+		heading = "What just happened"
+	}
+	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold(heading), wrap(point, width))
 	return err
 }
 
@@ -76,8 +82,12 @@ func (l *Lesson) bold(s string) string {
 	return "\x1b[1m" + s + "\x1b[0m"
 }
 
-// show says which parts of a call to print.
-type show struct{ log, lanes, summary bool }
+// show says which parts of a call to print: the live log (its first
+// logLimit events, when that is set), the swimlanes, the summary.
+type show struct {
+	log, lanes, summary bool
+	logLimit            int
+}
 
 // play runs one call in mode ("walkie" or "phone") and prints what s asks
 // for; chapter n is told to Measured.
@@ -90,7 +100,11 @@ func (l *Lesson) play(ctx context.Context, n int, mode string, s show) (report.R
 	var live *render.LiveLog
 	if s.log {
 		live = render.NewLiveLog(l.Out, l.Style)
+		live.Limit(s.logLimit)
+		live.Header("")
 		cfg.Observer = live.Observe
+	} else {
+		fmt.Fprintf(l.Out, "(a %s call is running)\n", mode)
 	}
 	res, err := run(ctx, cfg)
 	if live != nil {
@@ -134,18 +148,27 @@ func (l *Lesson) config() call.Config {
 	return cfg
 }
 
+// nbsp joins a number to its unit, so that wrap never parts them.
+const nbsp = "\u00a0"
+
 // wrap breaks text into lines of at most width columns; blank lines in
-// text separate paragraphs.
+// text separate paragraphs, and a paragraph that starts with "- " is a
+// bullet whose later lines are indented under its text.
 func wrap(text string, width int) string {
 	var out []string
 	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		indent := ""
+		if strings.HasPrefix(para, "- ") {
+			indent = "  "
+		}
 		line := ""
-		for _, word := range strings.Fields(para) {
+		for _, word := range strings.Split(strings.Join(strings.Fields(strings.ReplaceAll(para, nbsp, "\x00")), " "), " ") {
+			word = strings.ReplaceAll(word, "\x00", " ")
 			if line != "" && len([]rune(line))+1+len([]rune(word)) > width {
 				out = append(out, line)
-				line = ""
+				line = indent
 			}
-			if line != "" {
+			if line != "" && line != indent {
 				line += " "
 			}
 			line += word
@@ -161,5 +184,5 @@ func ms(v *float64) string {
 	if v == nil {
 		return "never"
 	}
-	return fmt.Sprintf("%.0f ms", *v)
+	return fmt.Sprintf("%.0f"+nbsp+"ms", *v)
 }

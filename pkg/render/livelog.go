@@ -26,6 +26,9 @@ type LiveLog struct {
 	g     glyphs
 	cols  [2]int // width of each side's column
 
+	limit int // events to print, 0 for all
+	shown int // events printed so far
+
 	lines chan string   // formatted lines, in order, for the printer
 	done  chan struct{} // closed when the printer has ended
 	err   error         // the printer's first write error; read after done
@@ -59,9 +62,15 @@ func (l *LiveLog) Close() error {
 	return l.err
 }
 
-// Header prints the column titles.
+// Limit makes the log print only its first n events, then one line
+// saying that the call goes on; 0 means no limit. Call it before the call.
+func (l *LiveLog) Limit(n int) { l.limit = n }
+
+// Header prints the title, if any, and the column titles.
 func (l *LiveLog) Header(title string) {
-	l.print(l.style.paint(sgrBold, strings.TrimRight(fit(title, l.style.width(), l.g.ellipsis), " ")))
+	if title != "" {
+		l.print(l.style.paint(sgrBold, strings.TrimRight(fit(title, l.style.width(), l.g.ellipsis), " ")))
+	}
 	l.line(l.style.paint(sgrBold, fmt.Sprintf("%*s", timeColumn, "ms ")),
 		l.style.paint(sgrBold+";"+sideColor(timeline.Client), fit("GRANDCHILD (client)", l.cols[0], "")),
 		l.style.paint(sgrBold+";"+sideColor(timeline.Server), "GRANDMA (server)"))
@@ -70,6 +79,17 @@ func (l *LiveLog) Header(title string) {
 // Observe prints one event. It is safe to use as a timeline.Observer: it
 // only formats the event and queues its lines for the printer.
 func (l *LiveLog) Observe(e timeline.Event) {
+	if e.Kind == timeline.KindWant {
+		return // a line said at once needs no "wants to"; a wait shows below
+	}
+	if l.limit > 0 {
+		if l.shown++; l.shown > l.limit {
+			if l.shown == l.limit+1 {
+				l.print(strings.Repeat(" ", timeColumn) + l.g.ellipsis + " (the call goes on)")
+			}
+			return
+		}
+	}
 	g := l.g
 	var cell, code string
 	quoted := func(verb, arrow string) string { return verb + " " + arrow + " \"" + e.Text + "\"" }
