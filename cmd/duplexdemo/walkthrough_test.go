@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // chaptersShown lists the chapter numbers in the order the output shows them.
@@ -87,4 +91,44 @@ func TestWalkthroughChapterAndList(t *testing.T) {
 	if _, err := walkthrough(t, "", false, "--chapter", "9"); err == nil || !strings.Contains(err.Error(), "--chapter") {
 		t.Errorf("--chapter 9: got %v, want a usage error naming the flag", err)
 	}
+}
+
+// TestWalkthroughUnknownKeyAsksAgain: a key it does not know neither runs
+// the chapter again nor moves on.
+func TestWalkthroughUnknownKeyAsksAgain(t *testing.T) {
+	out, err := walkthrough(t, "x\n\nq\n", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(chaptersShown(out), " "); got != "1 2" || !strings.Contains(out, "Enter, b, r or q: ") {
+		t.Errorf("chapters shown %q after x, Enter, q; want 1 2 and a reminder of the keys", got)
+	}
+}
+
+// TestWalkthroughStopsWhileWaitingForAKey: Ctrl-C (the context ending)
+// stops the lesson at once, even while it waits for Enter.
+func TestWalkthroughStopsWhileWaitingForAKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in, typing := io.Pipe()
+		defer typing.Close()
+		deps, _, _ := testDeps(false, nil)
+		deps.Network, deps.In, deps.InIsTerminal = inMemory, in, true
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			root := NewCmdRoot(deps)
+			root.SetArgs([]string{"walkthrough"})
+			done <- root.ExecuteContext(ctx)
+		}()
+		time.Sleep(time.Minute) // well past chapter 1: it waits for a key
+		synctest.Wait()
+		start := time.Now()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want the context's error", err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("took %v to stop", d)
+		}
+	})
 }
