@@ -15,7 +15,8 @@ import (
 func Compare(w io.Writer, c report.Comparison, style Style) error {
 	g := style.glyphs()
 	name := 25
-	col := max((style.width()-2-name)/2, 12)
+	// Two value columns read best close to their names: no wider than 80.
+	col := max((min(style.width(), DefaultWidth)-2-name)/2, 12)
 	var b strings.Builder
 	title := fmt.Sprintf("Compare: the same call, latency %s, walkie beside phone", msText(c.Walkie.LatencyMS))
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
