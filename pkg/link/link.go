@@ -281,7 +281,9 @@ func (c *delayedConn) writePump() {
 		}
 		_, err := c.Conn.Write(head.data)
 		c.mu.Lock()
-		c.out = c.out[1:]
+		if len(c.out) > 0 { // Abort may have dropped the queue meanwhile
+			c.out = c.out[1:]
+		}
 		if err != nil {
 			c.outErr, c.out = err, nil
 		}

@@ -237,3 +237,39 @@ func TestAbortDropsInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestAbortWhileWriting aborts connections whose pump is in the middle of
+// writing queued bytes to the real connection, many times over: the queue
+// Abort drops must never trip the pump.
+func TestAbortWhileWriting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	d := &Dialer{Latency: time.Microsecond, Meter: new(Meter)}
+	for range 200 {
+		c, err := d.DialContext(context.Background(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			c.Write(make([]byte, 4096))
+		}
+		if err := Abort(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
