@@ -108,6 +108,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"walkie", "--latency", "banana"}, "--latency"},
 		{[]string{"phone", "--latency", "-5ms"}, "--latency"},
 		{[]string{"walkie", "--pace", "0"}, "--pace"},
+		{[]string{"walkie", "--pace", "banana"}, "such as 250ms or 1.5s"},
 		{[]string{"walkie", "--interrupt-at", "5s"}, "--interrupt-at"},
 		{[]string{"phone", "--afterthought-at", "1s"}, "--afterthought-at"},
 		{[]string{"phone", "--goodbye-at", "1.9s"}, "--goodbye-at"},

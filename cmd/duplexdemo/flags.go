@@ -86,7 +86,10 @@ func (v *durationValue) Type() string { return "duration" }
 func (v *durationValue) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration such as 40ms, 1.5s or 0")
+		if v.allowZero {
+			return fmt.Errorf("want a duration such as 40ms, 1.5s or 0")
+		}
+		return fmt.Errorf("want a duration such as 250ms or 1.5s")
 	}
 	if d < 0 || (d == 0 && !v.allowZero) || d > v.max {
 		if v.allowZero {
