@@ -124,8 +124,9 @@ func Start(cfg Config) (*Call, error) {
 // Finish closes the listener, waits for the grandchild's connections to
 // close (each is closed by its HTTP or WebSocket client as the call ends;
 // any still open after closeWait is closed here), stops the clock and
-// returns the result, which the caller completes.
-func (c *Call) Finish(mode, transport string) *Result {
+// returns the result. serverMayStart says whether the transport lets
+// grandma speak without being asked.
+func (c *Call) Finish(mode, transport string, serverMayStart bool) *Result {
 	// Closing stops new calls only; its error changes nothing measured.
 	_ = c.Listener.Close()
 	closed := make(chan struct{})
@@ -143,12 +144,13 @@ func (c *Call) Finish(mode, transport string) *Result {
 	t.Stop()
 	m := c.Dialer.Meter
 	return &Result{
-		Mode:        mode,
-		Transport:   transport,
-		Latency:     c.latency,
-		Timeline:    c.Rec.Finish(),
-		WireBytes:   [2]int64{timeline.Client: m.Written(), timeline.Server: m.Read()},
-		Connections: m.Conns(),
+		Mode:           mode,
+		Transport:      transport,
+		Latency:        c.latency,
+		Timeline:       c.Rec.Finish(),
+		WireBytes:      [2]int64{timeline.Client: m.Written(), timeline.Server: m.Read()},
+		Connections:    m.Conns(),
+		ServerMayStart: serverMayStart,
 	}
 }
 

@@ -48,7 +48,7 @@ func TestFinishClosesWhatWasLeftOpen(t *testing.T) {
 	server := <-accepted
 	defer server.Close()
 	start := time.Now()
-	res := c.Finish("test", "tcp")
+	res := c.Finish("test", "tcp", false)
 	if d := time.Since(start); d > closeWait+time.Second {
 		t.Errorf("Finish took %v", d)
 	}

@@ -95,9 +95,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	if parent.Err() != nil {
 		err = parent.Err() // whatever broke on the way out, the call was stopped
 	}
-	res := c.Finish("phone", Transport)
-	res.ServerMayStart = true // either side may speak first
-	return res, err
+	return c.Finish("phone", Transport, true), err // either side may speak first
 }
 
 // write writes one message, bounded by writeWait. Only a side's writer

@@ -236,7 +236,7 @@ func newPhoneLine(b *testing.B) func() error {
 		conn.Close()
 		<-listened
 		stop()
-		c.Finish("phone", Transport)
+		c.Finish("phone", Transport, true)
 	})
 	rounds := 0
 	return func() error {

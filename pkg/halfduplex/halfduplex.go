@@ -88,5 +88,5 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	if parent.Err() != nil {
 		err = parent.Err() // whatever broke on the way out, the call was stopped
 	}
-	return c.Finish("walkie", Transport), err // the server may speak only in reply
+	return c.Finish("walkie", Transport, false), err // the server may speak only in reply
 }
