@@ -5,10 +5,10 @@ import (
 	"context"
 	"flag"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/duplexdemo/duplexdemo/internal/golden"
 
 	"go.uber.org/goleak"
 
@@ -50,18 +50,5 @@ func execute(deps *Deps, args ...string) error {
 // checkGolden compares got with testdata/name, or rewrites it with -update.
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (run go test -update to accept it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.Check(t, *update, name, got)
 }

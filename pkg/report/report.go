@@ -49,7 +49,9 @@ type Span struct {
 	State   string  `json:"state"`
 	StartMS float64 `json:"start_ms"`
 	EndMS   float64 `json:"end_ms"`
-	Reason  string  `json:"reason,omitempty"`
+	// Label names what the side said, heard or waited to say ("story").
+	Label  string `json:"label,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Summary holds the numbers that tell the two modes apart.
@@ -132,7 +134,7 @@ func Build(r *call.Result) Report {
 		out.Events = append(out.Events, ev)
 	}
 	for _, s := range spans {
-		out.Spans = append(out.Spans, Span{Side: s.Side.String(), State: s.State.String(), StartMS: MS(s.Start), EndMS: MS(s.End), Reason: s.Reason})
+		out.Spans = append(out.Spans, Span{Side: s.Side.String(), State: s.State.String(), StartMS: MS(s.Start), EndMS: MS(s.End), Label: s.Label, Reason: s.Reason})
 	}
 	payload := r.PayloadBytes()
 	out.Summary = Summary{

@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -50,6 +51,9 @@ type Span struct {
 	Side       Side
 	State      State
 	Start, End time.Duration
+	// Label names the utterance a Talking or Listening span is about, or the
+	// message a Waiting span waited to say; idle spans have none.
+	Label string
 	// Reason says why a Waiting span waited.
 	Reason string
 }
@@ -121,7 +125,7 @@ func (t *Timeline) Spans() []Span {
 	var spans []Span
 	for _, u := range t.Utterances() {
 		first, last := u.Messages[0], u.Messages[len(u.Messages)-1]
-		spans = append(spans, Span{Side: u.From, State: Talking, Start: first.SentAt, End: last.SentAt})
+		spans = append(spans, Span{Side: u.From, State: Talking, Start: first.SentAt, End: last.SentAt, Label: u.Label})
 		var heard []Message
 		for _, m := range u.Messages {
 			if m.Heard {
@@ -129,12 +133,12 @@ func (t *Timeline) Spans() []Span {
 			}
 		}
 		if len(heard) > 0 {
-			spans = append(spans, Span{Side: u.From.Peer(), State: Listening, Start: heard[0].HeardAt, End: heard[len(heard)-1].HeardAt})
+			spans = append(spans, Span{Side: u.From.Peer(), State: Listening, Start: heard[0].HeardAt, End: heard[len(heard)-1].HeardAt, Label: u.Label})
 		}
 	}
 	for _, m := range t.Messages {
 		if m.Sent && m.Waited() >= Resolution {
-			spans = append(spans, Span{Side: m.From, State: Waiting, Start: m.WantedAt, End: m.SentAt, Reason: m.Reason})
+			spans = append(spans, Span{Side: m.From, State: Waiting, Start: m.WantedAt, End: m.SentAt, Label: m.Label, Reason: m.Reason})
 		}
 	}
 	for _, side := range []Side{Client, Server} {
@@ -252,4 +256,14 @@ func length(ivs []interval) time.Duration {
 		d += iv.end - iv.start
 	}
 	return d
+}
+
+// PartName returns how pictures name the i-th message of the utterance
+// (counting from 0): its label, followed by "2/5" when the utterance was said
+// in several parts.
+func (u Utterance) PartName(i int) string {
+	if len(u.Messages) < 2 {
+		return u.Label
+	}
+	return fmt.Sprintf("%s %d/%d", u.Label, i+1, len(u.Messages))
 }

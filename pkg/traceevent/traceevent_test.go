@@ -1,0 +1,334 @@
+package traceevent_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/internal/calltest"
+	"github.com/duplexdemo/duplexdemo/internal/golden"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/traceevent"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeCalls plays both modes with the default script and link inside a
+// synctest bubble, where every time is exact.
+func fakeCalls(t *testing.T) (walkie, phone *call.Result) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		walkie = calltest.InMemory(t, halfduplex.Run, story.Default(), 40*time.Millisecond)
+		phone = calltest.InMemory(t, fullduplex.Run, story.Default(), 40*time.Millisecond)
+	})
+	return walkie, phone
+}
+
+// TestGolden writes each mode's trace, and both in one file as compare
+// does, and checks each against its golden file and against the format.
+func TestGolden(t *testing.T) {
+	walkie, phone := fakeCalls(t)
+	for _, tc := range []struct {
+		name  string
+		calls []*call.Result
+	}{
+		{"walkie.trace.json", []*call.Result{walkie}},
+		{"phone.trace.json", []*call.Result{phone}},
+		{"compare.trace.json", []*call.Result{walkie, phone}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := traceevent.Write(&b, tc.calls...); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, *update, tc.name, b.Bytes())
+			checkTrace(t, b.Bytes(), tc.calls)
+		})
+	}
+}
+
+// TestRealCalls validates the traces of calls on real sockets, where times
+// are noisy and no two events share a nanosecond.
+func TestRealCalls(t *testing.T) {
+	s := calltest.Script(t, story.Options{Speed: 4})
+	for _, run := range []calltest.Run{halfduplex.Run, fullduplex.Run} {
+		res, err := run(context.Background(), call.Config{Script: s, Latency: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := traceevent.Write(&b, res); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(res.Mode, func(t *testing.T) { checkTrace(t, b.Bytes(), []*call.Result{res}) })
+	}
+}
+
+// rawEvent is a trace event as a viewer reads it: any field may be missing.
+type rawEvent struct {
+	Name *string        `json:"name"`
+	Cat  *string        `json:"cat"`
+	Ph   *string        `json:"ph"`
+	TS   *float64       `json:"ts"`
+	Dur  *float64       `json:"dur"`
+	PID  *int           `json:"pid"`
+	TID  *int           `json:"tid"`
+	S    *string        `json:"s"`
+	ID   *string        `json:"id"`
+	BP   *string        `json:"bp"`
+	Args map[string]any `json:"args"`
+}
+
+type track struct{ pid, tid int }
+
+// validate checks a trace file against the Trace Event Format as Perfetto
+// and chrome://tracing read it, and against the calls it was made from.
+func validate(data []byte, calls []*call.Result) (problems []string) {
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	var file struct {
+		TraceEvents     []rawEvent     `json:"traceEvents"`
+		DisplayTimeUnit string         `json:"displayTimeUnit"`
+		OtherData       map[string]any `json:"otherData"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		bad("not a trace file: %v", err)
+		return problems
+	}
+	if file.DisplayTimeUnit != "ms" && file.DisplayTimeUnit != "ns" {
+		bad("displayTimeUnit %q, want ms or ns", file.DisplayTimeUnit)
+	}
+	if len(file.TraceEvents) == 0 {
+		bad("no events")
+		return problems
+	}
+
+	processNames := map[int]string{}
+	threadNames := map[track]string{}
+	slices := map[track][][2]float64{}
+	type flowEnd struct {
+		tr track
+		ts float64
+	}
+	starts, finishes := map[string]flowEnd{}, map[string]flowEnd{}
+	var waits []rawEvent
+	var lastTS float64
+	for i, e := range file.TraceEvents {
+		where := fmt.Sprintf("event %d", i)
+		if e.Ph == nil || e.Name == nil || e.PID == nil {
+			bad("%s: every event needs ph, name and pid: %+v", where, e)
+			return problems
+		}
+		ph := *e.Ph
+		if ph != "M" {
+			if e.TS == nil || e.TID == nil {
+				bad("%s (%s %q): needs ts and tid", where, ph, *e.Name)
+				return problems
+			}
+			if *e.TS < 0 || math.IsNaN(*e.TS) {
+				bad("%s: ts %v before the call began", where, *e.TS)
+			}
+			if *e.TS < lastTS {
+				bad("%s: ts %v after an event at %v; events should be in time order", where, *e.TS, lastTS)
+			}
+			lastTS = *e.TS
+		}
+		switch ph {
+		case "M":
+			name, _ := e.Args["name"].(string)
+			switch *e.Name {
+			case "process_name":
+				if name == "" {
+					bad("%s: process_name without args.name", where)
+				}
+				processNames[*e.PID] = name
+			case "thread_name":
+				if name == "" || e.TID == nil {
+					bad("%s: thread_name without tid or args.name", where)
+				} else {
+					threadNames[track{*e.PID, *e.TID}] = name
+				}
+			case "process_sort_index", "thread_sort_index":
+				if _, ok := e.Args["sort_index"].(float64); !ok {
+					bad("%s: %s without a numeric args.sort_index", where, *e.Name)
+				}
+			case "process_labels":
+				if _, ok := e.Args["labels"].(string); !ok {
+					bad("%s: process_labels without args.labels", where)
+				}
+			default:
+				bad("%s: unknown metadata event %q", where, *e.Name)
+			}
+		case "X":
+			if e.Dur == nil || *e.Dur < 0 {
+				bad("%s: complete event %q needs dur >= 0", where, *e.Name)
+				return problems
+			}
+			tr := track{*e.PID, *e.TID}
+			slices[tr] = append(slices[tr], [2]float64{*e.TS, *e.TS + *e.Dur})
+			if _, ok := e.Args["why"]; ok {
+				waits = append(waits, e)
+			}
+		case "i":
+			if e.S == nil || *e.S != "t" {
+				bad("%s: instant %q should have thread scope s=t", where, *e.Name)
+			}
+		case "s", "f":
+			if e.ID == nil || e.Cat == nil {
+				bad("%s: flow event needs id and cat", where)
+				return problems
+			}
+			end := flowEnd{track{*e.PID, *e.TID}, *e.TS}
+			m := starts
+			if ph == "f" {
+				m = finishes
+				if e.BP == nil || *e.BP != "e" {
+					bad("%s: flow finish should bind to its enclosing slice (bp=e)", where)
+				}
+			}
+			if _, dup := m[*e.ID]; dup {
+				bad("%s: flow id %s used twice", where, *e.ID)
+			}
+			m[*e.ID] = end
+			// The flow must bind to a slice on its track: the one that
+			// began last at or before it and has not ended (Perfetto takes
+			// the top of the track's stack).
+			if !enclosed(slices[end.tr], end.ts) {
+				bad("%s: flow %s at %vµs is in no slice on pid %d tid %d", where, *e.ID, end.ts, end.tr.pid, end.tr.tid)
+			}
+		default:
+			bad("%s: unexpected phase %q", where, ph)
+		}
+	}
+
+	// Every flow start has its finish, later or at once, on another process.
+	for id, s := range starts {
+		f, ok := finishes[id]
+		switch {
+		case !ok:
+			bad("flow %s starts but never finishes", id)
+		case f.ts < s.ts:
+			bad("flow %s finishes at %v before it starts at %v", id, f.ts, s.ts)
+		case f.tr.pid == s.tr.pid:
+			bad("flow %s stays within pid %d; a message goes from one side to the other", id, s.tr.pid)
+		}
+	}
+	for id := range finishes {
+		if _, ok := starts[id]; !ok {
+			bad("flow %s finishes but never starts", id)
+		}
+	}
+
+	// Slices on one track never partly overlap: Perfetto cannot draw that.
+	for tr, ss := range slices {
+		if threadNames[tr] == "" || processNames[tr.pid] == "" {
+			bad("pid %d tid %d has slices but no name", tr.pid, tr.tid)
+		}
+		for i := range ss {
+			for j := range i {
+				a, b := ss[i], ss[j]
+				nested := (a[0] >= b[0] && a[1] <= b[1]) || (b[0] >= a[0] && b[1] <= a[1])
+				if a[0] < b[1] && b[0] < a[1] && !nested {
+					bad("pid %d tid %d (%s): slices %v and %v partly overlap", tr.pid, tr.tid, threadNames[tr], a, b)
+				}
+			}
+		}
+	}
+
+	// Against the calls: two processes each, one flow per heard message,
+	// and each wait where it was measured, in microseconds.
+	if got, want := len(processNames), 2*len(calls); got != want {
+		bad("%d processes, want %d (two sides per call)", got, want)
+	}
+	heard, waited := 0, 0
+	for _, c := range calls {
+		for _, m := range c.Timeline.Messages {
+			if m.Heard {
+				heard++
+			}
+			if m.Sent && m.Waited() >= timeline.Resolution {
+				waited++
+				found := false
+				for _, w := range waits {
+					if math.Abs(*w.TS-float64(m.WantedAt)/1e3) <= 0.5 && math.Abs(*w.Dur-float64(m.Waited())/1e3) <= 1 {
+						found = true
+					}
+				}
+				if !found {
+					bad("%s: the %s's wait of %v from %v has no slice at ts %vµs", c.Mode, m.Label, m.Waited(), m.WantedAt, float64(m.WantedAt)/1e3)
+				}
+			}
+		}
+	}
+	if len(starts) != heard {
+		bad("%d flows, want one per heard message: %d", len(starts), heard)
+	}
+	if len(waits) != waited {
+		bad("%d wait slices, want %d", len(waits), waited)
+	}
+	return problems
+}
+
+// enclosed reports whether the last slice beginning at or before ts ends at
+// or after it.
+func enclosed(ss [][2]float64, ts float64) bool {
+	for i := len(ss) - 1; i >= 0; i-- {
+		if ss[i][0] <= ts {
+			return ss[i][1] >= ts
+		}
+	}
+	return false
+}
+
+// checkTrace fails the test with every problem validate finds.
+func checkTrace(t *testing.T, data []byte, calls []*call.Result) {
+	t.Helper()
+	for _, p := range validate(data, calls) {
+		t.Error(p)
+	}
+}
+
+// TestValidateCatches checks that the validator fails traces that break
+// the format, so that its passing the real ones means something.
+func TestValidateCatches(t *testing.T) {
+	walkie, _ := fakeCalls(t)
+	var b bytes.Buffer
+	if err := traceevent.Write(&b, walkie); err != nil {
+		t.Fatal(err)
+	}
+	good := b.String()
+	for _, tc := range []struct{ name, old, new string }{
+		{"a flow without its finish", `"ph":"f"`, `"ph":"i","s":"t"`},
+		{"a slice without dur", `"dur":`, `"dura":`},
+		{"a flow finish not bound to its slice", `"bp":"e"`, `"bp":"n"`},
+		{"an instant without scope", `"s":"t"`, `"s":"x"`},
+		{"an unknown phase", `"ph":"X"`, `"ph":"Q"`},
+	} {
+		broken := strings.Replace(good, tc.old, tc.new, 1)
+		if broken == good {
+			t.Fatalf("%s: %q is not in the trace", tc.name, tc.old)
+		}
+		if len(validate([]byte(broken), []*call.Result{walkie})) == 0 {
+			t.Errorf("%s: validate found nothing wrong", tc.name)
+		}
+	}
+	if p := validate([]byte(good), []*call.Result{walkie}); len(p) > 0 {
+		t.Errorf("the good trace has problems: %v", p)
+	}
+}
