@@ -1,0 +1,292 @@
+// Package mermaid draws a measured call as a Mermaid sequence diagram, the
+// text that GitHub, GitLab and most slide tools render as a picture.
+//
+// The diagram has the two participants and every message as an arrow, in
+// the order the messages were sent: requests as ->>, replies as -->>, and
+// messages a side may send whenever it likes (a WebSocket's) as -). Each
+// wait is a note over the waiting side, placed where the wait began, with
+// its measured length and reason. Messages in flight both ways at once sit
+// in a par block, one branch per direction.
+package mermaid
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// MaxText is how many characters of a line's text an arrow shows; longer
+// lines end in an ellipsis, so that the diagram fits a slide.
+const MaxText = 48
+
+// Write writes the calls as a Markdown document: for each call a heading
+// and its diagram in a ```mermaid block, which GitHub renders in place.
+func Write(w io.Writer, calls ...*call.Result) error {
+	var b strings.Builder
+	for i, res := range calls {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "## %s: %s\n\n", res.Mode, res.Transport)
+		fmt.Fprintf(&b, "Measured by duplexdemo on a real connection, %s. Times are milliseconds since the grandchild wanted to ask.\n\n", latency(res.Latency))
+		b.WriteString("```mermaid\n")
+		b.WriteString(Diagram(res))
+		b.WriteString("```\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Diagram returns the call's sequence diagram, starting with
+// "sequenceDiagram" and ending with a newline.
+func Diagram(res *call.Result) string {
+	tl := res.Timeline
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n")
+	fmt.Fprintf(&b, "    title %s over %s, %s\n", text(res.Mode), text(res.Transport), latency(res.Latency))
+	fmt.Fprintf(&b, "    participant %s as Grandchild (client)\n", participant(timeline.Client))
+	fmt.Fprintf(&b, "    participant %s as Grandma (server)\n", participant(timeline.Server))
+
+	items := collect(res)
+	for _, c := range clusters(tl) {
+		// Everything from the cluster's start to its end goes inside its
+		// par block; the cluster may grow to hold it.
+		for i := range items {
+			it := &items[i]
+			if it.cluster == nil && it.at >= c.start && it.at <= c.end {
+				c.end = max(c.end, it.until)
+				it.cluster = c
+			}
+		}
+	}
+	var open *cluster
+	flush := func() {
+		if open == nil {
+			return
+		}
+		var branches [2][]string
+		for _, it := range items {
+			if it.cluster == open {
+				branches[it.side] = append(branches[it.side], it.line)
+			}
+		}
+		first := timeline.Side(0)
+		if open.firstSide == timeline.Server {
+			first = timeline.Server
+		}
+		fmt.Fprintf(&b, "    par %s\n", branchTitle(first))
+		for _, l := range branches[first] {
+			fmt.Fprintf(&b, "        %s\n", l)
+		}
+		fmt.Fprintf(&b, "    and at the same time, %s\n", branchTitle(first.Peer()))
+		for _, l := range branches[first.Peer()] {
+			fmt.Fprintf(&b, "        %s\n", l)
+		}
+		b.WriteString("    end\n")
+		open = nil
+	}
+	for _, it := range items {
+		if it.cluster != nil {
+			if it.cluster != open {
+				flush()
+				open = it.cluster
+			}
+			continue
+		}
+		flush()
+		fmt.Fprintf(&b, "    %s\n", it.line)
+	}
+	flush()
+	return b.String()
+}
+
+// item is one line of the diagram: an arrow or a note.
+type item struct {
+	at time.Duration
+	// until is when what the line shows ends: a message's being heard.
+	until time.Duration
+	side  timeline.Side
+	// rank orders lines at the same moment: a connection opening or a wait
+	// beginning (0) before a message (1) before a connection closing (2).
+	rank    int
+	line    string
+	cluster *cluster
+}
+
+// collect returns the diagram's arrows and notes in the order they are
+// drawn: by the time each happened, a note before an arrow at the same time.
+func collect(res *call.Result) []item {
+	tl := res.Timeline
+	var items []item
+	for _, e := range tl.Events {
+		if e.Kind == timeline.KindConnect || e.Kind == timeline.KindClose {
+			rank := 0
+			if e.Kind == timeline.KindClose {
+				rank = 2
+			}
+			items = append(items, item{at: e.At, until: e.At, side: e.Side, rank: rank,
+				line: fmt.Sprintf("Note over %s: %s %s", participant(e.Side), ms(e.At), text(e.Text))})
+		}
+	}
+	for _, m := range tl.Messages {
+		if m.Sent && m.Waited() >= timeline.Resolution {
+			items = append(items, item{at: m.WantedAt, until: m.SentAt, side: m.From,
+				line: fmt.Sprintf("Note over %s: %s wants to say the %s, waits %s: %s", participant(m.From), ms(m.WantedAt), text(m.Label), ms(m.Waited()), text(m.Reason))})
+		}
+	}
+	for _, u := range tl.Utterances() {
+		for i, m := range u.Messages {
+			heard := "never heard"
+			until := tl.Duration
+			if m.Heard {
+				heard = "heard " + ms(m.HeardAt)
+				until = m.HeardAt
+			}
+			items = append(items, item{at: m.SentAt, until: until, side: m.From, rank: 1,
+				line: fmt.Sprintf("%s%s%s: sent %s, %s. %s: %s", participant(m.From), arrow(res, m.From), participant(m.From.Peer()),
+					ms(m.SentAt), heard, text(u.PartName(i)), text(short(m.Text)))})
+		}
+	}
+	slices.SortStableFunc(items, func(a, b item) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return a.rank - b.rank
+	})
+	return items
+}
+
+// cluster is a stretch of time in which messages were in flight both ways
+// at once.
+type cluster struct {
+	start, end time.Duration
+	firstSide  timeline.Side
+}
+
+// clusters finds the stretches in which an utterance of each side was in
+// flight, from its first byte sent to its last part heard, at the same
+// time for at least timeline.Resolution.
+func clusters(tl *timeline.Timeline) []*cluster {
+	type flight struct {
+		side       timeline.Side
+		start, end time.Duration
+	}
+	var flights []flight
+	for _, u := range tl.Utterances() {
+		end := tl.Duration
+		if last := u.Messages[len(u.Messages)-1]; last.Heard {
+			end = last.HeardAt
+		}
+		flights = append(flights, flight{u.From, u.Messages[0].SentAt, end})
+	}
+	var out []*cluster
+	for i, a := range flights {
+		for _, b := range flights[i+1:] {
+			if a.side == b.side || min(a.end, b.end)-max(a.start, b.start) < timeline.Resolution {
+				continue
+			}
+			c := &cluster{start: min(a.start, b.start), end: max(a.end, b.end), firstSide: a.side}
+			if b.start < a.start {
+				c.firstSide = b.side
+			}
+			out = append(out, c)
+		}
+	}
+	// Join clusters that overlap, so that every message is in at most one.
+	slices.SortFunc(out, func(a, b *cluster) int { return int(a.start - b.start) })
+	var joined []*cluster
+	for _, c := range out {
+		if n := len(joined); n > 0 && c.start <= joined[n-1].end {
+			joined[n-1].end = max(joined[n-1].end, c.end)
+			continue
+		}
+		joined = append(joined, c)
+	}
+	return joined
+}
+
+func branchTitle(side timeline.Side) string {
+	if side == timeline.Server {
+		return "Grandma talks"
+	}
+	return "the grandchild talks"
+}
+
+// participant returns the diagram's short name for a side.
+func participant(side timeline.Side) string {
+	if side == timeline.Server {
+		return "Grandma"
+	}
+	return "Grandchild"
+}
+
+// arrow returns the arrow for a message from side: on a transport where
+// grandma speaks only when asked, the grandchild's messages are requests
+// and grandma's are replies; otherwise every message is sent whenever its
+// side likes.
+func arrow(res *call.Result, from timeline.Side) string {
+	switch {
+	case res.ServerMayStart:
+		return "-)"
+	case from == timeline.Client:
+		return "->>"
+	default:
+		return "-->>"
+	}
+}
+
+// ms formats a measured time to the millisecond.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%d ms", int64(math.Round(float64(d)/float64(time.Millisecond))))
+}
+
+func latency(d time.Duration) string {
+	if d == 0 {
+		return "no added latency"
+	}
+	return d.String() + " each way"
+}
+
+// short cuts a line's text to MaxText characters.
+func short(s string) string {
+	if utf8.RuneCountInString(s) <= MaxText {
+		return s
+	}
+	cut := string([]rune(s)[:MaxText-1])
+	if i := strings.LastIndexByte(cut, ' '); i > MaxText/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ,.;:") + "…"
+}
+
+// text makes s safe inside a Mermaid label: one line, and none of the
+// characters that end a statement (;), start an entity (#) or would be read
+// as HTML (< >). Each is written as Mermaid's entity code instead, which
+// renders as the character itself.
+func text(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case ';':
+			b.WriteString("#59;")
+		case '#':
+			b.WriteString("#35;")
+		case '<':
+			b.WriteString("#60;")
+		case '>':
+			b.WriteString("#62;")
+		case '\n', '\r', '\t':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
