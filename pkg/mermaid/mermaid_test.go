@@ -119,7 +119,7 @@ func TestRenders(t *testing.T) {
 	defer srv.Close()
 
 	b := browsertest.New(t)
-	if err := chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL), chromedp.WaitReady("body")); err != nil {
+	if err := chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL), chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
 		t.Fatal(err)
 	}
 	for name, d := range diagrams {

@@ -22,7 +22,7 @@ func Compare(w io.Writer, c report.Comparison, style Style) error {
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
 	fmt.Fprintf(&b, "  %-*s%*s%*s\n", name, "", col, "walkie", col, "phone")
 	for _, m := range c.Measures {
-		walkie, phone := cellText(m.Name, m.Walkie), cellText(m.Name, m.Phone)
+		walkie, phone := report.ValueText(m.Name, m.Walkie), report.ValueText(m.Name, m.Phone)
 		fmt.Fprintf(&b, "  %s%s%s\n", fit(m.Title, name, g.ellipsis), pad(fit(walkie, col-1, g.ellipsis), col), pad(fit(phone, col-1, g.ellipsis), col))
 	}
 	_, err := io.WriteString(w, b.String())
@@ -32,42 +32,6 @@ func Compare(w io.Writer, c report.Comparison, style Style) error {
 // pad right-aligns text in n columns.
 func pad(text string, n int) string {
 	return strings.Repeat(" ", max(n-visibleWidth(strings.TrimRight(text, " ")), 0)) + strings.TrimRight(text, " ")
-}
-
-// cellText formats one value by its measure's unit, read off its name.
-func cellText(name string, v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "never"
-	case float64:
-		switch {
-		case strings.HasSuffix(name, "_ms"):
-			return msText(x)
-		case strings.HasSuffix(name, "_pct"):
-			return fmt.Sprintf("%.0f%%", x)
-		}
-		return fmt.Sprint(x)
-	case int64:
-		if strings.HasPrefix(name, "bytes") {
-			return fmt.Sprintf("%d B", x)
-		}
-		return fmt.Sprint(x)
-	case string:
-		if name == "transport" {
-			return shortTransport(x)
-		}
-		return x
-	}
-	return fmt.Sprint(v)
-}
-
-// shortTransport keeps the first word of a transport's description:
-// "HTTP/1.1", "WebSocket".
-func shortTransport(s string) string {
-	if f := strings.Fields(s); len(f) > 0 {
-		return strings.TrimRight(f[0], ",")
-	}
-	return s
 }
 
 // CompareLanes returns both calls' lanes, walkie above phone, to draw on one

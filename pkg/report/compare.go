@@ -1,5 +1,11 @@
 package report
 
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
 // Comparison is what `duplexdemo compare --json` prints: both calls, played
 // with the same script on the same link, and the measures that tell them
 // apart side by side.
@@ -66,4 +72,35 @@ func overheadPct(wire, payload int64) any {
 		return nil
 	}
 	return float64(int64(float64(wire-payload)/float64(wire)*1000+0.5)) / 10
+}
+
+// ValueText formats one value of the measure called name by its unit, read
+// off the name: "731 ms", "80%", "607 B", "never" for null, and a
+// transport's first word ("HTTP/1.1").
+func ValueText(name string, v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "never"
+	case float64:
+		switch {
+		case strings.HasSuffix(name, "_ms"):
+			return fmt.Sprintf("%d ms", int64(math.Round(x)))
+		case strings.HasSuffix(name, "_pct"):
+			return fmt.Sprintf("%.0f%%", x)
+		}
+		return fmt.Sprint(x)
+	case int64:
+		if strings.HasPrefix(name, "bytes") {
+			return fmt.Sprintf("%d B", x)
+		}
+		return fmt.Sprint(x)
+	case string:
+		if name == "transport" {
+			if f := strings.Fields(x); len(f) > 0 {
+				return strings.TrimRight(f[0], ",")
+			}
+		}
+		return x
+	}
+	return fmt.Sprint(v)
 }

@@ -1,0 +1,143 @@
+package htmlreport_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/duplexdemo/duplexdemo/internal/browsertest"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/compare"
+	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+var docs = flag.String("docs", "", "write a screenshot of each report, from calls on real sockets, to this directory (../../docs)")
+
+// TestInBrowser opens each report in headless Chromium and checks what a
+// reader would see: the page renders without a console error or a request
+// for anything, it has one lane per side of each call, and each wait the
+// call measured is drawn with its length and reason.
+func TestInBrowser(t *testing.T) {
+	walkie, phone := fakeCalls(t)
+	if *docs != "" {
+		walkie, phone = realCalls(t)
+	}
+	b := browsertest.New(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		calls []*call.Result
+	}{
+		{"walkie", []*call.Result{walkie}},
+		{"phone", []*call.Result{phone}},
+		{"compare", []*call.Result{walkie, phone}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".html")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := htmlreport.Write(f, tc.calls...); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			url := "file://" + path
+			seenRequests, seenProblems := len(b.Requests()), len(b.Problems())
+			if err := chromedp.Do(b.Ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("svg.lanes"))); err != nil {
+				t.Fatal(err)
+			}
+
+			for _, c := range tc.calls {
+				for _, side := range []string{"client", "server"} {
+					sel := fmt.Sprintf(`g.lane[data-mode=%q][data-side=%q]`, c.Mode, side)
+					n, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll('%s').length", sel)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n != 1 {
+						t.Errorf("%d lanes for the %s's %s, want 1", n, c.Mode, side)
+					}
+				}
+				type drawn struct {
+					Side, Label, Reason, Waited, Text string
+					Width                             float64
+				}
+				waits, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]drawn](fmt.Sprintf(`[...document.querySelectorAll('g.wait[data-mode=%q]')].map(g => ({
+					Side: g.dataset.side, Label: g.dataset.label, Reason: g.dataset.reason, Waited: g.dataset.waitedMs,
+					Text: g.querySelector('text').textContent, Width: g.querySelector('rect').getBoundingClientRect().width}))`, c.Mode)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []timeline.Message
+				for _, m := range c.Timeline.Messages {
+					if m.Sent && m.Waited() >= timeline.Resolution {
+						want = append(want, m)
+					}
+				}
+				if len(waits) != len(want) {
+					t.Fatalf("%s: %d waits drawn, %d measured: %+v", c.Mode, len(waits), len(want), waits)
+				}
+				for i, m := range want {
+					w := waits[i]
+					got, err := strconv.ParseFloat(w.Waited, 64)
+					if err != nil || math.Abs(got-float64(m.Waited())/float64(time.Millisecond)) > 0.001 {
+						t.Errorf("%s: the %s's wait is drawn as %q ms, measured %v", c.Mode, m.Label, w.Waited, m.Waited())
+					}
+					if w.Side != m.From.String() || w.Label != m.Label || w.Reason != m.Reason {
+						t.Errorf("%s: wait drawn for %s's %s (%s), measured for %s's %s (%s)", c.Mode, w.Side, w.Label, w.Reason, m.From, m.Label, m.Reason)
+					}
+					wantText := fmt.Sprintf("%s waited %d ms: %s", m.Label, m.Waited().Round(time.Millisecond).Milliseconds(), m.Reason)
+					if w.Text != wantText {
+						t.Errorf("%s: wait labelled %q, want %q", c.Mode, w.Text, wantText)
+					}
+					if w.Width <= 0 {
+						t.Errorf("%s: the %s's wait is not visible (width %v)", c.Mode, m.Label, w.Width)
+					}
+				}
+			}
+			for _, r := range b.Requests()[seenRequests:] {
+				if r != url {
+					t.Errorf("the page asked for %s; it must load nothing", r)
+				}
+			}
+			if p := b.Problems()[seenProblems:]; len(p) > 0 {
+				t.Errorf("the browser reported: %q", p)
+			}
+			if *docs != "" {
+				png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(chromedp.CSS("div.picture")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(*docs, tc.name+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// realCalls plays both modes at once on real sockets with the default
+// script and link, as `duplexdemo compare` does.
+func realCalls(t *testing.T) (walkie, phone *call.Result) {
+	t.Helper()
+	walkie, phone, err := compare.Run(context.Background(), func() call.Config {
+		return call.Config{Script: story.Default(), Latency: 40 * time.Millisecond}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return walkie, phone
+}

@@ -1,0 +1,386 @@
+// Package htmlreport writes measured calls as one self-contained HTML page:
+// the swimlanes drawn as SVG on a real time axis, every message as an arrow
+// from the moment it was sent to the moment it was heard, each wait
+// highlighted with its reason and measured length, and the numbers in
+// tables. Several calls share one time axis, one above the other.
+//
+// The page loads nothing: its styles are inline, its pictures are inline
+// SVG, it has no script, and its Content-Security-Policy forbids fetching
+// anything, so it opens the same offline, on a projector and on paper.
+package htmlreport
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+//go:embed page.html.tmpl
+var pageTemplate string
+
+// Write writes the page for the calls to w. With walkie and phone, in that
+// order, the page also holds the comparison table.
+func Write(w io.Writer, calls ...*call.Result) error {
+	if len(calls) == 0 {
+		return fmt.Errorf("htmlreport: no calls to draw")
+	}
+	tmpl, err := template.New("page").Funcs(template.FuncMap{
+		"ms":     msText,
+		"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
+		"exact":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
+		"value":  report.ValueText,
+		"bytes":  bytesText,
+		"moment": momentRows,
+		"sub":    func(a, b float64) float64 { return a - b },
+	}).Parse(pageTemplate)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, build(calls)); err != nil {
+		return err
+	}
+	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// page is what the template draws.
+type page struct {
+	Title    string
+	Lede     string
+	Figure   figure
+	Calls    []callView
+	Compare  *report.Comparison
+	Latency  string
+	Headline []string
+}
+
+// callView is one call's numbers.
+type callView struct {
+	Mode      string
+	Transport string
+	Report    report.Report
+}
+
+// Geometry of the figure, in SVG user units (the figure scales to the
+// page's width).
+const (
+	figWidth   = 1200.0
+	labelWidth = 190.0
+	rightPad   = 40.0
+	plotWidth  = figWidth - labelWidth - rightPad
+	headerH    = 30.0
+	laneH      = 72.0
+	stripeH    = 18.0
+	wireH      = 56.0
+	callGap    = 34.0
+	axisH      = 44.0
+	// minMark is the narrowest a talking or listening bar is drawn, so that
+	// a one-line utterance, which takes no measurable time, still shows.
+	minMark = 3.0
+	// charW estimates the width of a character of a wait's label.
+	charW = 7.6
+)
+
+type figure struct {
+	Width, Height float64
+	PlotLeft      float64
+	PlotRight     float64
+	AxisY         float64
+	Ticks         []tick
+	Groups        []group
+	Desc          string
+}
+
+type tick struct {
+	X     float64
+	Label string
+}
+
+// group is one call in the figure: its title and its two lanes, with the
+// messages between them.
+type group struct {
+	Mode, Title string
+	Y           float64
+	Lanes       []lane
+	Messages    []message
+}
+
+type lane struct {
+	Mode, Side, Name, Role string
+	Y                      float64
+	// StripeY are the tops of the talking, waiting and listening stripes.
+	TalkY, WaitY, ListenY float64
+	Talks, Listens        []bar
+	Waits                 []wait
+}
+
+type bar struct {
+	X, W  float64
+	Label string
+	Start string
+	End   string
+}
+
+type wait struct {
+	X, W    float64
+	Label   string
+	Reason  string
+	MS      float64
+	Text    string
+	TextX   float64
+	TextEnd bool
+	Outside bool
+}
+
+type message struct {
+	// Key marks the lines the lesson is about, the interruption and the
+	// afterthought, which the figure names.
+	Key            bool
+	LabelX, LabelY float64
+	LabelEnd       bool
+	From, To       string
+	Label, Text    string
+	X1, Y1, X2, Y2 float64
+	SentMS         float64
+	HeardMS        float64
+}
+
+func build(calls []*call.Result) page {
+	p := page{}
+	var total time.Duration
+	var modes []string
+	for _, c := range calls {
+		total = max(total, c.Timeline.Duration)
+		modes = append(modes, c.Mode)
+		r := report.Build(c)
+		p.Calls = append(p.Calls, callView{Mode: c.Mode, Transport: c.Transport, Report: r})
+		p.Headline = append(p.Headline, headline(r))
+	}
+	total = max(total, time.Millisecond)
+	p.Latency = latencyText(calls[0].Latency)
+	var titles []string
+	for _, m := range modes {
+		titles = append(titles, title(m))
+	}
+	p.Title = "duplexdemo: " + strings.Join(titles, " and ")
+	var ways []string
+	for _, c := range calls {
+		ways = append(ways, fmt.Sprintf("as %s (%s)", modeName(c.Mode), report.ValueText("transport", c.Transport)))
+	}
+	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s, %s. Every bar, arrow and number was measured on the real connection.", strings.Join(ways, " and "), p.Latency)
+	if len(calls) == 2 && calls[0].Mode == "walkie" && calls[1].Mode == "phone" {
+		c := report.Compare(p.Calls[0].Report, p.Calls[1].Report)
+		p.Compare = &c
+		p.Title = "duplexdemo: walkie-talkie beside phone call"
+	}
+
+	x := func(d time.Duration) float64 {
+		return labelWidth + float64(d)/float64(total)*plotWidth
+	}
+	f := figure{Width: figWidth, PlotLeft: labelWidth, PlotRight: labelWidth + plotWidth}
+	y := 10.0
+	for _, c := range calls {
+		g := group{Mode: c.Mode, Title: fmt.Sprintf("%s: %s", c.Mode, c.Transport), Y: y + 20}
+		y += headerH
+		client := newLane(c.Mode, timeline.Client, y)
+		y += laneH + wireH
+		server := newLane(c.Mode, timeline.Server, y)
+		y += laneH + callGap
+		lanes := map[timeline.Side]*lane{timeline.Client: &client, timeline.Server: &server}
+		for _, s := range c.Timeline.Spans() {
+			l := lanes[s.Side]
+			x1, x2 := x(s.Start), x(s.End)
+			switch s.State {
+			case timeline.Talking:
+				l.Talks = append(l.Talks, barOf(x1, x2, "talking: "+s.Label, s))
+			case timeline.Listening:
+				l.Listens = append(l.Listens, barOf(x1, x2, "listening: "+s.Label, s))
+			case timeline.Waiting:
+				w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: report.MS(s.End - s.Start)}
+				w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, msText(w.MS), s.Reason)
+				if need := float64(len(w.Text))*charW + 12; need <= w.W {
+					w.TextX = x1 + 6
+				} else {
+					w.Outside = true
+					w.TextX = x2 + 6
+					if w.TextX+need > figWidth {
+						w.TextX, w.TextEnd = x1-6, true
+					}
+				}
+				l.Waits = append(l.Waits, w)
+			}
+		}
+		for _, u := range c.Timeline.Utterances() {
+			for i, m := range u.Messages {
+				if !m.Heard {
+					continue
+				}
+				from, to := lanes[m.From], lanes[m.From.Peer()]
+				msg := message{From: m.From.String(), To: m.From.Peer().String(), Label: u.PartName(i), Text: m.Text,
+					X1: x(m.SentAt), X2: x(m.HeardAt), SentMS: report.MS(m.SentAt), HeardMS: report.MS(m.HeardAt)}
+				if m.From == timeline.Client {
+					msg.Y1, msg.Y2 = from.Y+laneH, to.Y
+				} else {
+					msg.Y1, msg.Y2 = from.Y, to.Y+laneH
+				}
+				if u.Label == story.LabelInterruption || u.Label == story.LabelAfterthought {
+					msg.Key = true
+					msg.LabelX, msg.LabelY = max(msg.X1, msg.X2)+8, (msg.Y1+msg.Y2)/2+5
+					if msg.LabelX+float64(len(msg.Label))*charW > figWidth {
+						msg.LabelX, msg.LabelEnd = min(msg.X1, msg.X2)-8, true
+					}
+				}
+				g.Messages = append(g.Messages, msg)
+			}
+		}
+		g.Lanes = []lane{client, server}
+		f.Groups = append(f.Groups, g)
+	}
+	f.AxisY = y - callGap + 12
+	f.Height = f.AxisY + axisH
+	step := tickStep(total)
+	for t := time.Duration(0); t <= total; t += step {
+		f.Ticks = append(f.Ticks, tick{X: x(t), Label: tickLabel(t, step)})
+	}
+	f.Desc = strings.Join(p.Headline, " ")
+	p.Figure = f
+	return p
+}
+
+func newLane(mode string, side timeline.Side, y float64) lane {
+	l := lane{Mode: mode, Side: side.String(), Y: y, TalkY: y + 6, WaitY: y + 6 + stripeH + 3, ListenY: y + 6 + 2*(stripeH+3)}
+	if side == timeline.Server {
+		l.Name, l.Role = "grandma", "server"
+	} else {
+		l.Name, l.Role = "grandchild", "client"
+	}
+	return l
+}
+
+func barOf(x1, x2 float64, label string, s timeline.Span) bar {
+	w := x2 - x1
+	if w < minMark {
+		x1 -= (minMark - w) / 2
+		w = minMark
+	}
+	return bar{X: x1, W: w, Label: label, Start: msText(report.MS(s.Start)), End: msText(report.MS(s.End))}
+}
+
+// modeName names a mode for people.
+func modeName(mode string) string {
+	switch mode {
+	case "walkie":
+		return "a walkie-talkie"
+	case "phone":
+		return "a phone call"
+	}
+	return mode
+}
+
+// headline says in one sentence what happened to the interruption.
+func headline(r report.Report) string {
+	in := r.Summary.Interruption
+	switch {
+	case in.WantedAtMS == nil:
+		return fmt.Sprintf("%s: the grandchild never wanted to interrupt.", title(r.Mode))
+	case in.HeardAfterMS == nil:
+		return fmt.Sprintf("%s: the grandchild's interruption was never heard.", title(r.Mode))
+	case in.WaitedMS != nil && *in.WaitedMS >= 1:
+		return fmt.Sprintf("%s: the interruption waited %s (%s) and was heard %s after the grandchild wanted to say it.",
+			title(r.Mode), msText(*in.WaitedMS), in.Reason, msText(*in.HeardAfterMS))
+	}
+	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", title(r.Mode), msText(*in.HeardAfterMS))
+}
+
+// title names a mode at the start of a sentence.
+func title(mode string) string {
+	n := modeName(mode)
+	n = strings.TrimPrefix(strings.TrimPrefix(n, "a "), "an ")
+	if n == "" {
+		return mode
+	}
+	return strings.ToUpper(n[:1]) + n[1:]
+}
+
+// row is one row of a call's moments table.
+type row struct {
+	Name                       string
+	Interruption, Afterthought string
+	Strong                     bool
+}
+
+func momentRows(s report.Summary) []row {
+	t := func(v *float64, never string) string {
+		if v == nil {
+			return never
+		}
+		return msText(*v)
+	}
+	reason := func(m report.Moment) string {
+		if m.WaitedMS == nil || *m.WaitedMS < 1 {
+			return "–"
+		}
+		return m.Reason
+	}
+	in, af := s.Interruption, s.Afterthought
+	return []row{
+		{"wanted at", t(in.WantedAtMS, "never"), t(af.WantedAtMS, "never"), false},
+		{"sent at", t(in.SentAtMS, "never"), t(af.SentAtMS, "never"), false},
+		{"heard at", t(in.HeardAtMS, "never"), t(af.HeardAtMS, "never"), false},
+		{"waited", t(in.WaitedMS, "–"), t(af.WaitedMS, "–"), true},
+		{"because", reason(in), reason(af), false},
+		{"heard after", t(in.HeardAfterMS, "–"), t(af.HeardAfterMS, "–"), true},
+	}
+}
+
+func msText(ms float64) string { return fmt.Sprintf("%d ms", int64(math.Round(ms))) }
+
+func bytesText(wire, payload int64) string {
+	if wire == 0 {
+		return "0 B"
+	}
+	return fmt.Sprintf("%d B (%.0f%% overhead)", wire, float64(wire-payload)/float64(wire)*100)
+}
+
+func latencyText(d time.Duration) string {
+	if d == 0 {
+		return "with no added latency"
+	}
+	return fmt.Sprintf("with %s of latency each way", d)
+}
+
+// tickStep picks a round step that gives the axis five to twelve ticks.
+func tickStep(total time.Duration) time.Duration {
+	for _, s := range []time.Duration{
+		time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
+		10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute,
+	} {
+		if total/s <= 12 {
+			return s
+		}
+	}
+	return 5 * time.Minute
+}
+
+func tickLabel(t, step time.Duration) string {
+	if step >= time.Second || (t >= time.Second && t%(time.Second) == 0) {
+		return strings.TrimSuffix(fmt.Sprintf("%g s", t.Seconds()), ".0")
+	}
+	if step >= 100*time.Millisecond && t >= time.Second {
+		return fmt.Sprintf("%g s", t.Seconds())
+	}
+	return fmt.Sprintf("%d ms", t.Milliseconds())
+}
