@@ -120,6 +120,13 @@ func TestBadInput(t *testing.T) {
 		{[]string{"phone", "--bogus"}, "--bogus"},
 		{[]string{"walkie", "extra"}, "extra"},
 		{[]string{"telephone"}, "telephone"},
+		{[]string{"walkie", "--trace-out", "/no/such/dir/w.json"}, "does not exist"},
+		{[]string{"phone", "--html", "-"}, "--html"},
+		{[]string{"phone", "--trace-out", "-"}, "--trace-out"},
+		{[]string{"compare", "--mermaid", "-", "--json"}, "standard output"},
+		{[]string{"walkie", "--html", os.DevNull + "/x.html"}, "--html"},
+		{[]string{"walkie", "--html", os.TempDir()}, "directory"},
+		{[]string{"walkie", "--html", "same.html", "--mermaid", "./same.html"}, "give each its own name"},
 	} {
 		out, _, err := run(t, false, nil, c.args...)
 		if err == nil {

@@ -34,6 +34,7 @@ column per mode, and both calls' swimlanes on one time axis.`,
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
+	addExportFlags(cmd.Flags(), &opts.Export)
 	return cmd
 }
 
@@ -44,28 +45,37 @@ func runCompare(ctx context.Context, deps *Deps, opts *CallOptions) error {
 	if err != nil {
 		return asUsage(err)
 	}
+	ex, err := opts.Export.prepare(opts.JSON)
+	if err != nil {
+		return err
+	}
+	defer ex.discard()
 	walkie, phone, err := compare.Run(ctx, func() call.Config { return deps.callConfig(script, opts.Latency) })
 	if err != nil {
 		return asUsage(err)
 	}
 	c := report.Compare(report.Build(walkie), report.Build(phone))
-	if opts.JSON {
+	switch {
+	case opts.JSON:
 		enc := json.NewEncoder(deps.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(c)
+		if err := enc.Encode(c); err != nil {
+			return err
+		}
+	case !ex.stdout:
+		style := opts.style(deps)
+		var b bytes.Buffer
+		if err := render.Compare(&b, c, style); err != nil {
+			return err
+		}
+		b.WriteString("\n")
+		lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)
+		if err := render.Swimlanes(&b, lanes, total, style); err != nil {
+			return err
+		}
+		if _, err := deps.Out.Write(b.Bytes()); err != nil {
+			return fmt.Errorf("printing: %w", err)
+		}
 	}
-	style := opts.style(deps)
-	var b bytes.Buffer
-	if err := render.Compare(&b, c, style); err != nil {
-		return err
-	}
-	b.WriteString("\n")
-	lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)
-	if err := render.Swimlanes(&b, lanes, total, style); err != nil {
-		return err
-	}
-	if _, err := deps.Out.Write(b.Bytes()); err != nil {
-		return fmt.Errorf("printing: %w", err)
-	}
-	return nil
+	return ex.finish(deps.Out, deps.ErrOut, walkie, phone)
 }

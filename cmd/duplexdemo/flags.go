@@ -30,6 +30,9 @@ type CallOptions struct {
 	ASCII bool
 	// Width is the columns to fit; 0 means the terminal's, or 80 (--width).
 	Width int
+	// Export names the files to write the call to (--trace-out, --mermaid,
+	// --html); the walkthrough has none.
+	Export ExportOptions
 }
 
 // defaultLatency is the emulated link's one-way delay unless told otherwise.

@@ -8,10 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/duplexdemo/duplexdemo/internal/golden"
-
 	"go.uber.org/goleak"
 
+	"github.com/duplexdemo/duplexdemo/internal/golden"
 	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
 )
 

@@ -51,6 +51,7 @@ waits for the grandchild's goodbye and rides on that answer.`,
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
+	addExportFlags(cmd.Flags(), &opts.Export)
 	return cmd
 }
 
@@ -80,6 +81,7 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
+	addExportFlags(cmd.Flags(), &opts.Export)
 	return cmd
 }
 
@@ -90,15 +92,25 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	if err != nil {
 		return asUsage(err)
 	}
+	ex, err := opts.Export.prepare(opts.JSON)
+	if err != nil {
+		return err
+	}
+	defer ex.discard()
 	cfg := deps.callConfig(script, opts.Latency)
-	if opts.JSON {
+	if opts.JSON || ex.stdout {
 		res, err := m.Run(ctx, cfg)
 		if err != nil {
 			return asUsage(err)
 		}
-		enc := json.NewEncoder(deps.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report.Build(res))
+		if opts.JSON {
+			enc := json.NewEncoder(deps.Out)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(report.Build(res)); err != nil {
+				return err
+			}
+		}
+		return ex.finish(deps.Out, deps.ErrOut, res)
 	}
 	style := opts.style(deps)
 	if deps.IsTerminal && opts.Width == 0 && deps.TerminalWidth > 0 && deps.TerminalWidth < style.Width {
@@ -123,8 +135,10 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	if err := render.Summary(&b, report.Build(res), style); err != nil {
 		return err
 	}
-	_, err = deps.Out.Write(b.Bytes())
-	return err
+	if _, err := deps.Out.Write(b.Bytes()); err != nil {
+		return err
+	}
+	return ex.finish(deps.Out, deps.ErrOut, res)
 }
 
 // noArgs refuses positional arguments with a usage error.

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
+	"github.com/duplexdemo/duplexdemo/pkg/mermaid"
+	"github.com/duplexdemo/duplexdemo/pkg/traceevent"
+)
+
+// ExportOptions name the files a call's measured timeline is written to,
+// besides what is printed.
+type ExportOptions struct {
+	// TraceOut is a Chrome Trace Event Format file for Perfetto (--trace-out).
+	TraceOut string
+	// Mermaid is a Markdown file with a Mermaid sequence diagram, or "-" for
+	// standard output (--mermaid).
+	Mermaid string
+	// HTML is a self-contained HTML report (--html).
+	HTML string
+}
+
+// addExportFlags registers the export flags on fs.
+func addExportFlags(fs *pflag.FlagSet, o *ExportOptions) {
+	fs.StringVar(&o.TraceOut, "trace-out", "", "also write the timeline as a trace `FILE.json` to open in ui.perfetto.dev or chrome://tracing")
+	fs.StringVar(&o.Mermaid, "mermaid", "", "also write a Mermaid sequence diagram, in Markdown, to `FILE.md`; - prints only the diagram")
+	fs.StringVar(&o.HTML, "html", "", "also write a self-contained report page to `FILE.html`, for a browser, a projector or paper")
+}
+
+// export is one file to write: where, what, and what to tell the user.
+type export struct {
+	flag  string
+	path  string
+	write func(io.Writer, ...*call.Result) error
+	done  string
+	// tmp is the file being written; it is renamed to path once complete,
+	// so that an interrupted run leaves no half-written file.
+	tmp *os.File
+}
+
+// exporter writes a call's exports once the call is over.
+type exporter struct {
+	files []*export
+	// stdout, if set, writes the Mermaid diagram to standard output instead
+	// of the usual picture.
+	stdout bool
+}
+
+// prepare checks the export flags and opens a temporary file beside each
+// target, so that a path that cannot be written is reported before the call
+// is played. json says whether --json already has standard output.
+func (o *ExportOptions) prepare(json bool) (*exporter, error) {
+	ex := &exporter{}
+	seen := map[string]string{}
+	for _, e := range []*export{
+		{flag: "trace-out", path: o.TraceOut, write: traceevent.Write, done: "wrote the trace to %s: open it at https://ui.perfetto.dev (Open trace file) or in chrome://tracing"},
+		{flag: "mermaid", path: o.Mermaid, write: mermaid.Write, done: "wrote the sequence diagram to %s: paste its mermaid block into a GitHub page or a slide"},
+		{flag: "html", path: o.HTML, write: htmlreport.Write, done: "wrote the report to %s: open it in a browser, or print it"},
+	} {
+		if e.path == "" {
+			continue
+		}
+		if e.path == "-" {
+			if e.flag != "mermaid" {
+				ex.discard()
+				return nil, &usageError{fmt.Errorf("--%s -: want a file name; only --mermaid can print to standard output", e.flag)}
+			}
+			if json {
+				ex.discard()
+				return nil, &usageError{errors.New("--mermaid - and --json both want standard output: write one of them to a file")}
+			}
+			ex.stdout = true
+			continue
+		}
+		abs, err := filepath.Abs(e.path)
+		if err != nil {
+			ex.discard()
+			return nil, &usageError{fmt.Errorf("--%s %s: %v", e.flag, e.path, err)}
+		}
+		if other, ok := seen[abs]; ok {
+			ex.discard()
+			return nil, &usageError{fmt.Errorf("--%s %s: --%s writes that file too; give each its own name", e.flag, e.path, other)}
+		}
+		seen[abs] = e.flag
+		if fi, err := os.Stat(e.path); err == nil && fi.IsDir() {
+			ex.discard()
+			return nil, &usageError{fmt.Errorf("--%s %s: that is a directory; want a file name in it", e.flag, e.path)}
+		}
+		dir := filepath.Dir(e.path)
+		tmp, err := os.CreateTemp(dir, "."+filepath.Base(e.path)+".*.tmp")
+		if err != nil {
+			ex.discard()
+			return nil, &usageError{fmt.Errorf("--%s %s: %s", e.flag, e.path, cannotWrite(dir, err))}
+		}
+		e.tmp = tmp
+		ex.files = append(ex.files, e)
+	}
+	return ex, nil
+}
+
+// cannotWrite says why a file cannot be created in dir.
+func cannotWrite(dir string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("the directory %s does not exist; create it or pick another", dir)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("no permission to write in %s; pick a directory you can write to", dir)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Sprintf("cannot write in %s: %v", dir, err)
+}
+
+// finish writes the calls to every export, telling errOut where each went.
+func (ex *exporter) finish(out, errOut io.Writer, calls ...*call.Result) error {
+	if ex.stdout {
+		var b bytes.Buffer
+		if err := mermaid.Write(&b, calls...); err != nil {
+			return err
+		}
+		if _, err := out.Write(b.Bytes()); err != nil {
+			return fmt.Errorf("printing: %w", err)
+		}
+	}
+	for _, e := range ex.files {
+		err := e.write(e.tmp, calls...)
+		if cerr := e.tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			// CreateTemp makes files only their owner can read; an
+			// export is a document to share.
+			err = os.Chmod(e.tmp.Name(), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(e.tmp.Name(), e.path)
+		}
+		if err != nil {
+			ex.discard()
+			return fmt.Errorf("--%s %s: %w", e.flag, e.path, err)
+		}
+		e.tmp = nil
+		fmt.Fprintf(errOut, "duplexdemo: "+e.done+"\n", e.path)
+	}
+	return nil
+}
+
+// discard removes the temporary files not yet renamed into place. It is
+// safe to call more than once.
+func (ex *exporter) discard() {
+	for _, e := range ex.files {
+		if e.tmp != nil {
+			e.tmp.Close()
+			os.Remove(e.tmp.Name())
+			e.tmp = nil
+		}
+	}
+}
