@@ -42,6 +42,7 @@ func Write(w io.Writer, calls ...*call.Result) error {
 		"bytes":  bytesText,
 		"moment": momentRows,
 		"sub":    func(a, b float64) float64 { return a - b },
+		"spent":  spentText,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return err
@@ -342,6 +343,15 @@ func momentRows(s report.Summary) []row {
 		{"because", reason(in), reason(af), false},
 		{"heard after", t(in.HeardAfterMS, "–"), t(af.HeardAfterMS, "–"), true},
 	}
+}
+
+// spentText formats time spent talking or listening: "<1 ms" when a side
+// did speak or hear, but only lines too short to take a millisecond.
+func spentText(ms float64, lines int) string {
+	if lines > 0 && ms < 0.5 {
+		return "<1 ms"
+	}
+	return msText(ms)
 }
 
 func msText(ms float64) string { return fmt.Sprintf("%d ms", int64(math.Round(ms))) }
