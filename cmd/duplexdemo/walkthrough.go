@@ -132,7 +132,7 @@ func runWalkthrough(ctx context.Context, deps *Deps, opts *CallOptions, w *Walkt
 			break
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again,\nor each alone with `duplexdemo walkie` and `duplexdemo phone`.")
+	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again,\nor each alone with `duplexdemo walkie` and `duplexdemo phone`.\nTo hand it out: `duplexdemo compare --html lesson.html`, a page to print.")
 	return err
 }
 
