@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
+	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/compare"
 	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
@@ -28,27 +29,20 @@ var docs = flag.String("docs", "", "write a screenshot of each report, from call
 // for anything, it has one lane per side of each call, and each wait the
 // call measured is drawn with its length and reason.
 func TestInBrowser(t *testing.T) {
-	walkie, phone := fakeCalls(t)
+	walkie, phone := exporttest.FakeCalls(t)
 	if *docs != "" {
 		walkie, phone = realCalls(t)
 	}
 	b := browsertest.New(t)
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		name  string
-		calls []*call.Result
-	}{
-		{"walkie", []*call.Result{walkie}},
-		{"phone", []*call.Result{phone}},
-		{"compare", []*call.Result{walkie, phone}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(dir, tc.name+".html")
+	for _, tc := range exporttest.Cases(walkie, phone, "") {
+		t.Run(tc.Name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.Name+".html")
 			f, err := os.Create(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := htmlreport.Write(f, tc.calls...); err != nil {
+			if err := htmlreport.Write(f, tc.Calls...); err != nil {
 				t.Fatal(err)
 			}
 			if err := f.Close(); err != nil {
@@ -60,7 +54,7 @@ func TestInBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			for _, c := range tc.calls {
+			for _, c := range tc.Calls {
 				for _, side := range []string{"client", "server"} {
 					sel := fmt.Sprintf(`g.lane[data-mode=%q][data-side=%q]`, c.Mode, side)
 					n, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll('%s').length", sel)))
@@ -121,7 +115,7 @@ func TestInBrowser(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(filepath.Join(*docs, tc.name+".png"), png, 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(*docs, tc.Name+".png"), png, 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -1,7 +1,6 @@
 package mermaid_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -20,10 +19,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
-	"github.com/duplexdemo/duplexdemo/internal/golden"
+	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
-	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/mermaid"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -33,35 +31,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeCalls plays both modes with the default script and link inside a
-// synctest bubble, where every time is exact.
-func fakeCalls(t *testing.T) (walkie, phone *call.Result) {
-	t.Helper()
-	synctest.Test(t, func(t *testing.T) {
-		walkie = calltest.InMemory(t, halfduplex.Run, story.Default(), 40*time.Millisecond)
-		phone = calltest.InMemory(t, fullduplex.Run, story.Default(), 40*time.Millisecond)
-	})
-	return walkie, phone
-}
-
 func TestGolden(t *testing.T) {
-	walkie, phone := fakeCalls(t)
-	for _, tc := range []struct {
-		name  string
-		calls []*call.Result
-	}{
-		{"walkie.md", []*call.Result{walkie}},
-		{"phone.md", []*call.Result{phone}},
-		{"compare.md", []*call.Result{walkie, phone}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := mermaid.Write(&b, tc.calls...); err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, *update, tc.name, b.Bytes())
-		})
-	}
+	exporttest.Golden(t, *update, ".md", mermaid.Write, nil)
 }
 
 // nasty is a call whose lines hold everything that could break a diagram:
@@ -97,7 +68,7 @@ func nasty(t *testing.T) *call.Result {
 // every note the text has.
 func TestRenders(t *testing.T) {
 	js := mermaidJS(t)
-	walkie, phone := fakeCalls(t)
+	walkie, phone := exporttest.FakeCalls(t)
 	var long *call.Result
 	synctest.Test(t, func(t *testing.T) {
 		long = calltest.InMemory(t, fullduplex.Run, calltest.Script(t, story.Options{Sentences: story.MaxSentences}), 0)

@@ -9,13 +9,12 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
-	"github.com/duplexdemo/duplexdemo/internal/golden"
+	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
@@ -28,38 +27,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeCalls plays both modes with the default script and link inside a
-// synctest bubble, where every time is exact.
-func fakeCalls(t *testing.T) (walkie, phone *call.Result) {
-	t.Helper()
-	synctest.Test(t, func(t *testing.T) {
-		walkie = calltest.InMemory(t, halfduplex.Run, story.Default(), 40*time.Millisecond)
-		phone = calltest.InMemory(t, fullduplex.Run, story.Default(), 40*time.Millisecond)
-	})
-	return walkie, phone
-}
-
 // TestGolden writes each mode's trace, and both in one file as compare
 // does, and checks each against its golden file and against the format.
 func TestGolden(t *testing.T) {
-	walkie, phone := fakeCalls(t)
-	for _, tc := range []struct {
-		name  string
-		calls []*call.Result
-	}{
-		{"walkie.trace.json", []*call.Result{walkie}},
-		{"phone.trace.json", []*call.Result{phone}},
-		{"compare.trace.json", []*call.Result{walkie, phone}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := traceevent.Write(&b, tc.calls...); err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, *update, tc.name, b.Bytes())
-			checkTrace(t, b.Bytes(), tc.calls)
-		})
-	}
+	exporttest.Golden(t, *update, ".trace.json", traceevent.Write, checkTrace)
 }
 
 // TestRealCalls validates the traces of calls on real sockets, where times
@@ -307,7 +278,7 @@ func checkTrace(t *testing.T, data []byte, calls []*call.Result) {
 // TestValidateCatches checks that the validator fails traces that break
 // the format, so that its passing the real ones means something.
 func TestValidateCatches(t *testing.T) {
-	walkie, _ := fakeCalls(t)
+	walkie, _ := exporttest.FakeCalls(t)
 	var b bytes.Buffer
 	if err := traceevent.Write(&b, walkie); err != nil {
 		t.Fatal(err)
