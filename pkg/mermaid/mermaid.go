@@ -55,15 +55,10 @@ func Diagram(res *call.Result) string {
 	fmt.Fprintf(&b, "    participant %s as Grandma (server)\n", participant(timeline.Server))
 
 	items := collect(res)
-	for _, c := range clusters(tl) {
-		// Everything from the cluster's start to its end goes inside its
-		// par block; the cluster may grow to hold it.
-		for i := range items {
-			it := &items[i]
-			if it.cluster == nil && it.at >= c.start && it.at <= c.end {
-				c.end = max(c.end, it.until)
-				it.cluster = c
-			}
+	byMsg := clusters(tl)
+	for i := range items {
+		if items[i].msg != timeline.NoMsg {
+			items[i].cluster = byMsg[items[i].msg]
 		}
 	}
 	var open *cluster
@@ -109,10 +104,10 @@ func Diagram(res *call.Result) string {
 
 // item is one line of the diagram: an arrow or a note.
 type item struct {
-	at time.Duration
-	// until is when what the line shows ends: a message's being heard.
-	until time.Duration
-	side  timeline.Side
+	at   time.Duration
+	side timeline.Side
+	// msg is the message an arrow shows; NoMsg for a note.
+	msg timeline.MsgID
 	// rank orders lines at the same moment: a connection opening or a wait
 	// beginning (0) before a message (1) before a connection closing (2).
 	rank    int
@@ -131,25 +126,23 @@ func collect(res *call.Result) []item {
 			if e.Kind == timeline.KindClose {
 				rank = 2
 			}
-			items = append(items, item{at: e.At, until: e.At, side: e.Side, rank: rank,
+			items = append(items, item{at: e.At, side: e.Side, msg: timeline.NoMsg, rank: rank,
 				line: fmt.Sprintf("Note over %s: %s %s", participant(e.Side), ms(e.At), text(e.Text))})
 		}
 	}
 	for _, m := range tl.Messages {
 		if m.Sent && m.Waited() >= timeline.Resolution {
-			items = append(items, item{at: m.WantedAt, until: m.SentAt, side: m.From,
+			items = append(items, item{at: m.WantedAt, side: m.From, msg: timeline.NoMsg,
 				line: fmt.Sprintf("Note over %s: %s wants to say the %s, waits %s: %s", participant(m.From), ms(m.WantedAt), text(m.Label), ms(m.Waited()), text(m.Reason))})
 		}
 	}
 	for _, u := range tl.Utterances() {
 		for i, m := range u.Messages {
 			heard := "never heard"
-			until := tl.Duration
 			if m.Heard {
 				heard = "heard " + ms(m.HeardAt)
-				until = m.HeardAt
 			}
-			items = append(items, item{at: m.SentAt, until: until, side: m.From, rank: 1,
+			items = append(items, item{at: m.SentAt, side: m.From, msg: m.ID, rank: 1,
 				line: fmt.Sprintf("%s%s%s: sent %s, %s. %s: %s", participant(m.From), arrow(res, m.From), participant(m.From.Peer()),
 					ms(m.SentAt), heard, text(u.PartName(i)), text(short(m.Text)))})
 		}
@@ -163,53 +156,78 @@ func collect(res *call.Result) []item {
 	return items
 }
 
-// cluster is a stretch of time in which messages were in flight both ways
-// at once.
+// cluster is a group of messages in flight both ways at once, drawn as one
+// par block where its first message was sent.
 type cluster struct {
-	start, end time.Duration
-	firstSide  timeline.Side
+	firstSide timeline.Side
 }
 
-// clusters finds the stretches in which an utterance of each side was in
-// flight, from its first byte sent to its last part heard, at the same
-// time for at least timeline.Resolution.
-func clusters(tl *timeline.Timeline) []*cluster {
+// clusters groups the messages that were in flight both ways at once: a
+// message of each side between its first byte being sent and its being
+// heard, at the same time for at least timeline.Resolution, joined with
+// every message in flight at once with one of them. It returns each
+// grouped message's cluster; the others are not in the map.
+func clusters(tl *timeline.Timeline) map[timeline.MsgID]*cluster {
 	type flight struct {
-		side       timeline.Side
+		m          timeline.Message
 		start, end time.Duration
 	}
 	var flights []flight
-	for _, u := range tl.Utterances() {
-		end := tl.Duration
-		if last := u.Messages[len(u.Messages)-1]; last.Heard {
-			end = last.HeardAt
-		}
-		flights = append(flights, flight{u.From, u.Messages[0].SentAt, end})
-	}
-	var out []*cluster
-	for i, a := range flights {
-		for _, b := range flights[i+1:] {
-			if a.side == b.side || min(a.end, b.end)-max(a.start, b.start) < timeline.Resolution {
-				continue
-			}
-			c := &cluster{start: min(a.start, b.start), end: max(a.end, b.end), firstSide: a.side}
-			if b.start < a.start {
-				c.firstSide = b.side
-			}
-			out = append(out, c)
-		}
-	}
-	// Join clusters that overlap, so that every message is in at most one.
-	slices.SortFunc(out, func(a, b *cluster) int { return int(a.start - b.start) })
-	var joined []*cluster
-	for _, c := range out {
-		if n := len(joined); n > 0 && c.start <= joined[n-1].end {
-			joined[n-1].end = max(joined[n-1].end, c.end)
+	for _, m := range tl.Messages {
+		if !m.Sent {
 			continue
 		}
-		joined = append(joined, c)
+		end := tl.Duration
+		if m.Heard {
+			end = m.HeardAt
+		}
+		flights = append(flights, flight{m, m.SentAt, end})
 	}
-	return joined
+	// Union-find over the pairs in flight both ways at once.
+	parent := make([]int, len(flights))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		if parent[i] != i {
+			parent[i] = find(parent[i])
+		}
+		return parent[i]
+	}
+	paired := make([]bool, len(flights))
+	for i, a := range flights {
+		for j := i + 1; j < len(flights); j++ {
+			b := flights[j]
+			if a.m.From == b.m.From || min(a.end, b.end)-max(a.start, b.start) < timeline.Resolution {
+				continue
+			}
+			paired[i], paired[j] = true, true
+			parent[find(j)] = find(i)
+		}
+	}
+	out := map[timeline.MsgID]*cluster{}
+	roots := map[int]*cluster{}
+	// Messages are in the order they were wanted; the block's first branch
+	// is the side that sent first.
+	order := make([]int, len(flights))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return int(flights[a].start - flights[b].start) })
+	for _, i := range order {
+		if !paired[i] {
+			continue
+		}
+		r := find(i)
+		c, ok := roots[r]
+		if !ok {
+			c = &cluster{firstSide: flights[i].m.From}
+			roots[r] = c
+		}
+		out[flights[i].m.ID] = c
+	}
+	return out
 }
 
 func branchTitle(side timeline.Side) string {
