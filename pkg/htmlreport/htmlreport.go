@@ -18,6 +18,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
@@ -81,7 +82,6 @@ const (
 	rightPad   = 40.0
 	plotWidth  = figWidth - labelWidth - rightPad
 	headerH    = 30.0
-	laneH      = 72.0
 	stripeH    = 18.0
 	wireH      = 56.0
 	callGap    = 34.0
@@ -119,7 +119,7 @@ type group struct {
 
 type lane struct {
 	Mode, Side, Name, Role string
-	Y                      float64
+	Y, Height              float64
 	// StripeY are the tops of the talking, waiting and listening stripes.
 	TalkY, WaitY, ListenY float64
 	Talks, Listens        []bar
@@ -129,12 +129,12 @@ type lane struct {
 type bar struct {
 	X, W  float64
 	Label string
-	Start string
-	End   string
+	// When is "at 600 ms", or "from 80 ms to 1330 ms".
+	When string
 }
 
 type wait struct {
-	X, W    float64
+	X, Y, W float64
 	Label   string
 	Reason  string
 	MS      float64
@@ -170,11 +170,11 @@ func build(calls []*call.Result) page {
 	}
 	total = max(total, time.Millisecond)
 	p.Latency = latencyText(calls[0].Latency)
-	var titles []string
+	var names []string
 	for _, m := range modes {
-		titles = append(titles, title(m))
+		names = append(names, "the "+strings.TrimPrefix(modeName(m), "a "))
 	}
-	p.Title = "duplexdemo: " + strings.Join(titles, " and ")
+	p.Title = "duplexdemo: " + strings.Join(names, " and ")
 	var ways []string
 	for _, c := range calls {
 		ways = append(ways, fmt.Sprintf("as %s (%s)", modeName(c.Mode), report.ValueText("transport", c.Transport)))
@@ -183,7 +183,7 @@ func build(calls []*call.Result) page {
 	if len(calls) == 2 && calls[0].Mode == "walkie" && calls[1].Mode == "phone" {
 		c := report.Compare(p.Calls[0].Report, p.Calls[1].Report)
 		p.Compare = &c
-		p.Title = "duplexdemo: walkie-talkie beside phone call"
+		p.Title = "duplexdemo: the walkie-talkie beside the phone call"
 	}
 
 	x := func(d time.Duration) float64 {
@@ -194,12 +194,20 @@ func build(calls []*call.Result) page {
 	for _, c := range calls {
 		g := group{Mode: c.Mode, Title: fmt.Sprintf("%s: %s", c.Mode, c.Transport), Y: y + 20}
 		y += headerH
-		client := newLane(c.Mode, timeline.Client, y)
-		y += laneH + wireH
-		server := newLane(c.Mode, timeline.Server, y)
-		y += laneH + callGap
+		spans := c.Timeline.Spans()
+		// Lay out each side's waits first: they decide how tall its lane is.
+		var waits [2][]wait
+		for _, s := range spans {
+			if s.State == timeline.Waiting {
+				waits[s.Side] = append(waits[s.Side], waitOf(x(s.Start), x(s.End), s))
+			}
+		}
+		client := newLane(c.Mode, timeline.Client, y, waits[timeline.Client])
+		y += client.Height + wireH
+		server := newLane(c.Mode, timeline.Server, y, waits[timeline.Server])
+		y += server.Height + callGap
 		lanes := map[timeline.Side]*lane{timeline.Client: &client, timeline.Server: &server}
-		for _, s := range c.Timeline.Spans() {
+		for _, s := range spans {
 			l := lanes[s.Side]
 			x1, x2 := x(s.Start), x(s.End)
 			switch s.State {
@@ -207,21 +215,9 @@ func build(calls []*call.Result) page {
 				l.Talks = append(l.Talks, barOf(x1, x2, "talking: "+s.Label, s))
 			case timeline.Listening:
 				l.Listens = append(l.Listens, barOf(x1, x2, "listening: "+s.Label, s))
-			case timeline.Waiting:
-				w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: report.MS(s.End - s.Start)}
-				w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, msText(w.MS), s.Reason)
-				if need := float64(len(w.Text))*charW + 12; need <= w.W {
-					w.TextX = x1 + 6
-				} else {
-					w.Outside = true
-					w.TextX = x2 + 6
-					if w.TextX+need > figWidth {
-						w.TextX, w.TextEnd = x1-6, true
-					}
-				}
-				l.Waits = append(l.Waits, w)
 			}
 		}
+		var keys []box
 		for _, u := range c.Timeline.Utterances() {
 			for i, m := range u.Messages {
 				if !m.Heard {
@@ -231,16 +227,13 @@ func build(calls []*call.Result) page {
 				msg := message{From: m.From.String(), To: m.From.Peer().String(), Label: u.PartName(i), Text: m.Text,
 					X1: x(m.SentAt), X2: x(m.HeardAt), SentMS: report.MS(m.SentAt), HeardMS: report.MS(m.HeardAt)}
 				if m.From == timeline.Client {
-					msg.Y1, msg.Y2 = from.Y+laneH, to.Y
+					msg.Y1, msg.Y2 = from.Y+from.Height, to.Y
 				} else {
-					msg.Y1, msg.Y2 = from.Y, to.Y+laneH
+					msg.Y1, msg.Y2 = from.Y, to.Y+to.Height
 				}
 				if u.Label == story.LabelInterruption || u.Label == story.LabelAfterthought {
 					msg.Key = true
-					msg.LabelX, msg.LabelY = max(msg.X1, msg.X2)+8, (msg.Y1+msg.Y2)/2+5
-					if msg.LabelX+float64(len(msg.Label))*charW > figWidth {
-						msg.LabelX, msg.LabelEnd = min(msg.X1, msg.X2)-8, true
-					}
+					placeKey(&msg, &keys)
 				}
 				g.Messages = append(g.Messages, msg)
 			}
@@ -259,8 +252,32 @@ func build(calls []*call.Result) page {
 	return p
 }
 
-func newLane(mode string, side timeline.Side, y float64) lane {
-	l := lane{Mode: mode, Side: side.String(), Y: y, TalkY: y + 6, WaitY: y + 6 + stripeH + 3, ListenY: y + 6 + 2*(stripeH+3)}
+// newLane lays out a side's lane from y down: a stripe for talking, as many
+// rows of waits as they need not to cover each other or their labels, and a
+// stripe for listening.
+func newLane(mode string, side timeline.Side, y float64, waits []wait) lane {
+	l := lane{Mode: mode, Side: side.String(), Y: y, TalkY: y + 6, WaitY: y + 6 + stripeH + 3}
+	var rows [][]box
+	for i := range waits {
+		w := &waits[i]
+		e := w.extent()
+		row := len(rows)
+		for r, placed := range rows {
+			if !overlapsAny(e, placed) {
+				row = r
+				break
+			}
+		}
+		if row == len(rows) {
+			rows = append(rows, nil)
+		}
+		rows[row] = append(rows[row], e)
+		w.Y = l.WaitY + float64(row)*(stripeH+3)
+	}
+	l.Waits = waits
+	n := max(len(rows), 1)
+	l.ListenY = l.WaitY + float64(n)*(stripeH+3)
+	l.Height = l.ListenY + stripeH + 6 - y
 	if side == timeline.Server {
 		l.Name, l.Role = "grandma", "server"
 	} else {
@@ -269,13 +286,83 @@ func newLane(mode string, side timeline.Side, y float64) lane {
 	return l
 }
 
+// waitOf lays out a wait from x1 to x2 and its label: inside the hatched
+// bar when it fits, else beside it.
+func waitOf(x1, x2 float64, s timeline.Span) wait {
+	w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: report.MS(s.End - s.Start)}
+	w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, msText(w.MS), s.Reason)
+	if need := textWidth(w.Text) + 12; need <= w.W {
+		w.TextX = x1 + 6
+	} else {
+		w.Outside = true
+		w.TextX = x2 + 6
+		if w.TextX+need > figWidth {
+			w.TextX, w.TextEnd = x1-6, true
+		}
+	}
+	return w
+}
+
+// extent is the box a wait and its label take, with a margin.
+func (w wait) extent() box {
+	x1, x2 := w.X, w.X+w.W
+	tw := textWidth(w.Text)
+	if w.TextEnd {
+		x1 = min(x1, w.TextX-tw)
+	} else {
+		x2 = max(x2, w.TextX+tw)
+	}
+	return box{x1 - 4, 0, x2 + 4, 1}
+}
+
+// placeKey puts a key message's label beside the end of its arrow, moving
+// it down a line at a time until it covers no label placed before.
+func placeKey(m *message, placed *[]box) {
+	tw := textWidth(m.Label)
+	m.LabelX, m.LabelY = max(m.X1, m.X2)+8, (m.Y1+m.Y2)/2+5
+	if m.LabelX+tw > figWidth {
+		m.LabelX, m.LabelEnd = min(m.X1, m.X2)-8, true
+	}
+	at := func() box {
+		if m.LabelEnd {
+			return box{m.LabelX - tw - 4, m.LabelY - 14, m.LabelX + 4, m.LabelY + 4}
+		}
+		return box{m.LabelX - 4, m.LabelY - 14, m.LabelX + tw + 4, m.LabelY + 4}
+	}
+	for tries := 0; tries < 3 && overlapsAny(at(), *placed); tries++ {
+		m.LabelY += 17
+	}
+	*placed = append(*placed, at())
+}
+
+// box is a rectangle of the figure: x1, y1 to x2, y2.
+type box struct{ x1, y1, x2, y2 float64 }
+
+func overlapsAny(b box, placed []box) bool {
+	for _, p := range placed {
+		if b.x1 < p.x2 && p.x1 < b.x2 && b.y1 < p.y2 && p.y1 < b.y2 {
+			return true
+		}
+	}
+	return false
+}
+
+// textWidth estimates the width of a label in the figure's bold 14px text.
+func textWidth(s string) float64 { return float64(utf8.RuneCountInString(s)) * charW }
+
 func barOf(x1, x2 float64, label string, s timeline.Span) bar {
 	w := x2 - x1
 	if w < minMark {
 		x1 -= (minMark - w) / 2
 		w = minMark
 	}
-	return bar{X: x1, W: w, Label: label, Start: msText(report.MS(s.Start)), End: msText(report.MS(s.End))}
+	when := fmt.Sprintf("%s to %s", msText(report.MS(s.Start)), msText(report.MS(s.End)))
+	if msText(report.MS(s.Start)) == msText(report.MS(s.End)) {
+		when = "at " + msText(report.MS(s.Start))
+	} else {
+		when = "from " + when
+	}
+	return bar{X: x1, W: w, Label: label, When: when}
 }
 
 // modeName names a mode for people.
@@ -367,7 +454,7 @@ func latencyText(d time.Duration) string {
 	if d == 0 {
 		return "with no added latency"
 	}
-	return fmt.Sprintf("with %s of latency each way", d)
+	return fmt.Sprintf("with %s of latency each way", msText(report.MS(d)))
 }
 
 // tickStep picks a round step that gives the axis five to twelve ticks.

@@ -24,7 +24,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -68,7 +67,13 @@ type Micros int64
 
 func micros(d time.Duration) Micros { return Micros(d.Round(time.Microsecond) / time.Microsecond) }
 
-func ms(d time.Duration) float64 { return math.Round(float64(d)/float64(time.Microsecond)) / 1000 }
+// ms converts a time to milliseconds as the trace's microseconds give it,
+// so that an arg such as waited_ms agrees with the slice's dur.
+func ms(d time.Duration) float64 { return float64(micros(d)) / 1000 }
+
+// msBetween is the milliseconds from start to end, as the difference of
+// their microseconds in the trace.
+func msBetween(start, end time.Duration) float64 { return float64(micros(end)-micros(start)) / 1000 }
 
 // Track kinds, in the order they are shown within a side's process. A
 // track's thread id is its kind times ten plus its lane, so that a track
@@ -219,7 +224,7 @@ func (b *builder) build() {
 			b.slice(s.Side, trackListening, false, "listening: "+s.Label, catState, s.Start, s.End, map[string]any{"label": s.Label})
 		case timeline.Waiting:
 			b.slice(s.Side, trackWaiting, false, fmt.Sprintf("waiting to say the %s", s.Label), catState, s.Start, s.End, map[string]any{
-				"label": s.Label, "why": s.Reason, "waited_ms": ms(s.End - s.Start),
+				"label": s.Label, "why": s.Reason, "waited_ms": msBetween(s.Start, s.End),
 			})
 		}
 	}
@@ -245,7 +250,7 @@ func (b *builder) build() {
 			name := u.PartName(i)
 			args := map[string]any{
 				"text": m.Text, "sent_ms": ms(m.SentAt), "heard_ms": ms(m.HeardAt),
-				"in_flight_ms": ms(m.HeardAt - m.SentAt), "waited_ms": ms(m.Waited()),
+				"in_flight_ms": msBetween(m.SentAt, m.HeardAt), "waited_ms": msBetween(m.WantedAt, m.SentAt),
 			}
 			id := fmt.Sprintf("%s%d", b.flowPrefix, flow)
 			flow++

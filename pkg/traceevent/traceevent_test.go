@@ -155,6 +155,12 @@ func validate(data []byte, calls []*call.Result) (problems []string) {
 			slices[tr] = append(slices[tr], [2]float64{*e.TS, *e.TS + *e.Dur})
 			if _, ok := e.Args["why"]; ok {
 				waits = append(waits, e)
+				if w, ok := e.Args["waited_ms"].(float64); !ok || math.Abs(w*1000-*e.Dur) > 1e-6 {
+					bad("%s: wait %q lasts %vµs but says waited_ms %v", where, *e.Name, *e.Dur, e.Args["waited_ms"])
+				}
+			}
+			if f, ok := e.Args["in_flight_ms"].(float64); ok && math.Abs(f*1000-*e.Dur) > 1e-6 {
+				bad("%s: message %q lasts %vµs but says in_flight_ms %v", where, *e.Name, *e.Dur, f)
 			}
 		case "i":
 			if e.S == nil || *e.S != "t" {
