@@ -127,6 +127,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"walkie", "--html", os.DevNull + "/x.html"}, "--html"},
 		{[]string{"walkie", "--html", os.TempDir()}, "directory"},
 		{[]string{"walkie", "--html", "same.html", "--mermaid", "./same.html"}, "give each its own name"},
+		{[]string{"walkie", "--html", ""}, "want a file name"},
+		{[]string{"walkthrough", "--html", "x.html"}, "compare --html x.html"},
+		{[]string{"walkthrough", "--mermaid", "-"}, "writes no files"},
 	} {
 		out, _, err := run(t, false, nil, c.args...)
 		if err == nil {

@@ -27,7 +27,8 @@ over a WebSocket (phone). It prints one table, a row per measure and a
 column per mode, and both calls' swimlanes on one time axis.`,
 		Example: `  duplexdemo compare
   duplexdemo compare --latency 150ms --pace 500ms
-  duplexdemo compare --json`,
+  duplexdemo compare --json
+  duplexdemo compare --html lesson.html --mermaid lesson.md --trace-out lesson.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCompare(cmd.Context(), deps, opts)

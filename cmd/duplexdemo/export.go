@@ -31,17 +31,33 @@ type ExportOptions struct {
 
 // addExportFlags registers the export flags on fs.
 func addExportFlags(fs *pflag.FlagSet, o *ExportOptions) {
-	fs.StringVar(&o.TraceOut, "trace-out", "", "also write the timeline as a trace `FILE.json` to open in ui.perfetto.dev or chrome://tracing")
-	fs.StringVar(&o.Mermaid, "mermaid", "", "also write a Mermaid sequence diagram, in Markdown, to `FILE.md`; - prints only the diagram")
-	fs.StringVar(&o.HTML, "html", "", "also write a self-contained report page to `FILE.html`, for a browser, a projector or paper")
+	fs.Var(&pathValue{&o.TraceOut}, "trace-out", "also write the timeline as a trace FILE.json, to open in ui.perfetto.dev or chrome://tracing")
+	fs.Var(&pathValue{&o.Mermaid}, "mermaid", "also write a Mermaid sequence diagram, in Markdown, to FILE.md; - prints only the diagram")
+	fs.Var(&pathValue{&o.HTML}, "html", "also write a self-contained report page to FILE.html, for a browser, a projector or paper")
+}
+
+// pathValue is a flag naming a file to write.
+type pathValue struct{ p *string }
+
+func (v *pathValue) String() string { return *v.p }
+func (v *pathValue) Type() string   { return "FILE" }
+func (v *pathValue) Set(s string) error {
+	if s == "" {
+		return errors.New("want a file name")
+	}
+	*v.p = s
+	return nil
 }
 
 // export is one file to write: where, what, and what to tell the user.
 type export struct {
-	flag  string
-	path  string
-	write func(io.Writer, ...*call.Result) error
-	done  string
+	flag string
+	// path is the file as the user named it; target is the file it names,
+	// through any symbolic link.
+	path   string
+	target string
+	write  func(io.Writer, ...*call.Result) error
+	done   string
 	// tmp is the file being written; it is renamed to path once complete,
 	// so that an interrupted run leaves no half-written file.
 	tmp *os.File
@@ -63,7 +79,7 @@ func (o *ExportOptions) prepare(json bool) (*exporter, error) {
 	seen := map[string]string{}
 	for _, e := range []*export{
 		{flag: "trace-out", path: o.TraceOut, write: traceevent.Write, done: "wrote the trace to %s: open it at https://ui.perfetto.dev (Open trace file) or in chrome://tracing"},
-		{flag: "mermaid", path: o.Mermaid, write: mermaid.Write, done: "wrote the sequence diagram to %s: paste its mermaid block into a GitHub page or a slide"},
+		{flag: "mermaid", path: o.Mermaid, write: mermaid.Write, done: "wrote the sequence diagram to %s: GitHub shows it as a picture; for a slide, paste a mermaid block into mermaid.live"},
 		{flag: "html", path: o.HTML, write: htmlreport.Write, done: "wrote the report to %s: open it in a browser, or print it"},
 	} {
 		if e.path == "" {
@@ -81,22 +97,31 @@ func (o *ExportOptions) prepare(json bool) (*exporter, error) {
 			ex.stdout = true
 			continue
 		}
-		abs, err := filepath.Abs(e.path)
-		if err != nil {
-			ex.discard()
-			return nil, &usageError{fmt.Errorf("--%s %s: %v", e.flag, e.path, err)}
+		// Write through a symbolic link to the file it names, and tell two
+		// names for one file apart however they are spelled.
+		target := e.path
+		if t, err := filepath.EvalSymlinks(e.path); err == nil {
+			target = t
 		}
-		if other, ok := seen[abs]; ok {
+		dir := filepath.Dir(target)
+		key := filepath.Join(dir, filepath.Base(target))
+		if d, err := filepath.EvalSymlinks(dir); err == nil {
+			key = filepath.Join(d, filepath.Base(target))
+		}
+		if abs, err := filepath.Abs(key); err == nil {
+			key = abs
+		}
+		if other, ok := seen[key]; ok {
 			ex.discard()
 			return nil, &usageError{fmt.Errorf("--%s %s: --%s writes that file too; give each its own name", e.flag, e.path, other)}
 		}
-		seen[abs] = e.flag
-		if fi, err := os.Stat(e.path); err == nil && fi.IsDir() {
+		seen[key] = e.flag
+		e.target = target
+		if fi, err := os.Stat(target); err == nil && fi.IsDir() {
 			ex.discard()
 			return nil, &usageError{fmt.Errorf("--%s %s: that is a directory; want a file name in it", e.flag, e.path)}
 		}
-		dir := filepath.Dir(e.path)
-		tmp, err := os.CreateTemp(dir, "."+filepath.Base(e.path)+".*.tmp")
+		tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*.tmp")
 		if err != nil {
 			ex.discard()
 			return nil, &usageError{fmt.Errorf("--%s %s: %s", e.flag, e.path, cannotWrite(dir, err))}
@@ -144,11 +169,11 @@ func (ex *exporter) finish(out, errOut io.Writer, calls ...*call.Result) error {
 			err = os.Chmod(e.tmp.Name(), 0o644)
 		}
 		if err == nil {
-			err = os.Rename(e.tmp.Name(), e.path)
+			err = os.Rename(e.tmp.Name(), e.target)
 		}
 		if err != nil {
 			ex.discard()
-			return fmt.Errorf("--%s %s: %w", e.flag, e.path, err)
+			return fmt.Errorf("--%s %s: %s", e.flag, e.path, cannotWrite(filepath.Dir(e.target), err))
 		}
 		e.tmp = nil
 		fmt.Fprintf(errOut, "duplexdemo: "+e.done+"\n", e.path)

@@ -105,3 +105,48 @@ func TestInterruptedExportsLeaveNothing(t *testing.T) {
 		t.Errorf("a stopped call left %v", entries)
 	}
 }
+
+// TestExportThroughLinks: a symbolic link is written through, not replaced,
+// and two names for one file, one of them through a linked directory, are
+// refused before the call.
+func TestExportThroughLinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real.html")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.html")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		deps, _, errOut := testDeps(false, nil)
+		deps.Network = inMemory
+		if err := execute(deps, "walkie", "--html", link); err != nil {
+			t.Fatalf("%v (stderr %q)", err, errOut)
+		}
+	})
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(target); err != nil || !strings.Contains(string(b), "<svg") {
+		t.Errorf("the link's target was not written: %v", err)
+	}
+
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	linkedDir := filepath.Join(dir, "linked")
+	if err := os.Symlink(sub, linkedDir); err != nil {
+		t.Fatal(err)
+	}
+	deps, _, _ := testDeps(false, nil)
+	err := execute(deps, "walkie", "--trace-out", filepath.Join(linkedDir, "x"), "--html", filepath.Join(sub, "x"))
+	if err == nil || !strings.Contains(err.Error(), "give each its own name") {
+		t.Errorf("two names for one file: got %v", err)
+	}
+	if entries, _ := os.ReadDir(sub); len(entries) != 0 {
+		t.Errorf("a refused run left %v", entries)
+	}
+}

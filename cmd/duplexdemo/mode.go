@@ -41,7 +41,9 @@ waits for the grandchild's goodbye and rides on that answer.`,
 		Example: `  duplexdemo walkie
   duplexdemo walkie --latency 150ms --pace 400ms
   duplexdemo walkie --speed 4 --ascii
-  duplexdemo walkie --json`,
+  duplexdemo walkie --json
+  duplexdemo walkie --html walkie.html --trace-out walkie.json
+  duplexdemo walkie --mermaid - > walkie.md`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
@@ -71,7 +73,8 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 		Example: `  duplexdemo phone
   duplexdemo phone --latency 150ms --pace 400ms
   duplexdemo phone --speed 4 --color never
-  duplexdemo phone --json`,
+  duplexdemo phone --json
+  duplexdemo phone --html phone.html --trace-out phone.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{

@@ -55,6 +55,11 @@ input is not a terminal, it runs straight through.`,
 			if opts.JSON {
 				return &usageError{fmt.Errorf("--json: the walkthrough is for people; for JSON use walkie, phone or compare")}
 			}
+			for _, f := range []struct{ name, value string }{{"trace-out", opts.Export.TraceOut}, {"mermaid", opts.Export.Mermaid}, {"html", opts.Export.HTML}} {
+				if f.value != "" {
+					return &usageError{fmt.Errorf("--%s: the walkthrough writes no files; for the same calls as pictures use duplexdemo compare --%s %s", f.name, f.name, f.value)}
+				}
+			}
 			if w.Chapter < 1 || w.Chapter > len(chapters) {
 				return &usageError{fmt.Errorf("--chapter %d: want a chapter from 1 to %d, as --list shows", w.Chapter, len(chapters))}
 			}
@@ -66,7 +71,11 @@ input is not a terminal, it runs straight through.`,
 	cmd.Flags().Var(&intValue{&w.Chapter, 1, len(chapters)}, "chapter", fmt.Sprintf("start at this chapter (1 to %d)", len(chapters)))
 	// --json comes with the shared flags but is refused here: keep it out of
 	// the help. Its only error is for a flag that does not exist.
-	_ = cmd.Flags().MarkHidden("json")
+	// So do the picture files, which compare writes for the same calls.
+	addExportFlags(cmd.Flags(), &opts.Export)
+	for _, name := range []string{"json", "trace-out", "mermaid", "html"} {
+		_ = cmd.Flags().MarkHidden(name)
+	}
 	cmd.Flags().BoolVar(&w.List, "list", false, "list the chapters and stop")
 	return cmd
 }
