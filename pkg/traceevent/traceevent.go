@@ -76,7 +76,8 @@ func ms(d time.Duration) float64 { return float64(micros(d)) / 1000 }
 func msBetween(start, end time.Duration) float64 { return float64(micros(end)-micros(start)) / 1000 }
 
 // Track kinds, in the order they are shown within a side's process. A
-// track's thread id is its kind times ten plus its lane, so that a track
+// track's thread id is its kind times a hundred plus its lane (a call has
+// far fewer than a hundred messages), so that a track
 // split in two keeps its place.
 const (
 	trackTalking   = 1
@@ -297,7 +298,7 @@ func (b *builder) lane(side timeline.Side, track int, strict bool, iv interval) 
 		lanes = append(lanes, []interval{iv})
 		b.lanes[key] = lanes
 	}
-	tid := track*10 + n
+	tid := track*100 + n
 	if !b.named[[2]int{int(side), tid}] {
 		b.named[[2]int{int(side), tid}] = true
 		name := trackNames[track]

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -47,6 +48,25 @@ func TestRealCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(res.Mode, func(t *testing.T) { checkTrace(t, b.Bytes(), []*call.Result{res}) })
+	}
+}
+
+// TestSlowLink validates the trace of a call on a link so slow that every
+// sentence of a long, fast story is in flight at once, which splits the
+// message tracks into many lanes.
+func TestSlowLink(t *testing.T) {
+	var res *call.Result
+	synctest.Test(t, func(t *testing.T) {
+		s := calltest.Script(t, story.Options{Sentences: story.MaxSentences, Pace: 20 * time.Millisecond})
+		res = calltest.InMemory(t, fullduplex.Run, s, 5*time.Second)
+	})
+	var b bytes.Buffer
+	if err := traceevent.Write(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	checkTrace(t, b.Bytes(), []*call.Result{res})
+	if !strings.Contains(b.String(), `"receiving (10)"`) {
+		t.Error("expected the receiving track split in ten or more lanes")
 	}
 }
 
@@ -133,7 +153,11 @@ func validate(data []byte, calls []*call.Result) (problems []string) {
 				if name == "" || e.TID == nil {
 					bad("%s: thread_name without tid or args.name", where)
 				} else {
-					threadNames[track{*e.PID, *e.TID}] = name
+					tr := track{*e.PID, *e.TID}
+					if old, dup := threadNames[tr]; dup {
+						bad("%s: pid %d tid %d named twice, %q and %q", where, tr.pid, tr.tid, old, name)
+					}
+					threadNames[tr] = name
 				}
 			case "process_sort_index", "thread_sort_index":
 				if _, ok := e.Args["sort_index"].(float64); !ok {
