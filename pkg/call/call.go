@@ -51,6 +51,12 @@ type Result struct {
 	// ServerMayStart says whether the transport lets grandma speak without
 	// being asked: false for HTTP request/response, true for a WebSocket.
 	ServerMayStart bool
+	// Server is the grandma the call went to, when she was elsewhere (a
+	// URL); empty when both sides ran in this process.
+	Server string
+	// Alignment is how grandma's clock was placed on the grandchild's, when
+	// she was elsewhere; nil when both sides shared one clock.
+	Alignment *timeline.Alignment
 }
 
 // PayloadBytes returns the bytes of message text each side sent, indexed
@@ -101,14 +107,32 @@ func Start(cfg Config) (*Call, error) {
 	if len(cfg.Script.Story) == 0 {
 		return nil, fmt.Errorf("the script has no story: build it with story.New")
 	}
+	return start(cfg, timeline.NewRecorder(cfg.Observer), true)
+}
+
+// StartRemote prepares the grandchild's side of a call to a grandma on
+// another machine (or another process): the emulated link on her
+// connections, and a recorder of her side only, with the script's labels
+// for grandma's lines. It listens on nothing.
+func StartRemote(cfg Config) (*Call, error) {
+	if cfg.Latency < 0 || cfg.Latency > MaxLatency {
+		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: fmt.Sprintf("must be from 0 (plain loopback) to %v", MaxLatency)}
+	}
+	if len(cfg.Script.Story) == 0 {
+		return nil, fmt.Errorf("the script has no story: build it with story.New")
+	}
+	return start(cfg, timeline.NewSideRecorder(timeline.Client, cfg.Script.LineLabel, cfg.Observer), false)
+}
+
+func start(cfg Config, rec *timeline.Recorder, listen bool) (*Call, error) {
 	ln := cfg.Listener
-	if ln == nil {
+	if ln == nil && listen {
 		var err error
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("grandma cannot listen on 127.0.0.1: %w", err)
 		}
 	}
-	c := &Call{Rec: timeline.NewRecorder(cfg.Observer), Listener: ln, latency: cfg.Latency, goodbyeAt: cfg.Script.GoodbyeAt}
+	c := &Call{Rec: rec, Listener: ln, latency: cfg.Latency, goodbyeAt: cfg.Script.GoodbyeAt}
 	c.Dialer = &link.Dialer{
 		Latency: cfg.Latency,
 		Meter:   new(link.Meter),
@@ -128,7 +152,9 @@ func Start(cfg Config) (*Call, error) {
 // grandma speak without being asked.
 func (c *Call) Finish(mode, transport string, serverMayStart bool) *Result {
 	// Closing stops new calls only; its error changes nothing measured.
-	_ = c.Listener.Close()
+	if c.Listener != nil {
+		_ = c.Listener.Close()
+	}
 	closed := make(chan struct{})
 	go func() {
 		c.open.Wait()
@@ -192,4 +218,26 @@ func (c *Call) DialContext(ctx context.Context, network, addr string) (net.Conn,
 	c.mu.Unlock()
 	c.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
 	return conn, nil
+}
+
+// FinishRemote is Finish for a call to a grandma elsewhere: it aligns her
+// clock with the grandchild's, from the lines they exchanged, and joins her
+// record of the call (hers, from wire.DecodeLog) with the grandchild's.
+// server names her, for the result.
+func (c *Call) FinishRemote(mode, transport string, serverMayStart bool, server string, hers *timeline.Timeline) (*Result, error) {
+	res := c.Finish(mode, transport, serverMayStart)
+	res.Server = server
+	if hers == nil {
+		return res, fmt.Errorf("grandma at %s did not hand over her record of the call", server)
+	}
+	a, err := timeline.Align(res.Timeline, hers)
+	if err != nil {
+		return res, err
+	}
+	merged, err := timeline.Merge(res.Timeline, hers, a)
+	if err != nil {
+		return res, fmt.Errorf("grandma's record of the call does not fit the grandchild's: %w", err)
+	}
+	res.Timeline, res.Alignment = merged, &a
+	return res, nil
 }

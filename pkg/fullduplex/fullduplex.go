@@ -11,12 +11,15 @@ package fullduplex
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 const (
@@ -65,7 +68,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	g := &grandma{
+	g := &Grandma{
 		script:   cfg.Script,
 		rec:      c.Rec,
 		readWait: c.Silence(readWait),
@@ -110,4 +113,53 @@ func write(conn *websocket.Conn, kind int, data []byte) error {
 // closeFrame is a close message with a status code and a reason.
 func closeFrame(code int, reason string) []byte {
 	return websocket.FormatCloseMessage(code, reason)
+}
+
+// RunRemote plays the grandchild's side of a call over a WebSocket to a
+// grandma elsewhere (duplexdemo serve) at server, a base URL such as
+// http://192.168.1.20:8080, through the emulated link. It asks her for
+// cfg.Script, and at the end joins her record of the call with the
+// grandchild's, her clock aligned (Result.Alignment). cfg.Listener is not
+// used. It returns when the call is over or ctx ends, leaving nothing
+// running.
+func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Result, error) {
+	base, err := wire.ServerURL(server, "ws")
+	if err != nil {
+		return nil, err
+	}
+	c, err := call.StartRemote(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer context.AfterFunc(ctx, c.Abort)()
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	r := &remote{}
+	kid := &grandchild{
+		script:    cfg.Script,
+		rec:       c.Rec,
+		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout + c.RoundTrip()},
+		closeWait: closeWait + c.RoundTrip(),
+		readWait:  c.Silence(readWait),
+		progress:  story.NewProgress(cfg.Script),
+		url:       base + Path + "?" + wire.ScriptQuery(cfg.Script).Encode(),
+		remote:    r,
+	}
+	err = kid.call(ctx)
+	cancel()
+
+	var hers *timeline.Timeline
+	if err == nil && r.log != nil {
+		hers, err = wire.DecodeLog(r.log, cfg.Script)
+	}
+	res, ferr := c.FinishRemote("phone", Transport, true, strings.Replace(base, "ws://", "http://", 1), hers)
+	if err == nil {
+		err = ferr
+	}
+	if parent.Err() != nil {
+		err = parent.Err()
+	}
+	return res, err
 }

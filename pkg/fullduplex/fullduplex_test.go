@@ -107,7 +107,7 @@ func grandmaServer(t *testing.T) (*httptest.Server, *timeline.Recorder, string) 
 	t.Helper()
 	rec := timeline.NewRecorder(nil)
 	s := calltest.Script(t, story.Options{AfterthoughtAt: time.Minute}) // no afterthought during a test
-	srv := httptest.NewServer(&grandma{script: s, rec: rec, readWait: readWait})
+	srv := httptest.NewServer(&Grandma{script: s, rec: rec, readWait: readWait})
 	t.Cleanup(func() {
 		srv.Close()
 		rec.Finish()
@@ -214,7 +214,7 @@ func newPhoneLine(b *testing.B) func() error {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := c.Serve(ctx, &grandma{script: story.Default(), rec: c.Rec, readWait: readWait})
+	stop := c.Serve(ctx, &Grandma{script: story.Default(), rec: c.Rec, readWait: readWait})
 	kid := &grandchild{script: story.Default(), rec: c.Rec, readWait: readWait, progress: story.NewProgress(story.Default())}
 	conn, _, err := (&websocket.Dialer{NetDialContext: c.DialContext}).Dial("ws://"+c.Listener.Addr().String()+Path, nil)
 	if err != nil {

@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // grandchild calls grandma on the phone and says each line the moment the
@@ -25,6 +30,14 @@ type grandchild struct {
 	readWait time.Duration
 	// progress follows the story as she hears it.
 	progress *story.Progress
+	// remote is set when grandma is elsewhere (RunRemote): her record of
+	// the call arrives in a last text message, which listen keeps here.
+	remote *remote
+}
+
+// remote holds grandma's record of a call to her elsewhere.
+type remote struct {
+	log []byte // written by listen only, read after it has returned
 }
 
 func (c *grandchild) want(label, text, reason string) utterance {
@@ -50,16 +63,30 @@ func (c *grandchild) call(ctx context.Context) error {
 		<-thought
 	}()
 
-	conn, resp, err := c.dialer.DialContext(ctx, c.url, nil)
+	var header http.Header
+	if c.remote != nil {
+		header = http.Header{wire.HeaderVersion: {strconv.Itoa(wire.Version)}}
+	}
+	conn, resp, err := c.dialer.DialContext(ctx, c.url, header)
 	if err != nil {
 		if resp != nil {
-			return fmt.Errorf("calling grandma: %w (she answered %s)", err, resp.Status)
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+			resp.Body.Close()
+			return fmt.Errorf("calling grandma: she answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 		}
 		return fmt.Errorf("calling grandma: %w", err)
 	}
 	defer conn.Close()
+	if c.remote != nil {
+		if err := wire.CheckVersion(resp.Header.Get(wire.HeaderVersion), "server"); err != nil {
+			return err
+		}
+	}
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
 	conn.SetReadLimit(MaxMessage)
+	if c.remote != nil {
+		conn.SetReadLimit(wire.MaxLog)
+	}
 
 	var listenErr error
 	listened := make(chan struct{})
@@ -176,6 +203,10 @@ func (c *grandchild) listen(conn *websocket.Conn) error {
 		}
 		if kind != websocket.TextMessage {
 			return fmt.Errorf("grandma sent a message of type %d; only text was expected", kind)
+		}
+		if c.remote != nil && strings.HasPrefix(string(data), wire.LogPrefix) {
+			c.remote.log = data
+			continue
 		}
 		m, err := c.rec.Heard(timeline.Server, string(data))
 		if err != nil {

@@ -2,25 +2,77 @@ package fullduplex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
-// grandma answers the phone. She tells her story at her own pace, answers
+// Grandma answers the phone. She tells her story at her own pace, answers
 // an interruption the moment she hears it, and says her afterthought when
 // she thinks of it: nobody has to ask first.
-type grandma struct {
+//
+// Run makes one for a call in this process. NewGrandma makes one for a call
+// from a grandchild elsewhere (duplexdemo serve): she records on a clock of
+// her own, pings to drop a peer that has gone, and hands her record of the
+// call over in a last text message before her closing frame.
+type Grandma struct {
 	script   story.Script
 	rec      *timeline.Recorder
 	upgrader websocket.Upgrader
 	// readWait bounds the silence between two of the grandchild's messages.
 	readWait time.Duration
+	// handOver says she hands her record over before her closing frame.
+	handOver bool
+	// pingEvery, if set, is how often she pings the grandchild; a pong (or
+	// any message) must come within pongWait of each ping.
+	pingEvery, pongWait time.Duration
+	// maxLines, if set, bounds the lines she hears in one call.
+	maxLines int
+}
+
+// Served is how a grandma for a grandchild elsewhere behaves on the
+// network.
+type Served struct {
+	// CheckOrigin is the upgrader's origin check; nil keeps gorilla's
+	// same-origin rule.
+	CheckOrigin func(*http.Request) bool
+	// Latency is the emulated link on the server's side, which her waits
+	// allow for.
+	Latency time.Duration
+	// PingEvery and PongWait drop a grandchild that has gone silent.
+	PingEvery, PongWait time.Duration
+	// MaxLines bounds the lines one call may say to her; over it the call
+	// is closed with 1008 (policy violation).
+	MaxLines int
+}
+
+// NewGrandma returns grandma for one call from a grandchild elsewhere, who
+// asked for script s. rec must be her own recorder
+// (timeline.NewSideRecorder for the server, with the script's labels).
+// ServeHTTP takes the call and returns when it is over.
+func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
+	return &Grandma{
+		script:   s,
+		rec:      rec,
+		readWait: readWait + s.GoodbyeAt + 2*o.Latency,
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: handshakeTimeout + 2*o.Latency,
+			CheckOrigin:      o.CheckOrigin,
+		},
+		handOver:  true,
+		pingEvery: o.PingEvery,
+		pongWait:  o.PongWait,
+		maxLines:  o.MaxLines,
+	}
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -38,41 +90,58 @@ type heardLine struct {
 	reply utterance
 }
 
-func (g *grandma) want(label, text string) utterance {
+func (g *Grandma) want(label, text string) utterance {
 	return utterance{g.rec.Want(timeline.Server, label, text, ReasonChannelBusy), label, text}
 }
 
 // ServeHTTP takes one call: it upgrades the request to a WebSocket and
 // talks until the grandchild says goodbye.
-func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
 		return
 	}
-	conn, err := g.upgrader.Upgrade(w, r, nil) // on failure it has replied
+	g.ServeCall(w, r)
+}
+
+// ServeCall is ServeHTTP, saying how the call ended: "" when the opening
+// handshake failed (the upgrader has answered), "ok" when it ended with
+// her farewell, and otherwise why it ended ("dropped: ...", "cut: ...").
+func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) string {
+	var header http.Header
+	if g.handOver {
+		header = http.Header{wire.HeaderVersion: {strconv.Itoa(wire.Version)}}
+	}
+	conn, err := g.upgrader.Upgrade(w, r, header) // on failure it has replied
 	if err != nil {
-		return
+		return ""
 	}
 	defer conn.Close()
 	conn.SetReadLimit(MaxMessage)
 	heard := make(chan heardLine)
 	spoken := make(chan struct{})
 	listened := make(chan struct{})
+	var dropped string
 	go func() {
 		defer close(listened)
-		g.listen(conn, heard, spoken)
+		dropped = g.listen(conn, heard, spoken)
 	}()
-	g.speak(r.Context(), conn, heard)
+	outcome := g.speak(r.Context(), conn, heard)
 	close(spoken)
 	conn.Close() // ends listen, if the peer has not already
 	<-listened
+	if outcome == "" {
+		outcome = "dropped: " + dropped
+	}
+	return outcome
 }
 
 // listen is the only goroutine that reads from conn. It hears each line,
 // works out grandma's reply at once, and hands both to speak, unless speak
 // has ended (spoken is closed). It closes heard when the call is over.
-func (g *grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-chan struct{}) {
+func (g *Grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-chan struct{}) (why string) {
 	defer close(heard)
+	lines := 0
 	hand := func(h heardLine) bool {
 		select {
 		case heard <- h:
@@ -91,43 +160,78 @@ func (g *grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 		hand(heardLine{label: story.LabelGoodbye, reply: g.want(story.LabelFarewell, g.script.Farewell)})
 		return nil
 	})
+	if g.pingEvery > 0 {
+		conn.SetPongHandler(func(string) error {
+			return conn.SetReadDeadline(time.Now().Add(min(g.readWait, g.pingEvery+g.pongWait)))
+		})
+	}
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
-			return
+		wait := g.readWait
+		if g.pingEvery > 0 {
+			wait = min(wait, g.pingEvery+g.pongWait)
+		}
+		if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			return err.Error()
 		}
 		kind, data, err := conn.ReadMessage()
 		if err != nil {
-			return
+			return readFailure(err)
+		}
+		if lines++; g.maxLines > 0 && lines > g.maxLines {
+			g.refuse(conn, websocket.ClosePolicyViolation, fmt.Sprintf("a call says at most %d lines", g.maxLines))
+			return "too many lines"
 		}
 		if kind != websocket.TextMessage {
 			g.refuse(conn, websocket.CloseUnsupportedData, "grandma only hears text messages")
-			return
+			return "a message that was not text"
 		}
 		m, err := g.rec.Heard(timeline.Client, string(data))
 		if err != nil {
 			g.refuse(conn, websocket.CloseProtocolError, "grandma did not expect that")
-			return
+			return "a line that is not in the script"
 		}
 		switch label, _ := g.script.Label(m.Text); label {
 		case story.LabelQuestion:
 			if !hand(heardLine{label: label}) {
-				return
+				return "the call was over"
 			}
 		case story.LabelInterruption:
 			if !hand(heardLine{label: label, reply: g.want(story.LabelAnswer, g.script.Answer)}) {
-				return
+				return "the call was over"
 			}
 		default:
 			g.refuse(conn, websocket.CloseProtocolError, "grandma does not know what to say to that")
-			return
+			return "a line she does not answer"
 		}
 	}
+}
+
+// writeFailure says why writing to the grandchild failed.
+func writeFailure(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "dropped: the grandchild stopped reading"
+	}
+	return "dropped: " + err.Error()
+}
+
+// readFailure says why reading from the grandchild failed.
+func readFailure(err error) string {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Sprintf("the grandchild closed with %d %s", ce.Code, ce.Text)
+	case errors.Is(err, websocket.ErrReadLimit):
+		return "a message over the size limit"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "the grandchild went silent"
+	}
+	return err.Error()
 }
 
 // refuse closes the call with a code and a reason. WriteControl is the one
 // write gorilla allows beside the writer goroutine. The call ends whether
 // or not the close frame gets through, so its error changes nothing.
-func (g *grandma) refuse(conn *websocket.Conn, code int, reason string) {
+func (g *Grandma) refuse(conn *websocket.Conn, code int, reason string) {
 	_ = conn.WriteControl(websocket.CloseMessage, closeFrame(code, reason), time.Now().Add(writeWait))
 }
 
@@ -135,12 +239,18 @@ func (g *grandma) refuse(conn *websocket.Conn, code int, reason string) {
 // tells the story one sentence every Pace, says each reply the moment
 // listen hands it over, says the afterthought when grandma remembers it,
 // and answers the goodbye with her own close frame.
-func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan heardLine) {
+func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan heardLine) (outcome string) {
 	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
 	sentence := time.NewTimer(0)
 	sentence.Stop() // started when she hears the question
 	defer sentence.Stop()
+	var ping <-chan time.Time
+	if g.pingEvery > 0 {
+		t := time.NewTicker(g.pingEvery)
+		defer t.Stop()
+		ping = t.C
+	}
 	var telling bool // she has begun the story
 	var storyStart time.Duration
 	next := 0         // the next sentence to tell
@@ -157,7 +267,7 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 		select {
 		case h, ok := <-heard:
 			if !ok {
-				return // the connection is gone
+				return "" // the connection is gone: listen says why
 			}
 			switch h.label {
 			case story.LabelQuestion:
@@ -168,41 +278,60 @@ func (g *grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 				sentence.Reset(0)
 			case story.LabelGoodbye:
 				g.rec.Sent(h.reply.id)
+				if g.handOver {
+					if err := g.handLogOver(conn); err != nil {
+						return writeFailure(err)
+					}
+				}
 				// Her close frame ends the call whether or not it arrives.
 				_ = write(conn, websocket.CloseMessage, closeFrame(websocket.CloseNormalClosure, h.reply.text))
-				return
+				return "ok"
 			default:
-				if g.say(conn, h.reply) != nil {
-					return
+				if err := g.say(conn, h.reply); err != nil {
+					return writeFailure(err)
 				}
 			}
 		case <-sentence.C:
-			if g.say(conn, g.want(story.LabelStory, g.script.Story[next])) != nil {
-				return
+			if err := g.say(conn, g.want(story.LabelStory, g.script.Story[next])); err != nil {
+				return writeFailure(err)
 			}
 			if next++; next < len(g.script.Story) {
 				sentence.Reset(storyStart + g.script.Pace*time.Duration(next) - g.rec.Now())
 			}
-			if afterthoughtDue() != nil {
-				return
+			if err := afterthoughtDue(); err != nil {
+				return writeFailure(err)
 			}
 		case <-afterthought.C:
 			// She remembers the fair at its scripted time, or when her story
 			// is over if she is still telling it then (a slow link delays it).
 			remember = true
-			if afterthoughtDue() != nil {
-				return
+			if err := afterthoughtDue(); err != nil {
+				return writeFailure(err)
+			}
+		case <-ping:
+			if err := write(conn, websocket.PingMessage, nil); err != nil {
+				return writeFailure(err)
 			}
 		case <-ctx.Done():
 			// Going away (1001): the call ends whether or not this arrives.
 			_ = write(conn, websocket.CloseMessage, closeFrame(websocket.CloseGoingAway, "grandma has to go"))
-			return
+			return "cut: grandma had to go"
 		}
 	}
 }
 
+// handLogOver ends her record of the call and sends it as a text message,
+// for a grandchild elsewhere to show her side too.
+func (g *Grandma) handLogOver(conn *websocket.Conn) error {
+	log, err := wire.EncodeLog(g.rec.Finish())
+	if err != nil {
+		return err
+	}
+	return write(conn, websocket.TextMessage, log)
+}
+
 // say writes one line as a text message.
-func (g *grandma) say(conn *websocket.Conn, u utterance) error {
+func (g *Grandma) say(conn *websocket.Conn, u utterance) error {
 	g.rec.Sent(u.id)
 	return write(conn, websocket.TextMessage, []byte(u.text))
 }

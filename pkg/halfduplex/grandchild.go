@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // grandchild calls grandma over HTTP. Every line is a request on the one
@@ -32,6 +35,19 @@ type grandchild struct {
 	hearing sync.Mutex
 	// progress follows the story as she hears it.
 	progress *story.Progress
+	// remote is set when grandma is elsewhere (RunRemote).
+	remote *remote
+}
+
+// remote is what a call to a grandma elsewhere adds to each request: the
+// protocol version and the call's id, and on the question the script; and
+// what it takes from her last answer: her record of the call.
+type remote struct {
+	callID string
+	script url.Values
+
+	mu  sync.Mutex
+	log []byte
 }
 
 // call plays the grandchild's part: the question at once, the interruption
@@ -79,14 +95,26 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	if c.remote != nil {
+		req.Header.Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
+		req.Header.Set(wire.HeaderCall, c.remote.callID)
+		if label == story.LabelQuestion {
+			req.URL.RawQuery = c.remote.script.Encode()
+		}
+	}
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("saying the %s: %w", label, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		return fmt.Errorf("grandma answered the %s with %s: %s", label, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if c.remote != nil {
+		if err := wire.CheckVersion(resp.Header.Get(wire.HeaderVersion), "server"); err != nil {
+			return err
+		}
 	}
 	return c.hear(resp.Body)
 }
@@ -96,10 +124,18 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 func (c *grandchild) hear(body io.Reader) error {
 	c.hearing.Lock()
 	defer c.hearing.Unlock()
-	br := bufio.NewReaderSize(io.LimitReader(body, MaxAnswer), MaxMessage)
+	limit := int64(MaxAnswer)
+	if c.remote != nil {
+		limit += wire.MaxLog
+	}
+	br := bufio.NewReaderSize(io.LimitReader(body, limit), MaxMessage)
 	for {
 		line, err := br.ReadString('\n')
-		if strings.HasSuffix(line, "\n") {
+		if c.remote != nil && strings.HasPrefix(line, wire.LogPrefix) && strings.HasSuffix(line, "\n") {
+			c.remote.mu.Lock()
+			c.remote.log = []byte(strings.TrimSuffix(line, "\n"))
+			c.remote.mu.Unlock()
+		} else if strings.HasSuffix(line, "\n") {
 			m, herr := c.rec.Heard(timeline.Server, strings.TrimSuffix(line, "\n"))
 			if herr != nil {
 				return herr

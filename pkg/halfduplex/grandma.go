@@ -6,30 +6,55 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
-// grandma answers the grandchild over HTTP. She may speak only in reply to a
-// request: what she wants to say between requests waits in pending until
-// the answer to the next request she hears.
-type grandma struct {
+// Grandma answers the grandchild over HTTP. She may speak only in reply to
+// a request: what she wants to say between requests waits until the answer
+// to the next request she hears.
+//
+// Run makes one for a call in this process. NewGrandma makes one for a call
+// from a grandchild elsewhere (duplexdemo serve): she records on a clock of
+// her own and, after her farewell, hands her record of the call over as
+// the answer's last line (wire.EncodeLog).
+type Grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
+	// handOver says she hands her record over after her farewell.
+	handOver bool
 	// told is closed when she has finished telling the story.
 	told     chan struct{}
 	toldOnce sync.Once
+	// done is closed once she has answered the goodbye.
+	done     chan struct{}
+	doneOnce sync.Once
 
 	mu      sync.Mutex
 	pending []utterance
 }
 
-func newGrandma(s story.Script, rec *timeline.Recorder) *grandma {
-	return &grandma{script: s, rec: rec, told: make(chan struct{})}
+func newGrandma(s story.Script, rec *timeline.Recorder) *Grandma {
+	return &Grandma{script: s, rec: rec, told: make(chan struct{}), done: make(chan struct{})}
 }
+
+// NewGrandma returns grandma for one call from a grandchild elsewhere. rec
+// must be her own recorder (timeline.NewSideRecorder for the server, with
+// the script's labels). Serve each of the call's requests with ServeHTTP,
+// run Remember beside them, and end the call when Done is closed.
+func NewGrandma(s story.Script, rec *timeline.Recorder) *Grandma {
+	g := newGrandma(s, rec)
+	g.handOver = true
+	return g
+}
+
+// Done is closed once grandma has answered the goodbye: the call is over.
+func (g *Grandma) Done() <-chan struct{} { return g.done }
 
 // utterance is a line someone wants to say, and the message it was
 // recorded as.
@@ -38,7 +63,7 @@ type utterance struct {
 	text string
 }
 
-func (g *grandma) want(label, text string) utterance {
+func (g *Grandma) want(label, text string) utterance {
 	return utterance{g.rec.Want(timeline.Server, label, text, ReasonNoRequest), text}
 }
 
@@ -47,7 +72,7 @@ func (g *grandma) want(label, text string) utterance {
 // interruption; her farewell for the goodbye. Whatever she was waiting to
 // say when the request came rides along: after the answer, or before her
 // farewell.
-func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
 		return
@@ -82,6 +107,9 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pending := g.takePending()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if g.handOver {
+		w.Header().Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
+	}
 	rc := http.NewResponseController(w)
 	switch label {
 	case story.LabelQuestion:
@@ -96,6 +124,10 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = g.say(w, rc, g.want(story.LabelFarewell, g.script.Farewell))
 		}
+		if err == nil && g.handOver {
+			err = g.handLogOver(w, rc)
+		}
+		g.doneOnce.Do(func() { close(g.done) })
 	}
 	if err == nil {
 		err = g.sayAll(w, rc, pending)
@@ -106,9 +138,22 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// handLogOver ends her record of the call and writes it as the answer's
+// last line, for a grandchild elsewhere to show her side too.
+func (g *Grandma) handLogOver(w http.ResponseWriter, rc *http.ResponseController) error {
+	log, err := wire.EncodeLog(g.rec.Finish())
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(append(log, '\n')); err != nil {
+		return err
+	}
+	return rc.Flush()
+}
+
 // tellStory streams the story, one sentence every Pace, flushing each so
 // that it goes on the wire when she says it.
-func (g *grandma) tellStory(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController) error {
+func (g *Grandma) tellStory(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController) error {
 	start := g.rec.Now()
 	for i, sentence := range g.script.Story {
 		if err := g.rec.SleepUntil(ctx, start+g.script.Pace*time.Duration(i)); err != nil {
@@ -122,7 +167,7 @@ func (g *grandma) tellStory(ctx context.Context, w http.ResponseWriter, rc *http
 }
 
 // say writes one line of the response and flushes it onto the connection.
-func (g *grandma) say(w http.ResponseWriter, rc *http.ResponseController, u utterance) error {
+func (g *Grandma) say(w http.ResponseWriter, rc *http.ResponseController, u utterance) error {
 	g.rec.Sent(u.id)
 	if _, err := io.WriteString(w, u.text+"\n"); err != nil {
 		return err
@@ -131,7 +176,7 @@ func (g *grandma) say(w http.ResponseWriter, rc *http.ResponseController, u utte
 }
 
 // takePending returns what she has been waiting to say, and forgets it.
-func (g *grandma) takePending() []utterance {
+func (g *Grandma) takePending() []utterance {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	pending := g.pending
@@ -140,7 +185,7 @@ func (g *grandma) takePending() []utterance {
 }
 
 // sayAll says each line, in this response.
-func (g *grandma) sayAll(w http.ResponseWriter, rc *http.ResponseController, lines []utterance) error {
+func (g *Grandma) sayAll(w http.ResponseWriter, rc *http.ResponseController, lines []utterance) error {
 	for _, u := range lines {
 		if err := g.say(w, rc, u); err != nil {
 			return err
@@ -149,11 +194,15 @@ func (g *grandma) sayAll(w http.ResponseWriter, rc *http.ResponseController, lin
 	return nil
 }
 
+// Remember waits for the moment grandma remembers the county fair, and
+// keeps it for her next answer; it returns then, or when ctx ends.
+func (g *Grandma) Remember(ctx context.Context) { g.remember(ctx) }
+
 // remember waits for the moment grandma remembers the county fair: its
 // scripted time, or the end of her story if she is still telling it then
 // (a slow link delays it). She wants to say it at once, but with no request
 // to answer she can only keep it for the next one.
-func (g *grandma) remember(ctx context.Context) {
+func (g *Grandma) remember(ctx context.Context) {
 	if g.rec.SleepUntil(ctx, g.script.AfterthoughtAt) != nil {
 		return
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 const (
@@ -89,4 +91,58 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		err = parent.Err() // whatever broke on the way out, the call was stopped
 	}
 	return c.Finish("walkie", Transport, false), err // the server may speak only in reply
+}
+
+// RunRemote plays the grandchild's side of a call over HTTP/1.1 to a
+// grandma elsewhere (duplexdemo serve) at server, a base URL such as
+// http://192.168.1.20:8080, through the emulated link. It asks her for
+// cfg.Script, and at the end joins her record of the call with the
+// grandchild's, her clock aligned (Result.Alignment). cfg.Listener is not
+// used. It returns when the call is over or ctx ends, leaving nothing
+// running.
+func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Result, error) {
+	base, err := wire.ServerURL(server, "http")
+	if err != nil {
+		return nil, err
+	}
+	c, err := call.StartRemote(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer context.AfterFunc(ctx, c.Abort)()
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	tr := &http.Transport{
+		DialContext:           c.DialContext,
+		MaxConnsPerHost:       1,
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       c.Silence(call.IdleTimeout),
+		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
+	}
+	r := &remote{callID: wire.NewCallID(), script: wire.ScriptQuery(cfg.Script)}
+	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: base + Path,
+		progress: story.NewProgress(cfg.Script), remote: r}
+	err = kid.call(ctx)
+	cancel()
+	tr.CloseIdleConnections()
+
+	var hers *timeline.Timeline
+	if err == nil {
+		r.mu.Lock()
+		log := r.log
+		r.mu.Unlock()
+		if log != nil {
+			hers, err = wire.DecodeLog(log, cfg.Script)
+		}
+	}
+	res, ferr := c.FinishRemote("walkie", Transport, false, base, hers)
+	if err == nil {
+		err = ferr
+	}
+	if parent.Err() != nil {
+		err = parent.Err()
+	}
+	return res, err
 }

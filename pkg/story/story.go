@@ -228,6 +228,28 @@ func (s Script) Label(text string) (string, bool) {
 	return "", false
 }
 
+// LineLabel returns the label of any line of the script, either side's,
+// and whether text is one.
+func (s Script) LineLabel(text string) (string, bool) {
+	if label, ok := s.Label(text); ok {
+		return label, true
+	}
+	switch text {
+	case s.Answer:
+		return LabelAnswer, true
+	case s.Afterthought:
+		return LabelAfterthought, true
+	case s.Farewell:
+		return LabelFarewell, true
+	}
+	for _, sentence := range s.Story {
+		if text == sentence {
+			return LabelStory, true
+		}
+	}
+	return "", false
+}
+
 // StoryEnd returns when, after grandma starts her story, its last sentence
 // is due.
 func (s Script) StoryEnd() time.Duration {

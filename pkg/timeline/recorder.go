@@ -169,6 +169,25 @@ type Recorder struct {
 	observer Observer
 	finished bool
 	end      time.Duration // when Finish was first called
+
+	// oneSided is set on a recorder of one side of a call whose other side
+	// records on another machine (NewSideRecorder): it hears lines whose
+	// sending it never saw, and names them with label.
+	oneSided bool
+	side     Side
+	label    func(text string) (string, bool)
+}
+
+// NewSideRecorder returns a recorder for side only, whose peer records on
+// a clock of its own, elsewhere (a grandma served to other machines, or a
+// grandchild calling one). It records side's lines as NewRecorder does; a
+// line from the peer is recorded when heard, with the label that label
+// gives its text, and Heard refuses text label does not know. Merge joins
+// the two sides' timelines into one.
+func NewSideRecorder(side Side, label func(text string) (string, bool), observer Observer) *Recorder {
+	r := NewRecorder(observer)
+	r.oneSided, r.side, r.label = true, side, label
+	return r
 }
 
 // NewRecorder returns a recorder whose clock starts now. observer may be nil.
@@ -315,6 +334,9 @@ func (r *Recorder) Sent(id MsgID) {
 func (r *Recorder) Heard(from Side, text string) (Message, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.oneSided {
+		return r.heardFromAfarLocked(from, text)
+	}
 	q := r.inFlight[from]
 	if len(q) == 0 {
 		return Message{}, fmt.Errorf("the %s heard %q, but the %s had not sent anything", from.Peer(), text, from)
@@ -329,6 +351,24 @@ func (r *Recorder) Heard(from Side, text string) (Message, error) {
 		m.Heard, m.HeardAt = true, at
 	}
 	return *m, nil
+}
+
+// heardFromAfarLocked records a line from a peer that records elsewhere:
+// its sending is on the peer's timeline, so it is a message of its own
+// here, heard but with no moment of wanting or sending.
+func (r *Recorder) heardFromAfarLocked(from Side, text string) (Message, error) {
+	if from == r.side {
+		return Message{}, fmt.Errorf("the %s cannot hear itself", r.side)
+	}
+	label, ok := r.label(text)
+	if !ok {
+		return Message{}, fmt.Errorf("the %s heard %q, which is no line of the script", r.side, text)
+	}
+	id := MsgID(len(r.msgs))
+	at := r.appendLocked(Event{Side: r.side, Kind: KindHeard, Msg: id, Label: label, Text: text, Bytes: len(text)})
+	m := Message{ID: id, From: from, Label: label, Text: text, Heard: !r.finished, HeardAt: at}
+	r.msgs = append(r.msgs, m)
+	return m, nil
 }
 
 // Reset discards everything recorded, keeping the memory already allocated,

@@ -1,0 +1,113 @@
+package classroom_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/internal/calltest"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// start serves grandma on a free port of 127.0.0.1 until the test ends,
+// and returns her URL.
+func start(t *testing.T, cfg classroom.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listener = ln
+	s, err := classroom.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Error("the server took over 2s to stop")
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+type remoteRun func(context.Context, call.Config, string) (*call.Result, error)
+
+// TestRemoteCalls: a walkie and a phone call to a grandma served alone
+// show both sides, in the orders the one-process calls show them, with
+// grandma's clock aligned to within half a round trip.
+func TestRemoteCalls(t *testing.T) {
+	url := start(t, classroom.Config{})
+	for _, tc := range []struct {
+		mode string
+		run  remoteRun
+	}{{"walkie", halfduplex.RunRemote}, {"phone", fullduplex.RunRemote}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			latency := 20 * time.Millisecond
+			res, err := tc.run(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 4}), Latency: latency}, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tl := res.Timeline
+			if res.Alignment == nil {
+				t.Fatal("no alignment reported")
+			}
+			if u := res.Alignment.Uncertainty; u <= 0 || u > 2*latency+50*time.Millisecond {
+				t.Errorf("alignment uncertainty %v, want above 0 and about one latency (%v)", u, latency)
+			}
+			for _, m := range tl.Messages {
+				if !m.Sent || !m.Heard {
+					t.Errorf("the %s's %s was not both sent and heard: %+v", m.From, m.Label, m)
+					continue
+				}
+				if m.HeardAt < m.SentAt {
+					t.Errorf("the %s was heard at %v, before it was sent at %v", m.Label, m.HeardAt, m.SentAt)
+				}
+			}
+			interruption := calltest.Said(t, tl, story.LabelInterruption)
+			afterthought := calltest.Said(t, tl, story.LabelAfterthought)
+			lastStory := calltest.Last(tl, story.LabelStory)
+			sides := map[timeline.Side]bool{}
+			for _, e := range tl.Events {
+				sides[e.Side] = true
+			}
+			if !sides[timeline.Client] || !sides[timeline.Server] {
+				t.Errorf("events of one side only: %v", sides)
+			}
+			switch tc.mode {
+			case "walkie":
+				if interruption.SentAt < lastStory.HeardAt {
+					t.Errorf("walkie: the interruption went at %v, before the story's end was heard at %v", interruption.SentAt, lastStory.HeardAt)
+				}
+				if afterthought.Waited() < 100*time.Millisecond {
+					t.Errorf("walkie: the afterthought waited only %v", afterthought.Waited())
+				}
+			case "phone":
+				if interruption.Waited() > 20*time.Millisecond {
+					t.Errorf("phone: the interruption waited %v", interruption.Waited())
+				}
+				if interruption.HeardAt > lastStory.SentAt {
+					t.Errorf("phone: grandma heard the interruption at %v, after her last sentence at %v", interruption.HeardAt, lastStory.SentAt)
+				}
+			}
+		})
+	}
+}

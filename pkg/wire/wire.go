@@ -1,0 +1,312 @@
+// Package wire is what a grandchild and a grandma on different machines
+// say to each other beyond the story's lines: the protocol version, the
+// script the grandchild asks for, and grandma's own record of the call,
+// which she hands over at its end so that the grandchild can show both
+// sides.
+//
+// Everything here is decoded from a peer, so every decoder checks what it
+// reads and bounds how much it reads.
+package wire
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Version is the protocol this build speaks. A client and a server speak
+// to each other only when their versions are equal.
+const Version = 1
+
+// Header names, on HTTP requests and responses and on the WebSocket
+// opening handshake.
+const (
+	// HeaderVersion carries Version, both ways.
+	HeaderVersion = "Duplexdemo-Protocol"
+	// HeaderCall names the call a walkie request belongs to: the
+	// grandchild picks it, at random, for each call.
+	HeaderCall = "Duplexdemo-Call"
+)
+
+// MaxLog bounds grandma's record of a call, as encoded, in bytes.
+const MaxLog = 64 << 10
+
+// maxEvents bounds the events in grandma's record: a call has at most a
+// few dozen lines, each with a handful of events.
+const maxEvents = 512
+
+// CheckVersion returns nil if v, a peer's protocol version as sent, is
+// Version, and otherwise an error saying what each side speaks.
+func CheckVersion(v, peer string) error {
+	if v == "" {
+		return fmt.Errorf("the %s speaks no duplexdemo protocol (this one speaks version %d): is it duplexdemo?", peer, Version)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n != Version {
+		return fmt.Errorf("the %s speaks duplexdemo protocol %q and this one speaks version %d: run the same duplexdemo version on both", peer, v, Version)
+	}
+	return nil
+}
+
+// ScriptQuery encodes a script as URL query parameters, the way the
+// grandchild asks a grandma elsewhere for it, with the protocol version.
+// Its times are sent as they are, already scaled by any speed.
+func ScriptQuery(s story.Script) url.Values {
+	q := url.Values{}
+	q.Set("protocol", strconv.Itoa(Version))
+	q.Set("sentences", strconv.Itoa(len(s.Story)))
+	q.Set("pace", s.Pace.String())
+	q.Set("interrupt-at", s.InterruptAt.String())
+	q.Set("afterthought-at", s.AfterthoughtAt.String())
+	q.Set("goodbye-at", s.GoodbyeAt.String())
+	return q
+}
+
+// ParseScript decodes and checks the script a grandchild asks for; the
+// error says which option was wrong and what it must be.
+func ParseScript(q url.Values) (story.Script, error) {
+	if err := CheckVersion(q.Get("protocol"), "grandchild"); err != nil {
+		return story.Script{}, err
+	}
+	o := story.Options{Speed: 1}
+	var err error
+	if o.Sentences, err = strconv.Atoi(q.Get("sentences")); err != nil {
+		return story.Script{}, fmt.Errorf("sentences %q: want a whole number", q.Get("sentences"))
+	}
+	for _, d := range []struct {
+		name string
+		p    *time.Duration
+	}{{"pace", &o.Pace}, {"interrupt-at", &o.InterruptAt}, {"afterthought-at", &o.AfterthoughtAt}, {"goodbye-at", &o.GoodbyeAt}} {
+		v := q.Get(d.name)
+		if v == "" {
+			continue
+		}
+		if *d.p, err = time.ParseDuration(v); err != nil {
+			return story.Script{}, fmt.Errorf("%s %q: want a duration such as 250ms", d.name, v)
+		}
+	}
+	if o.Pace == 0 {
+		return story.Script{}, errors.New("pace: missing")
+	}
+	s, err := story.New(o)
+	if err != nil {
+		var oe *story.OptionError
+		if errors.As(err, &oe) {
+			return story.Script{}, fmt.Errorf("%s %s: %s", oe.Option, oe.Value, oe.Want)
+		}
+		return story.Script{}, err
+	}
+	return s, nil
+}
+
+// Log is grandma's own record of a call, on her clock: what she wanted to
+// say, sent and heard, and when.
+type Log struct {
+	Protocol int `json:"protocol"`
+	// DurationNS is how long her side of the call lasted.
+	DurationNS int64      `json:"duration_ns"`
+	Events     []LogEvent `json:"events"`
+}
+
+// LogEvent is one event of grandma's record.
+type LogEvent struct {
+	AtNS     int64  `json:"at_ns"`
+	Kind     string `json:"kind"`
+	Msg      int    `json:"msg"`
+	Label    string `json:"label,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	WaitedNS int64  `json:"waited_ns,omitempty"`
+}
+
+// LogPrefix starts the line (on the walkie) or message (on the phone) that
+// carries grandma's record; no line of the story starts with it.
+const LogPrefix = "{\"protocol\":"
+
+// EncodeLog writes grandma's record of a call as one line of JSON.
+func EncodeLog(tl *timeline.Timeline) ([]byte, error) {
+	l := Log{Protocol: Version, DurationNS: int64(tl.Duration)}
+	for _, e := range tl.Events {
+		if e.Side != timeline.Server {
+			continue
+		}
+		l.Events = append(l.Events, LogEvent{AtNS: int64(e.At), Kind: e.Kind.String(), Msg: int(e.Msg), Label: e.Label,
+			Text: e.Text, Reason: e.Reason, WaitedNS: int64(e.Waited)})
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxLog {
+		return nil, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(b), MaxLog)
+	}
+	return b, nil
+}
+
+// DecodeLog reads grandma's record of a call and rebuilds her timeline,
+// checking everything: the protocol, the size, each event's kind and time,
+// and that every message an event names is one she wanted to say, or heard.
+func DecodeLog(data []byte, script story.Script) (*timeline.Timeline, error) {
+	if len(data) > MaxLog {
+		return nil, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(data), MaxLog)
+	}
+	var l Log
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("grandma's record of the call is not valid: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("grandma's record of the call has something after it")
+	}
+	if l.Protocol != Version {
+		return nil, fmt.Errorf("grandma's record of the call is in protocol %d; this one speaks %d", l.Protocol, Version)
+	}
+	if len(l.Events) > maxEvents {
+		return nil, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
+	}
+	if l.DurationNS < 0 || l.DurationNS > int64(story.MaxScriptTime+time.Hour) {
+		return nil, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))
+	}
+	tl := &timeline.Timeline{Duration: time.Duration(l.DurationNS)}
+	msgs := map[int]int{} // message id in the log to index in tl.Messages
+	var last int64
+	for i, le := range l.Events {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("grandma's record of the call, event %d: %s", i, fmt.Sprintf(format, args...))
+		}
+		if le.AtNS < last || le.AtNS > l.DurationNS {
+			return nil, bad("at %v, out of order or after the call", time.Duration(le.AtNS))
+		}
+		last = le.AtNS
+		if le.WaitedNS < 0 || le.WaitedNS > le.AtNS {
+			return nil, bad("waited %v, longer than the call so far", time.Duration(le.WaitedNS))
+		}
+		kind, ok := kindNamed(le.Kind)
+		if !ok {
+			return nil, bad("unknown kind %q", le.Kind)
+		}
+		e := timeline.Event{At: time.Duration(le.AtNS), Side: timeline.Server, Kind: kind, Msg: timeline.NoMsg,
+			Label: le.Label, Text: le.Text, Bytes: len(le.Text), Reason: le.Reason, Waited: time.Duration(le.WaitedNS)}
+		switch kind {
+		case timeline.KindConnect, timeline.KindClose:
+			if le.Msg != int(timeline.NoMsg) {
+				return nil, bad("a %s event names message %d", le.Kind, le.Msg)
+			}
+			tl.Events = append(tl.Events, e)
+			continue
+		}
+		label, ok := script.LineLabel(le.Text)
+		if !ok || label != le.Label {
+			return nil, bad("%q is not the script's %s", le.Text, le.Label)
+		}
+		idx, seen := msgs[le.Msg]
+		switch kind {
+		case timeline.KindWant:
+			if seen {
+				return nil, bad("message %d wanted twice", le.Msg)
+			}
+			if !fromServer(label) {
+				return nil, bad("grandma cannot want to say the %s", label)
+			}
+			idx = len(tl.Messages)
+			msgs[le.Msg] = idx
+			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: timeline.Server, Label: label, Text: le.Text, Reason: le.Reason, WantedAt: e.At})
+		case timeline.KindHeard:
+			if seen {
+				return nil, bad("message %d heard twice", le.Msg)
+			}
+			if fromServer(label) {
+				return nil, bad("grandma cannot hear her own %s", label)
+			}
+			idx = len(tl.Messages)
+			msgs[le.Msg] = idx
+			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: timeline.Client, Label: label, Text: le.Text, Heard: true, HeardAt: e.At})
+		case timeline.KindWaiting, timeline.KindSend:
+			if !seen || tl.Messages[idx].From != timeline.Server || tl.Messages[idx].Text != le.Text {
+				return nil, bad("a %s event for message %d, which she never wanted to say", le.Kind, le.Msg)
+			}
+			if kind == timeline.KindSend {
+				m := &tl.Messages[idx]
+				if m.Sent {
+					return nil, bad("message %d sent twice", le.Msg)
+				}
+				m.Sent, m.SentAt = true, e.At
+			}
+		}
+		e.Msg = timeline.MsgID(idx)
+		tl.Events = append(tl.Events, e)
+	}
+	return tl, nil
+}
+
+// kindNamed returns the kind whose String is name.
+func kindNamed(name string) (timeline.Kind, bool) {
+	for k := timeline.KindConnect; k <= timeline.KindClose; k++ {
+		if k.String() == name {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// fromServer says whether a line of the script is grandma's to say.
+func fromServer(label string) bool {
+	switch label {
+	case story.LabelStory, story.LabelAnswer, story.LabelAfterthought, story.LabelFarewell:
+		return true
+	}
+	return false
+}
+
+// ServerURL checks a grandma's address as a user gives it (a URL such as
+// http://192.168.1.20:8080, or host:port) and returns its base URL with
+// scheme, "http" or "ws" as the call needs, and no path.
+func ServerURL(s, scheme string) (string, error) {
+	if s == "" {
+		return "", errors.New("want a server URL such as http://192.168.1.20:8080")
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("%q: want a server URL such as http://192.168.1.20:8080", s)
+	}
+	switch u.Scheme {
+	case "http", "ws":
+	case "https", "wss":
+		return "", fmt.Errorf("%q: duplexdemo serve speaks plain http; want http://", s)
+	default:
+		return "", fmt.Errorf("%q: want an http:// URL such as http://192.168.1.20:8080", s)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return "", fmt.Errorf("%q: want only the server's address, such as http://192.168.1.20:8080, with no path", s)
+	}
+	return scheme + "://" + u.Host, nil
+}
+
+// NewCallID returns a fresh random id for a call.
+func NewCallID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// ValidCallID says whether id is one NewCallID could have made.
+func ValidCallID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
