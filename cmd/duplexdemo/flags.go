@@ -30,6 +30,9 @@ type CallOptions struct {
 	ASCII bool
 	// Width is the columns to fit; 0 means the terminal's, or 80 (--width).
 	Width int
+	// Server is a grandma elsewhere to call (--server), for walkie and
+	// phone; empty plays both sides here.
+	Server string
 	// Export names the files to write the call to (--trace-out, --mermaid,
 	// --html); the walkthrough has none.
 	Export ExportOptions

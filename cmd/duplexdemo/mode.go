@@ -22,6 +22,8 @@ type mode struct {
 	Title string
 	// Run plays the call.
 	Run func(context.Context, call.Config) (*call.Result, error)
+	// RunRemote plays the grandchild's side against a grandma elsewhere.
+	RunRemote func(context.Context, call.Config, string) (*call.Result, error)
 }
 
 // NewCmdWalkie builds the walkie command: the call over HTTP/1.1.
@@ -47,13 +49,15 @@ waits for the grandchild's goodbye and rides on that answer.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
-				Title: "WALKIE-TALKIE: HTTP/1.1, one side talks at a time",
-				Run:   halfduplex.Run,
+				Title:     "WALKIE-TALKIE: HTTP/1.1, one side talks at a time",
+				Run:       halfduplex.Run,
+				RunRemote: halfduplex.RunRemote,
 			})
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
+	addServerFlag(cmd.Flags(), opts)
 	return cmd
 }
 
@@ -78,13 +82,15 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
-				Title: "PHONE CALL: WebSocket, both sides talk at once",
-				Run:   fullduplex.Run,
+				Title:     "PHONE CALL: WebSocket, both sides talk at once",
+				Run:       fullduplex.Run,
+				RunRemote: fullduplex.RunRemote,
 			})
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
+	addServerFlag(cmd.Flags(), opts)
 	return cmd
 }
 
@@ -101,6 +107,14 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	}
 	defer ex.discard()
 	cfg := deps.callConfig(script, opts.Latency)
+	if opts.Server != "" {
+		run := m.RunRemote
+		m.Run = func(ctx context.Context, cfg call.Config) (*call.Result, error) {
+			res, err := run(ctx, cfg, opts.Server)
+			return res, remoteError(err, opts.Server)
+		}
+		m.Title += ", grandma at " + opts.Server
+	}
 	if opts.JSON || ex.stdout {
 		res, err := m.Run(ctx, cfg)
 		if err != nil {

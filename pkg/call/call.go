@@ -223,10 +223,13 @@ func (c *Call) DialContext(ctx context.Context, network, addr string) (net.Conn,
 // FinishRemote is Finish for a call to a grandma elsewhere: it aligns her
 // clock with the grandchild's, from the lines they exchanged, and joins her
 // record of the call (hers, from wire.DecodeLog) with the grandchild's.
-// server names her, for the result.
-func (c *Call) FinishRemote(mode, transport string, serverMayStart bool, server string, hers *timeline.Timeline) (*Result, error) {
+// server names her, for the result. handOver is how many bytes her record
+// took on the wire, framing included: they are not part of the
+// conversation, so the byte counts leave them out.
+func (c *Call) FinishRemote(mode, transport string, serverMayStart bool, server string, hers *timeline.Timeline, handOver int64) (*Result, error) {
 	res := c.Finish(mode, transport, serverMayStart)
 	res.Server = server
+	res.WireBytes[timeline.Server] -= min(handOver, res.WireBytes[timeline.Server])
 	if hers == nil {
 		return res, fmt.Errorf("grandma at %s did not hand over her record of the call", server)
 	}

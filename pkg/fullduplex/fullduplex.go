@@ -151,10 +151,23 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 	cancel()
 
 	var hers *timeline.Timeline
-	if err == nil && r.log != nil {
-		hers, err = wire.DecodeLog(r.log, cfg.Script)
+	var handOver int64
+	if r.log != nil {
+		// One unmasked text frame: a 2-byte header, with 2 or 8 more bytes
+		// of length for a longer payload.
+		n := int64(len(r.log))
+		handOver = 2 + n
+		switch {
+		case n >= 1<<16:
+			handOver += 8
+		case n >= 126:
+			handOver += 2
+		}
+		if err == nil {
+			hers, err = wire.DecodeLog(r.log, cfg.Script)
+		}
 	}
-	res, ferr := c.FinishRemote("phone", Transport, true, strings.Replace(base, "ws://", "http://", 1), hers)
+	res, ferr := c.FinishRemote("phone", Transport, true, strings.Replace(base, "ws://", "http://", 1), hers, handOver)
 	if err == nil {
 		err = ferr
 	}

@@ -13,6 +13,7 @@ package halfduplex
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
@@ -129,15 +130,20 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 	tr.CloseIdleConnections()
 
 	var hers *timeline.Timeline
-	if err == nil {
-		r.mu.Lock()
-		log := r.log
-		r.mu.Unlock()
-		if log != nil {
+	var handOver int64
+	r.mu.Lock()
+	log := r.log
+	r.mu.Unlock()
+	if log != nil {
+		// One chunk of the chunked answer: its size in hex, CRLF, the
+		// line and its newline, CRLF.
+		n := int64(len(log) + 1)
+		handOver = int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
+		if err == nil {
 			hers, err = wire.DecodeLog(log, cfg.Script)
 		}
 	}
-	res, ferr := c.FinishRemote("walkie", Transport, false, base, hers)
+	res, ferr := c.FinishRemote("walkie", Transport, false, base, hers, handOver)
 	if err == nil {
 		err = ferr
 	}

@@ -44,15 +44,16 @@ type glyphs struct {
 	pause, resume            string
 	ellipsis                 string
 	to                       string
+	plusMinus                string
 }
 
 func (s Style) glyphs() glyphs {
 	if s.ASCII {
 		return glyphs{talk: "#", listen: "=", wait: "!", idle: ".", right: "-->", left: "<--", rule: "|", axis: "-", tick: "+",
-			open: "o", closed: "x", pause: "||", resume: ">>", ellipsis: "...", to: "->"}
+			open: "o", closed: "x", pause: "||", resume: ">>", ellipsis: "...", to: "->", plusMinus: "+/-"}
 	}
 	return glyphs{talk: "█", listen: "░", wait: "▚", idle: "·", right: "──▶", left: "◀──", rule: "│", axis: "─", tick: "┼",
-		open: "○", closed: "●", pause: "‖", resume: "▶", ellipsis: "…", to: "→"}
+		open: "○", closed: "●", pause: "‖", resume: "▶", ellipsis: "…", to: "→", plusMinus: "±"}
 }
 
 // ANSI SGR codes.

@@ -22,9 +22,15 @@ type Report struct {
 	ServerMayStart bool    `json:"server_may_start"`
 	LatencyMS      float64 `json:"latency_ms"`
 	DurationMS     float64 `json:"duration_ms"`
-	Events         []Event `json:"events"`
-	Spans          []Span  `json:"spans"`
-	Summary        Summary `json:"summary"`
+	// Server is grandma's URL when she was served elsewhere
+	// (duplexdemo serve); absent when both sides ran in one process.
+	Server string `json:"server,omitempty"`
+	// ClockAlignment, present with Server, is how grandma's clock was placed
+	// on the grandchild's, which all times are on.
+	ClockAlignment *Alignment `json:"clock_alignment,omitempty"`
+	Events         []Event    `json:"events"`
+	Spans          []Span     `json:"spans"`
+	Summary        Summary    `json:"summary"`
 }
 
 // Event is one recorded moment.
@@ -100,6 +106,14 @@ type SideTimes struct {
 	LinesHeard  int     `json:"lines_heard"`
 }
 
+// Alignment is how a grandma elsewhere had her clock placed on the
+// grandchild's: her times moved by OffsetMS, each true to within
+// ± UncertaintyMS (about half a round trip).
+type Alignment struct {
+	OffsetMS      float64 `json:"offset_ms"`
+	UncertaintyMS float64 `json:"uncertainty_ms"`
+}
+
 // MS converts a duration to milliseconds, rounded to the microsecond.
 func MS(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
@@ -122,6 +136,10 @@ func Build(r *call.Result) Report {
 		DurationMS:     MS(tl.Duration),
 		Events:         make([]Event, 0, len(tl.Events)),
 		Spans:          make([]Span, 0, len(spans)),
+		Server:         r.Server,
+	}
+	if a := r.Alignment; a != nil {
+		out.ClockAlignment = &Alignment{OffsetMS: MS(a.Offset), UncertaintyMS: MS(a.Uncertainty)}
 	}
 	for _, e := range tl.Events {
 		ev := Event{TMS: MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
+)
+
+// addServerFlag registers --server on fs.
+func addServerFlag(fs *pflag.FlagSet, o *CallOptions) {
+	fs.Var(&serverValue{&o.Server}, "server", "call a grandma served elsewhere by `duplexdemo serve`, at this URL (such as http://192.168.1.20:8080), instead of playing both sides here")
+}
+
+// serverValue is the --server flag: a URL checked as it is given.
+type serverValue struct{ p *string }
+
+func (v *serverValue) String() string { return *v.p }
+func (v *serverValue) Type() string   { return "URL" }
+func (v *serverValue) Set(s string) error {
+	u, err := wire.ServerURL(s, "http")
+	if err != nil {
+		return errors.New("want a server URL such as http://192.168.1.20:8080, as duplexdemo serve prints it")
+	}
+	*v.p = u
+	return nil
+}
+
+// remoteError says what a failed call to a grandma elsewhere means for the
+// person who made it.
+func remoteError(err error, server string) error {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("nobody answers at %s: is duplexdemo serve running there, on that port? (%w)", server, err)
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("cannot reach %s: check the address, and that the room's network lets the port through (%w)", server, err)
+	}
+	return err
+}

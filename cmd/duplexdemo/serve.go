@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom"
+)
+
+// ServeOptions are the flags of the serve command.
+type ServeOptions struct {
+	// Listen is the address to listen on (--listen).
+	Listen string
+	// Latency is the emulated link on the server's side (--latency).
+	Latency time.Duration
+	// MaxCalls bounds the calls at once (--max-calls).
+	MaxCalls int
+	// AllowOrigins are web origins allowed to call on the phone besides
+	// the server's own (--allow-origin).
+	AllowOrigins []string
+	// LogFormat is text or json (--log-format).
+	LogFormat string
+}
+
+// NewCmdServe builds the serve command: grandma alone, for a classroom.
+func NewCmdServe(deps *Deps) *cobra.Command {
+	o := &ServeOptions{Listen: classroom.DefaultAddr, MaxCalls: classroom.DefaultMaxCalls, LogFormat: "text"}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve grandma alone, for students to call from their own machines",
+		Long: `serve runs grandma by herself, for a classroom: the teacher runs it once,
+and every student calls her with duplexdemo walkie --server URL or
+duplexdemo phone --server URL. Each student gets a call of her own, many at
+once, and sees both sides: at the end of each call grandma hands over her
+own record of it, and the student's duplexdemo aligns her clock with its
+own.
+
+It listens on 127.0.0.1 (this machine only) unless told otherwise; give
+--listen 0.0.0.0:8080 to take calls from the room's network. It logs one
+line per call on stderr. Ctrl-C stops it: phone calls are hung up (1001),
+walkie answers get a moment to finish, and it exits within a second.`,
+		Example: `  duplexdemo serve
+  duplexdemo serve --listen 0.0.0.0:8080
+  duplexdemo serve --listen 0.0.0.0:8080 --latency 100ms --log-format json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd, deps, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Listen, "listen", o.Listen, "address to take calls on, host:port; 0.0.0.0:8080 takes them from every network this machine is on")
+	fs.Var(&durationValue{&o.Latency, true, call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of an emulated link on grandma's side of every call, each direction (0 = none, at most %v)", call.MaxLatency))
+	fs.Var(&intValue{&o.MaxCalls, 1, 100000}, "max-calls", "calls grandma takes at once; past it a caller is told to try again")
+	fs.StringArrayVar(&o.AllowOrigins, "allow-origin", nil, "a web origin, such as http://teacher.local:8080, whose pages may call on the phone besides grandma's own (repeat for more)")
+	fs.Var(&choiceValue{&o.LogFormat, []string{"text", "json"}}, "log-format", "the call log on stderr: text or json")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, deps *Deps, o *ServeOptions) error {
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil || port == "" {
+		return &usageError{fmt.Errorf("--listen %s: want host:port, such as 127.0.0.1:8080 or 0.0.0.0:8080", o.Listen)}
+	}
+	for _, origin := range o.AllowOrigins {
+		if err := classroom.CheckOrigin(origin); err != nil {
+			return &usageError{fmt.Errorf("--allow-origin %s", err)}
+		}
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		switch {
+		case errors.Is(err, syscall.EADDRINUSE):
+			return fmt.Errorf("--listen %s: that port is taken (another duplexdemo serve?); pick another, such as --listen %s", o.Listen, net.JoinHostPort(host, "8081"))
+		case errors.Is(err, syscall.EADDRNOTAVAIL):
+			return fmt.Errorf("--listen %s: this machine has no address %s; use 127.0.0.1 or 0.0.0.0", o.Listen, host)
+		case errors.Is(err, syscall.EACCES):
+			return fmt.Errorf("--listen %s: not allowed to listen on port %s; use a port above 1023, such as 8080", o.Listen, port)
+		}
+		return fmt.Errorf("--listen %s: %w", o.Listen, err)
+	}
+	var handler slog.Handler = slog.NewTextHandler(deps.ErrOut, nil)
+	if o.LogFormat == "json" {
+		handler = slog.NewJSONHandler(deps.ErrOut, nil)
+	}
+	srv, err := classroom.New(classroom.Config{
+		Listener:     ln,
+		Latency:      o.Latency,
+		MaxCalls:     o.MaxCalls,
+		AllowOrigins: o.AllowOrigins,
+		Logger:       slog.New(handler),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	announce(deps.Out, deps.ErrOut, ln.Addr().(*net.TCPAddr))
+	if err := srv.Serve(cmd.Context()); err != nil {
+		return err
+	}
+	fmt.Fprintln(deps.Out, "grandma has hung up; nothing is left running")
+	return nil
+}
+
+// announce says where grandma listens and what students type to call her,
+// with a warning when she listens beyond this machine.
+func announce(out, errOut io.Writer, addr *net.TCPAddr) {
+	ip, _ := netip.AddrFromSlice(addr.IP)
+	ip = ip.Unmap()
+	var hosts []string
+	switch {
+	case ip.IsLoopback():
+		fmt.Fprintf(out, "grandma is listening on %s, on this machine only (--listen 0.0.0.0:%d lets the room call her).\n", addr, addr.Port)
+		hosts = []string{addr.String()}
+	case ip.IsUnspecified():
+		fmt.Fprintf(out, "grandma is listening on port %d of every network this machine is on.\n", addr.Port)
+		hosts = roomAddrs(addr.Port)
+		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach this machine's port %d can call grandma; stop her with Ctrl-C after the lesson\n", addr.Port)
+	default:
+		fmt.Fprintf(out, "grandma is listening on %s.\n", addr)
+		hosts = []string{addr.String()}
+		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach %s can call grandma; stop her with Ctrl-C after the lesson\n", addr)
+	}
+	if len(hosts) == 0 {
+		fmt.Fprintf(out, "This machine has no network address besides loopback; students on it can use http://127.0.0.1:%d\n", addr.Port)
+		return
+	}
+	fmt.Fprintln(out, "Students call her with:")
+	for _, h := range hosts {
+		fmt.Fprintf(out, "  duplexdemo walkie --server http://%s\n  duplexdemo phone --server http://%s\n", h, h)
+	}
+	fmt.Fprintln(out, "Ctrl-C stops her. Each call is logged on stderr.")
+}
+
+// roomAddrs returns this machine's addresses on its networks, with port:
+// the ones students in the room can use.
+func roomAddrs(port int) []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range addrs {
+		p, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := p.Addr().Unmap()
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() {
+			continue
+		}
+		h := ip.String()
+		if ip.Is6() {
+			h = "[" + h + "]"
+		}
+		out = append(out, fmt.Sprintf("%s:%d", h, port))
+	}
+	return out
+}
