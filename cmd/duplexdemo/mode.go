@@ -108,6 +108,7 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	defer ex.discard()
 	cfg := deps.callConfig(script, opts.Latency)
 	if opts.Server != "" {
+		cfg.Listener, cfg.Dial = nil, nil // a grandma elsewhere is on the real network
 		run := m.RunRemote
 		m.Run = func(ctx context.Context, cfg call.Config) (*call.Result, error) {
 			res, err := run(ctx, cfg, opts.Server)
