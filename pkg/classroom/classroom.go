@@ -78,8 +78,9 @@ type Config struct {
 	AllowOrigins []string
 	// Logger gets one line per call; nil logs nothing.
 	Logger *slog.Logger
-	// PingEvery and PongWait override the defaults, for tests.
-	PingEvery, PongWait time.Duration
+	// PingEvery, PongWait and ReadHeaderTimeout override the defaults, for
+	// tests.
+	PingEvery, PongWait, ReadHeaderTimeout time.Duration
 }
 
 // Server is grandma, serving calls.
@@ -120,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PongWait == 0 {
 		cfg.PongWait = PongWait
 	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = ReadHeaderTimeout
+	}
 	for _, o := range cfg.AllowOrigins {
 		if err := CheckOrigin(o); err != nil {
 			return nil, err
@@ -138,8 +142,8 @@ func New(cfg Config) (*Server, error) {
 	rt := 2 * cfg.Latency
 	s.srv = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: ReadHeaderTimeout + rt,
-		ReadTimeout:       ReadHeaderTimeout + rt, // a walkie line is small; a WebSocket clears it
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout + rt,
+		ReadTimeout:       cfg.ReadHeaderTimeout + rt, // a walkie line is small; a WebSocket clears it
 		IdleTimeout:       IdleTimeout + rt,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),

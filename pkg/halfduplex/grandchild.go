@@ -35,6 +35,9 @@ type grandchild struct {
 	hearing sync.Mutex
 	// progress follows the story as she hears it.
 	progress *story.Progress
+	// interrupting is closed once the interruption is in line for the
+	// channel (httptrace's GetConn).
+	interrupting chan struct{}
 	// remote is set when grandma is elsewhere (RunRemote).
 	remote *remote
 }
@@ -66,6 +69,13 @@ func (c *grandchild) call(ctx context.Context) error {
 		if err := story.Await(ctx, c.rec, c.script.GoodbyeAt, c.progress.Ended()); err != nil {
 			return err
 		}
+		// Never before the interruption is wanted: on a loaded machine its
+		// goroutine may run late, and the goodbye must not overtake it.
+		select {
+		case <-c.interrupting:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if err := c.say(ctx, story.LabelGoodbye, c.script.Goodbye); err != nil {
 			return err
 		}
@@ -85,7 +95,12 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 		reason = ReasonConnecting
 	}
 	id := c.rec.Want(timeline.Client, label, text, reason)
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+	var inLine sync.Once
+	trace := &httptrace.ClientTrace{GetConn: func(string) {
+		if label == story.LabelInterruption {
+			inLine.Do(func() { close(c.interrupting) }) // it now waits in line for the channel
+		}
+	}, GotConn: func(httptrace.GotConnInfo) {
 		c.hearing.Lock() // hooks run before the request is written
 		c.rec.Sent(id)
 		c.hearing.Unlock()

@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
 	}
 	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path,
-		progress: story.NewProgress(cfg.Script)}
+		progress: story.NewProgress(cfg.Script), interrupting: make(chan struct{})}
 	err = kid.call(ctx)
 	cancel()
 	tr.CloseIdleConnections()
@@ -124,7 +124,7 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 	}
 	r := &remote{callID: wire.NewCallID(), script: wire.ScriptQuery(cfg.Script)}
 	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: base + Path,
-		progress: story.NewProgress(cfg.Script), remote: r}
+		progress: story.NewProgress(cfg.Script), remote: r, interrupting: make(chan struct{})}
 	err = kid.call(ctx)
 	cancel()
 	tr.CloseIdleConnections()
