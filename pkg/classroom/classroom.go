@@ -247,14 +247,13 @@ func (s *Server) busy(w http.ResponseWriter) {
 
 // walkieCall is one call over HTTP: several requests, one grandma.
 type walkieCall struct {
-	id      int
-	g       *halfduplex.Grandma
-	peer    string
-	start   time.Time
-	mu      sync.Mutex
-	lines   int
-	meters  []*link.Meter
-	outcome string
+	id     int
+	g      *halfduplex.Grandma
+	peer   string
+	start  time.Time
+	mu     sync.Mutex
+	lines  int
+	meters []*link.Meter
 }
 
 // walkie takes one request of a walkie call: the question starts the call,
