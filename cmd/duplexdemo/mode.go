@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
 // mode is one way of carrying the call.
@@ -145,6 +147,20 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 		return asUsage(err)
 	}
 	var b bytes.Buffer
+	if res.Alignment != nil {
+		// Grandma's side was not seen live: it came in her record at the end.
+		fmt.Fprintf(&b, "\nGrandma's side, from the record she handed over at the end (her clock aligned to within %d ms):\n", res.Alignment.Uncertainty.Round(time.Millisecond).Milliseconds())
+		replay := render.NewLiveLog(&b, style)
+		replay.Header("")
+		for _, e := range res.Timeline.Events {
+			if e.Side == timeline.Server {
+				replay.Observe(e)
+			}
+		}
+		if err := replay.Close(); err != nil {
+			return err
+		}
+	}
 	b.WriteString("\n")
 	if err := render.Swimlanes(&b, render.Lanes(res.Timeline), res.Timeline.Duration, style); err != nil {
 		return err

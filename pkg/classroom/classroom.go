@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -423,7 +422,7 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 }
 
 func (s *Server) logCall(id int, mode, peer string, d time.Duration, in, out int64, lines int, outcome string) {
-	s.log.Info("call", "id", id, "mode", mode, "peer", peer, "duration_ms", strconv.FormatInt(d.Milliseconds(), 10),
+	s.log.Info("call", "id", id, "mode", mode, "peer", peer, "duration_ms", d.Milliseconds(),
 		"bytes_in", in, "bytes_out", out, "lines_heard", lines, "outcome", outcome)
 }
 

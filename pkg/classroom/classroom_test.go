@@ -2,7 +2,11 @@ package classroom_test
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -109,5 +114,78 @@ func TestRemoteCalls(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShutdownMidCalls stops the server in the middle of a walkie call and
+// a phone call: Serve returns within a second, the phone caller hears
+// grandma go away (1001), and the walkie caller's answer is cut.
+func TestShutdownMidCalls(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := classroom.New(classroom.Config{Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx) }()
+	url := "http://" + ln.Addr().String()
+	slow := calltest.Script(t, story.Options{Pace: time.Second})
+	errs := make(chan error, 2)
+	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+		go func() {
+			_, err := run(context.Background(), call.Config{Script: slow}, url)
+			errs <- err
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // both are mid-story
+	stopped := time.Now()
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if d := time.Since(stopped); d > time.Second {
+			t.Errorf("Serve took %v to return; want under a second", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Serve did not return within 3s")
+	}
+	saw1001 := false
+	for range 2 {
+		err := <-errs
+		if err == nil {
+			t.Error("a call went on as if nothing happened")
+			continue
+		}
+		if strings.Contains(err.Error(), "1001") {
+			saw1001 = true
+		}
+	}
+	if !saw1001 {
+		t.Error("the phone caller did not hear grandma go away (1001)")
+	}
+}
+
+// TestNotGrandma: calling something that is not duplexdemo serve, or one
+// that speaks another protocol, says so.
+func TestNotGrandma(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(wire.HeaderVersion, "2")
+		fmt.Fprintln(w, "hello")
+	}))
+	defer other.Close()
+	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+		_, err := run(context.Background(), call.Config{Script: fastScript(t)}, other.URL)
+		if err == nil {
+			t.Fatal("a call to something else succeeded")
+		}
+		if msg := err.Error(); !strings.Contains(msg, "protocol") && !strings.Contains(msg, "answered") {
+			t.Errorf("calling something else: %q; want it to say what answered", msg)
+		}
 	}
 }
