@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,7 +121,7 @@ func (b *syncBuffer) String() string {
 // both sides, the orderings of the one-process calls, and an alignment of
 // the clocks with its uncertainty.
 func TestTwoProcesses(t *testing.T) {
-	srv := startServer(t)
+	srv := startServer(t, "--log-format", "json")
 	for _, mode := range []string{"walkie", "phone"} {
 		out, err := exec.Command(binary(t), mode, "--server", srv.url, "--json", "--speed", "4", "--latency", "10ms").Output()
 		if err != nil {
@@ -162,11 +163,26 @@ func TestTwoProcesses(t *testing.T) {
 			}
 		}
 	}
-	log := srv.stderr.String()
-	for _, mode := range []string{"walkie", "phone"} {
-		if !strings.Contains(log, "mode="+mode) || !strings.Contains(log, "outcome=ok") {
-			t.Errorf("the server's log has no ok %s call:\n%s", mode, log)
+	// One JSON line per call, with what a teacher needs to know of it.
+	logged := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(srv.stderr.String()), "\n") {
+		var entry struct {
+			Mode, Peer, Outcome string
+			ID                  int
+			DurationMS          int64 `json:"duration_ms"`
+			BytesIn             int64 `json:"bytes_in"`
+			BytesOut            int64 `json:"bytes_out"`
 		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("a log line that is not JSON: %q", line)
+		}
+		if entry.ID == 0 || entry.Peer == "" || entry.DurationMS <= 0 || entry.BytesIn <= 0 || entry.BytesOut <= 0 || entry.Outcome != "ok" {
+			t.Errorf("a call's log line lacks something: %s", line)
+		}
+		logged[entry.Mode] = true
+	}
+	if !logged["walkie"] || !logged["phone"] {
+		t.Errorf("the server logged calls of %v; want walkie and phone", logged)
 	}
 }
 
@@ -249,5 +265,23 @@ func TestCallNobody(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := exitCode(err, &stderr); code != 1 || !strings.Contains(stderr.String(), "is duplexdemo serve running there") {
 		t.Errorf("exit %d, %q; want 1 and a line asking whether serve is running", code, stderr.String())
+	}
+}
+
+// TestAnnounce: on loopback, serve says so and prints the commands; on
+// every network, it warns on stderr.
+func TestAnnounce(t *testing.T) {
+	var out, errOut bytes.Buffer
+	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080})
+	if !strings.Contains(out.String(), "this machine only") || !strings.Contains(out.String(), "walkie --server http://127.0.0.1:8080") || errOut.Len() != 0 {
+		t.Errorf("on loopback: %q, %q", out.String(), errOut.String())
+	}
+	out.Reset()
+	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4zero, Port: 8080})
+	if strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), "warning") {
+		t.Errorf("on every network, stderr says %q; want one warning line", errOut.String())
+	}
+	if !strings.Contains(out.String(), "every network") {
+		t.Errorf("on every network: %q", out.String())
 	}
 }

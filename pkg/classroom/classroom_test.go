@@ -189,3 +189,21 @@ func TestNotGrandma(t *testing.T) {
 		}
 	}
 }
+
+// TestServerLatency: --latency on the server delays every call's bytes on
+// her side too, and the alignment's uncertainty grows with it.
+func TestServerLatency(t *testing.T) {
+	latency := 30 * time.Millisecond
+	url := start(t, classroom.Config{Latency: latency})
+	res, err := fullduplex.RunRemote(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 4})}, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := calltest.Said(t, res.Timeline, story.LabelInterruption)
+	if in.HeardAfter() < latency-5*time.Millisecond {
+		t.Errorf("the interruption was heard %v after it was wanted, on a link of %v", in.HeardAfter(), latency)
+	}
+	if u := res.Alignment.Uncertainty; u < latency-5*time.Millisecond {
+		t.Errorf("alignment uncertainty %v on a link of %v each way; want about the latency", u, latency)
+	}
+}
