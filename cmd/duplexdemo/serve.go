@@ -42,7 +42,8 @@ and every student calls her with duplexdemo walkie --server URL or
 duplexdemo phone --server URL. Each student gets a call of her own, many at
 once, and sees both sides: at the end of each call grandma hands over her
 own record of it, and the student's duplexdemo aligns her clock with its
-own.
+own. Students with only a browser open the server's address: its page plays
+both calls from the browser.
 
 It listens on 127.0.0.1 (this machine only) unless told otherwise; give
 --listen 0.0.0.0:8080 to take calls from the room's network. It logs one
@@ -136,6 +137,10 @@ func announce(out, errOut io.Writer, addr *net.TCPAddr) {
 	fmt.Fprintln(out, "Students call her with:")
 	for _, h := range hosts {
 		fmt.Fprintf(out, "  duplexdemo walkie --server http://%s\n  duplexdemo phone --server http://%s\n", h, h)
+	}
+	fmt.Fprintln(out, "or, with only a browser, by opening:")
+	for _, h := range hosts {
+		fmt.Fprintf(out, "  http://%s/\n", h)
 	}
 	fmt.Fprintln(out, "Ctrl-C stops her. Each call is logged on stderr.")
 }

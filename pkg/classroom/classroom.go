@@ -31,6 +31,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/webpage"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
@@ -43,7 +44,7 @@ const (
 	DefaultMaxCalls = 200
 	// MaxLines bounds the lines one call may say to grandma: a call has
 	// three; a peer that says more is cut off.
-	MaxLines = 16
+	MaxLines = wire.MaxLines
 	// ReadHeaderTimeout bounds a request's headers (a slowloris is closed
 	// after it), beyond one round trip of the emulated link.
 	ReadHeaderTimeout = 5 * time.Second
@@ -137,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(halfduplex.Path, s.walkie)
 	mux.HandleFunc(fullduplex.Path, s.phone)
-	mux.HandleFunc("/", s.home)
+	mux.Handle("/", webpage.Handler())
 	rt := 2 * cfg.Latency
 	s.srv = &http.Server{
 		Handler:           mux,
@@ -206,18 +207,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		return nil
 	}
 	return err
-}
-
-// home answers anything but a call: what this is, and how to call.
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	host := r.Host
-	fmt.Fprintf(w, "This is grandma, served by duplexdemo (protocol %d).\nCall her with:\n  duplexdemo walkie --server http://%s\n  duplexdemo phone --server http://%s\n", wire.Version, host, host)
 }
 
 // begin counts a new call in, unless grandma is on as many as she takes.
@@ -316,6 +305,11 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 	}
 	rec := timeline.NewSideRecorder(timeline.Server, script.LineLabel, nil)
 	c := &walkieCall{id: id, g: halfduplex.NewGrandma(script, rec), peer: peer, start: time.Now()}
+	c.g.CountConnections(func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return max(len(c.meters), 1)
+	})
 	s.mu.Lock()
 	s.walkies[callID] = c
 	s.mu.Unlock()
@@ -442,7 +436,45 @@ func (l *meteredListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	m := new(link.Meter)
-	return &meteredConn{Conn: link.Wrap(c, l.latency, m, nil), meter: m}, nil
+	conn := link.Wrap(c, l.latency, m, nil)
+	if l.latency > 0 {
+		conn = newHandshaking(conn, 2*l.latency)
+	}
+	return &meteredConn{Conn: conn, meter: m}, nil
+}
+
+// handshaking charges a new connection the round trip its TCP handshake
+// would take on the emulated link: the emulated link delays bytes, but the
+// handshake on loopback is instant, so a client's first bytes are held
+// back for one more round trip. A browser that opens a second connection
+// to get a word in pays for it, as it would on a real network.
+type handshaking struct {
+	net.Conn
+	ready  time.Time
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newHandshaking(c net.Conn, rt time.Duration) *handshaking {
+	return &handshaking{Conn: c, ready: time.Now().Add(rt), closed: make(chan struct{})}
+}
+
+func (h *handshaking) Read(p []byte) (int, error) {
+	if d := time.Until(h.ready); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-h.closed:
+			t.Stop()
+			return 0, net.ErrClosed
+		}
+	}
+	return h.Conn.Read(p)
+}
+
+func (h *handshaking) Close() error {
+	h.once.Do(func() { close(h.closed) })
+	return h.Conn.Close()
 }
 
 type meteredConn struct {

@@ -199,6 +199,13 @@ func (g *Grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 			if !hand(heardLine{label: label, reply: g.want(story.LabelAnswer, g.script.Answer)}) {
 				return "the call was over"
 			}
+		case story.LabelGoodbye:
+			// Goodbye in a text message, as a browser says it: grandma
+			// answers with her farewell in her closing frame, as she does
+			// to a goodbye in a closing frame.
+			if !hand(heardLine{label: label, reply: g.want(story.LabelFarewell, g.script.Farewell)}) {
+				return "the call was over"
+			}
 		default:
 			g.refuse(conn, websocket.CloseProtocolError, "grandma does not know what to say to that")
 			return "a line she does not answer"
@@ -323,7 +330,7 @@ func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 // handLogOver ends her record of the call and sends it as a text message,
 // for a grandchild elsewhere to show her side too.
 func (g *Grandma) handLogOver(conn *websocket.Conn) error {
-	log, err := wire.EncodeLog(g.rec.Finish())
+	log, err := wire.EncodeLog(g.rec.Finish(), 1)
 	if err != nil {
 		return err
 	}

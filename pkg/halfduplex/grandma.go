@@ -28,6 +28,9 @@ type Grandma struct {
 	rec    *timeline.Recorder
 	// handOver says she hands her record over after her farewell.
 	handOver bool
+	// connections, if set, counts the connections that carried the call,
+	// for her record.
+	connections func() int
 	// told is closed when she has finished telling the story.
 	told     chan struct{}
 	toldOnce sync.Once
@@ -52,6 +55,10 @@ func NewGrandma(s story.Script, rec *timeline.Recorder) *Grandma {
 	g.handOver = true
 	return g
 }
+
+// CountConnections tells grandma how to count the connections that carried
+// the call, for her record; without it she says one.
+func (g *Grandma) CountConnections(count func() int) { g.connections = count }
 
 // Done is closed once grandma has answered the goodbye: the call is over.
 func (g *Grandma) Done() <-chan struct{} { return g.done }
@@ -141,7 +148,11 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handLogOver ends her record of the call and writes it as the answer's
 // last line, for a grandchild elsewhere to show her side too.
 func (g *Grandma) handLogOver(w http.ResponseWriter, rc *http.ResponseController) error {
-	log, err := wire.EncodeLog(g.rec.Finish())
+	n := 1
+	if g.connections != nil {
+		n = g.connections()
+	}
+	log, err := wire.EncodeLog(g.rec.Finish(), n)
 	if err != nil {
 		return err
 	}

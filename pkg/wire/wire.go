@@ -40,6 +40,10 @@ const (
 // MaxLog bounds grandma's record of a call, as encoded, in bytes.
 const MaxLog = 64 << 10
 
+// MaxLines bounds the lines one call may say to grandma, and so the
+// connections it may use.
+const MaxLines = 16
+
 // maxEvents bounds the events in grandma's record: a call has at most a
 // few dozen lines, each with a handful of events.
 const maxEvents = 512
@@ -113,8 +117,11 @@ func ParseScript(q url.Values) (story.Script, error) {
 type Log struct {
 	Protocol int `json:"protocol"`
 	// DurationNS is how long her side of the call lasted.
-	DurationNS int64      `json:"duration_ns"`
-	Events     []LogEvent `json:"events"`
+	DurationNS int64 `json:"duration_ns"`
+	// Connections is how many connections carried the call, as she saw
+	// them: a browser may open more than one for a walkie call.
+	Connections int        `json:"connections"`
+	Events      []LogEvent `json:"events"`
 }
 
 // LogEvent is one event of grandma's record.
@@ -132,9 +139,10 @@ type LogEvent struct {
 // carries grandma's record; no line of the story starts with it.
 const LogPrefix = "{\"protocol\":"
 
-// EncodeLog writes grandma's record of a call as one line of JSON.
-func EncodeLog(tl *timeline.Timeline) ([]byte, error) {
-	l := Log{Protocol: Version, DurationNS: int64(tl.Duration)}
+// EncodeLog writes grandma's record of a call, which connections
+// connections carried, as one line of JSON.
+func EncodeLog(tl *timeline.Timeline, connections int) ([]byte, error) {
+	l := Log{Protocol: Version, DurationNS: int64(tl.Duration), Connections: connections}
 	for _, e := range tl.Events {
 		if e.Side != timeline.Server {
 			continue
@@ -173,6 +181,9 @@ func DecodeLog(data []byte, script story.Script) (*timeline.Timeline, error) {
 	}
 	if len(l.Events) > maxEvents {
 		return nil, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
+	}
+	if l.Connections < 0 || l.Connections > MaxLines {
+		return nil, fmt.Errorf("grandma's record of the call says %d connections carried it, which no call needs", l.Connections)
 	}
 	if l.DurationNS < 0 || l.DurationNS > int64(story.MaxScriptTime+time.Hour) {
 		return nil, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))

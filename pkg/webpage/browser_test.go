@@ -1,0 +1,136 @@
+package webpage_test
+
+import (
+	"context"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/internal/browsertest"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom"
+)
+
+var docs = flag.String("docs", "", "write a screenshot of the page after both calls to this directory (../../docs)")
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve runs grandma with the page on a free port of 127.0.0.1 until the
+// test ends, and returns her URL.
+func serve(t *testing.T, cfg classroom.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listener = ln
+	s, err := classroom.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestPageInChromium opens the page in headless Chromium, plays the walkie
+// and the phone call, and checks what the student sees: one lane per side
+// for each call, the phone's interruption heard sooner than the walkie's,
+// the connections grandma saw, no console error or failed request, and
+// nothing loaded from another origin.
+func TestPageInChromium(t *testing.T) {
+	base := serve(t, classroom.Config{Latency: 40 * time.Millisecond})
+	b := browsertest.New(t)
+	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/"),
+		chromedp.WaitEnabled(chromedp.CSS("#play-walkie"))); err != nil {
+		t.Fatal(err)
+	}
+	heardAfter := map[string]float64{}
+	for _, mode := range []string{"walkie", "phone"} {
+		if err := chromedp.Do(b.Ctx, chromedp.Click(chromedp.CSS("#play-"+mode)),
+			chromedp.WaitVisible(chromedp.CSS(`table[data-mode="`+mode+`"]`))); err != nil {
+			status, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#status")))
+			t.Fatalf("%s: %v (the page says %q)", mode, err, status)
+		}
+		lanes, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('svg[data-mode="`+mode+`"] g.lane')].map(g => g.dataset.side)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(lanes, ",") != "client,server" {
+			t.Errorf("%s: lanes %v, want one for the client and one for the server", mode, lanes)
+		}
+		arrows, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('svg[data-mode="`+mode+`"] g.msg')].map(g => g.className.baseVal)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !containsBoth(arrows) {
+			t.Errorf("%s: arrows %v; want lines both ways", mode, arrows)
+		}
+		attrs, err := chromedp.Run(b.Ctx, chromedp.Attributes(chromedp.CSS(`table[data-mode="`+mode+`"]`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := strconv.ParseFloat(attrs["data-interruption-heard-after-ms"], 64)
+		if err != nil {
+			t.Fatalf("%s: the interruption's heard-after is %q", mode, attrs["data-interruption-heard-after-ms"])
+		}
+		heardAfter[mode] = after
+		conns, _ := strconv.Atoi(attrs["data-connections"])
+		if conns < 1 || (mode == "phone" && conns != 1) {
+			t.Errorf("%s: grandma saw %d connections", mode, conns)
+		}
+		note, err := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#run-"+mode+" .note")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode == "walkie" && conns > 1 && !strings.Contains(note, "opened "+strconv.Itoa(conns)+" connections") {
+			t.Errorf("walkie: %d connections, but the page says %q", conns, note)
+		}
+	}
+	if heardAfter["phone"] >= heardAfter["walkie"] {
+		t.Errorf("the phone's interruption was heard %v ms after it was wanted, the walkie's %v ms; want the phone's sooner", heardAfter["phone"], heardAfter["walkie"])
+	}
+	if err := chromedp.Do(b.Ctx, chromedp.WaitVisible(chromedp.CSS("#compare table"))); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Problems(); len(p) > 0 {
+		t.Errorf("the browser reported: %q", p)
+	}
+	for _, r := range b.Requests() {
+		if !strings.HasPrefix(r, base+"/") && !strings.HasPrefix(r, strings.Replace(base, "http://", "ws://", 1)+"/") {
+			t.Errorf("the page asked for %s, from another origin", r)
+		}
+	}
+	if *docs != "" {
+		png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(*docs, "browser.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func containsBoth(classes []string) bool {
+	var c, s bool
+	for _, cl := range classes {
+		c = c || strings.Contains(cl, "from-client")
+		s = s || strings.Contains(cl, "from-server")
+	}
+	return c && s
+}

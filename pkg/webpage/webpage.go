@@ -1,0 +1,123 @@
+// Package webpage is the classroom page that duplexdemo serve shows at /:
+// a student with only a browser plays the call against grandma, as a
+// walkie-talkie (fetch, HTTP/1.1) and as a phone call (the browser's
+// WebSocket), and sees both sides drawn as they are measured.
+//
+// The page is plain HTML, CSS, JavaScript and SVG, embedded in the binary;
+// it loads nothing from anywhere else, and its Content-Security-Policy says
+// so to the browser.
+package webpage
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
+)
+
+//go:embed static
+var static embed.FS
+
+// ScriptPath is where the page fetches the script it plays.
+const ScriptPath = "/script.json"
+
+// Handler serves the page, its script and style, and the script of the call
+// (ScriptPath). Static files are sent with Connection: close, so that the
+// browser keeps no connection from loading the page: the walkie's first
+// line opens its own, as on a fresh visit.
+func Handler() http.Handler {
+	files, err := fs.Sub(static, "static")
+	if err != nil {
+		panic("webpage: the embedded page is missing: " + err.Error()) // a build error, not input
+	}
+	fileServer := http.FileServerFS(files)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "the page is only for reading", http.StatusMethodNotAllowed)
+			return
+		}
+		secure(w, r)
+		w.Header().Set("Connection", "close")
+		if r.URL.Path == ScriptPath {
+			serveScript(w)
+			return
+		}
+		switch r.URL.Path {
+		case "/", "/app.js", "/style.css":
+			w.Header().Set("Cache-Control", "no-cache")
+			fileServer.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// secure sets the headers that keep the page to its own origin: scripts,
+// styles and connections only from it (and its WebSocket), no frames.
+func secure(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	ws := ""
+	if host := r.Host; validHost(host) {
+		ws = " ws://" + host
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"+ws+"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// validHost says whether a Host header is a plain host or host:port, safe
+// to repeat in a header.
+func validHost(host string) bool {
+	if host == "" || len(host) > 255 || strings.ContainsAny(host, " ;,'\"\\\r\n") {
+		return false
+	}
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return h != ""
+}
+
+// Script is the call the page plays: every line, and when each side wants
+// to say its lines, in milliseconds. Query is what the page sends with its
+// question, so that grandma plays the same script.
+type Script struct {
+	Question       string   `json:"question"`
+	Story          []string `json:"story"`
+	Interruption   string   `json:"interruption"`
+	Answer         string   `json:"answer"`
+	Afterthought   string   `json:"afterthought"`
+	Goodbye        string   `json:"goodbye"`
+	Farewell       string   `json:"farewell"`
+	PaceMS         float64  `json:"pace_ms"`
+	InterruptAtMS  float64  `json:"interrupt_at_ms"`
+	GoodbyeAtMS    float64  `json:"goodbye_at_ms"`
+	AfterthoughtMS float64  `json:"afterthought_at_ms"`
+	Query          string   `json:"query"`
+	Protocol       int      `json:"protocol"`
+}
+
+func serveScript(w http.ResponseWriter) {
+	s := story.Default()
+	ms := func(d interface{ Milliseconds() int64 }) float64 { return float64(d.Milliseconds()) }
+	body, err := json.Marshal(Script{
+		Question: s.Question, Story: s.Story, Interruption: s.Interruption, Answer: s.Answer,
+		Afterthought: s.Afterthought, Goodbye: s.Goodbye, Farewell: s.Farewell,
+		PaceMS: ms(s.Pace), InterruptAtMS: ms(s.InterruptAt), GoodbyeAtMS: ms(s.GoodbyeAt), AfterthoughtMS: ms(s.AfterthoughtAt),
+		Query: wire.ScriptQuery(s).Encode(), Protocol: wire.Version,
+	})
+	if err != nil {
+		http.Error(w, fmt.Sprintf("the script: %v", err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
