@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -116,7 +117,7 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 			res, err := run(ctx, cfg, opts.Server)
 			return res, remoteError(err, opts.Server)
 		}
-		m.Title += ", grandma at " + opts.Server
+		m.Title += " (grandma at " + strings.TrimPrefix(opts.Server, "http://") + ")"
 	}
 	if opts.JSON || ex.stdout {
 		res, err := m.Run(ctx, cfg)
@@ -149,7 +150,7 @@ func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {
 	var b bytes.Buffer
 	if res.Alignment != nil {
 		// Grandma's side was not seen live: it came in her record at the end.
-		fmt.Fprintf(&b, "\nGrandma's side, from the record she handed over at the end (her clock aligned to within %d ms):\n", res.Alignment.Uncertainty.Round(time.Millisecond).Milliseconds())
+		fmt.Fprintf(&b, "\nGrandma's side, from the record she handed over at the end\n(her clock aligned to within %d ms):\n", res.Alignment.Uncertainty.Round(time.Millisecond).Milliseconds())
 		replay := render.NewLiveLog(&b, style)
 		replay.Header("")
 		for _, e := range res.Timeline.Events {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -33,13 +34,23 @@ func (v *serverValue) Set(s string) error {
 // remoteError says what a failed call to a grandma elsewhere means for the
 // person who made it.
 func remoteError(err error, server string) error {
+	// The innermost network error says what happened without the request's
+	// URL, which repeats the server's and adds the script.
+	var op *net.OpError
+	cause := err
+	if errors.As(err, &op) {
+		cause = op
+	}
+	var dns *net.DNSError
 	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("cannot find %s: no such host; check the address the teacher's screen shows", server)
 	case err == nil, errors.Is(err, context.Canceled):
 		return err
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("nobody answers at %s: is duplexdemo serve running there, on that port? (%w)", server, err)
+		return fmt.Errorf("nobody answers at %s: is duplexdemo serve running there, on that port? (%v)", server, cause)
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("cannot reach %s: check the address, and that the room's network lets the port through (%w)", server, err)
+		return fmt.Errorf("cannot reach %s: check the address, and that the room's network lets the port through (%v)", server, cause)
 	}
 	return err
 }

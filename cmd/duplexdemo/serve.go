@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -68,7 +69,7 @@ walkie answers get a moment to finish, and it exits within a second.`,
 
 func runServe(cmd *cobra.Command, deps *Deps, o *ServeOptions) error {
 	host, port, err := net.SplitHostPort(o.Listen)
-	if err != nil || port == "" {
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
 		return &usageError{fmt.Errorf("--listen %s: want host:port, such as 127.0.0.1:8080 or 0.0.0.0:8080", o.Listen)}
 	}
 	for _, origin := range o.AllowOrigins {
@@ -103,7 +104,7 @@ func runServe(cmd *cobra.Command, deps *Deps, o *ServeOptions) error {
 		ln.Close()
 		return err
 	}
-	announce(deps.Out, deps.ErrOut, ln.Addr().(*net.TCPAddr))
+	announce(deps.Out, deps.ErrOut, ln.Addr().(*net.TCPAddr), o.Latency)
 	if err := srv.Serve(cmd.Context()); err != nil {
 		return err
 	}
@@ -113,22 +114,27 @@ func runServe(cmd *cobra.Command, deps *Deps, o *ServeOptions) error {
 
 // announce says where grandma listens and what students type to call her,
 // with a warning when she listens beyond this machine.
-func announce(out, errOut io.Writer, addr *net.TCPAddr) {
+func announce(out, errOut io.Writer, addr *net.TCPAddr, latency time.Duration) {
+	defer func() {
+		if latency > 0 {
+			fmt.Fprintf(out, "Her side of every call has an emulated link of %v each way.\n", latency)
+		}
+	}()
 	ip, _ := netip.AddrFromSlice(addr.IP)
 	ip = ip.Unmap()
 	var hosts []string
 	switch {
 	case ip.IsLoopback():
-		fmt.Fprintf(out, "grandma is listening on %s, on this machine only (--listen 0.0.0.0:%d lets the room call her).\n", addr, addr.Port)
+		fmt.Fprintf(out, "grandma is listening on %s, on this machine only\n(--listen 0.0.0.0:%d lets the room call her).\n", addr, addr.Port)
 		hosts = []string{addr.String()}
 	case ip.IsUnspecified():
 		fmt.Fprintf(out, "grandma is listening on port %d of every network this machine is on.\n", addr.Port)
 		hosts = roomAddrs(addr.Port)
-		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach this machine's port %d can call grandma; stop her with Ctrl-C after the lesson\n", addr.Port)
+		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach port %d here can call her\n", addr.Port)
 	default:
 		fmt.Fprintf(out, "grandma is listening on %s.\n", addr)
 		hosts = []string{addr.String()}
-		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach %s can call grandma; stop her with Ctrl-C after the lesson\n", addr)
+		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach %s can call her\n", addr)
 	}
 	if len(hosts) == 0 {
 		fmt.Fprintf(out, "This machine has no network address besides loopback; students on it can use http://127.0.0.1:%d\n", addr.Port)
@@ -142,7 +148,7 @@ func announce(out, errOut io.Writer, addr *net.TCPAddr) {
 	for _, h := range hosts {
 		fmt.Fprintf(out, "  http://%s/\n", h)
 	}
-	fmt.Fprintln(out, "Ctrl-C stops her. Each call is logged on stderr.")
+	fmt.Fprintln(out, "Ctrl-C stops her (exit status 0). Each call is logged on stderr.")
 }
 
 // roomAddrs returns this machine's addresses on its networks, with port:

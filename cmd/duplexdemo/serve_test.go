@@ -237,6 +237,7 @@ func TestServeBadInput(t *testing.T) {
 		says string
 	}{
 		{[]string{"serve", "--listen", "8080"}, "host:port"},
+		{[]string{"serve", "--listen", ":99999"}, "host:port"},
 		{[]string{"serve", "--max-calls", "0"}, "--max-calls"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "--allow-origin", "*"}, "never everything"},
@@ -272,12 +273,12 @@ func TestCallNobody(t *testing.T) {
 // every network, it warns on stderr.
 func TestAnnounce(t *testing.T) {
 	var out, errOut bytes.Buffer
-	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080})
+	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, 0)
 	if !strings.Contains(out.String(), "this machine only") || !strings.Contains(out.String(), "walkie --server http://127.0.0.1:8080") || errOut.Len() != 0 {
 		t.Errorf("on loopback: %q, %q", out.String(), errOut.String())
 	}
 	out.Reset()
-	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4zero, Port: 8080})
+	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, 0)
 	if strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), "warning") {
 		t.Errorf("on every network, stderr says %q; want one warning line", errOut.String())
 	}

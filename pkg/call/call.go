@@ -57,6 +57,9 @@ type Result struct {
 	// Alignment is how grandma's clock was placed on the grandchild's, when
 	// she was elsewhere; nil when both sides shared one clock.
 	Alignment *timeline.Alignment
+	// ServerLatency is the emulated link on grandma's side, when she was
+	// elsewhere and had one (serve --latency), on top of Latency.
+	ServerLatency time.Duration
 }
 
 // PayloadBytes returns the bytes of message text each side sent, indexed
@@ -223,12 +226,13 @@ func (c *Call) DialContext(ctx context.Context, network, addr string) (net.Conn,
 // FinishRemote is Finish for a call to a grandma elsewhere: it aligns her
 // clock with the grandchild's, from the lines they exchanged, and joins her
 // record of the call (hers, from wire.DecodeLog) with the grandchild's.
-// server names her, for the result. handOver is how many bytes her record
+// server names her, for the result, and serverLatency is the emulated link
+// on her side, as her record says. handOver is how many bytes her record
 // took on the wire, framing included: they are not part of the
 // conversation, so the byte counts leave them out.
-func (c *Call) FinishRemote(mode, transport string, serverMayStart bool, server string, hers *timeline.Timeline, handOver int64) (*Result, error) {
+func (c *Call) FinishRemote(mode, transport string, serverMayStart bool, server string, hers *timeline.Timeline, serverLatency time.Duration, handOver int64) (*Result, error) {
 	res := c.Finish(mode, transport, serverMayStart)
-	res.Server = server
+	res.Server, res.ServerLatency = server, serverLatency
 	res.WireBytes[timeline.Server] -= min(handOver, res.WireBytes[timeline.Server])
 	if hers == nil {
 		return res, fmt.Errorf("grandma at %s did not hand over her record of the call", server)

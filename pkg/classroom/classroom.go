@@ -22,8 +22,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
@@ -60,8 +62,12 @@ const (
 	// finish once the server is told to stop; then they are cut.
 	ShutdownTimeout = 800 * time.Millisecond
 	// callSlack is how long past its script a walkie call may last before
-	// it is dropped: the grandchild has gone.
+	// it is dropped, whatever the grandchild is doing.
 	callSlack = 30 * time.Second
+	// goneAfter is how long a walkie call may have no request in progress
+	// and no connection open before grandma takes it that the grandchild
+	// has hung up, and frees its place.
+	goneAfter = 2 * time.Second
 )
 
 // Config configures a server. The zero value of a field means its default.
@@ -139,9 +145,15 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc(halfduplex.Path, s.walkie)
 	mux.HandleFunc(fullduplex.Path, s.phone)
 	mux.Handle("/", webpage.Handler())
+	version := strconv.Itoa(wire.Version)
 	rt := 2 * cfg.Latency
 	s.srv = &http.Server{
-		Handler:           mux,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Every answer says it is grandma's, so that a caller can
+			// tell her refusals from another server's.
+			w.Header().Set(wire.HeaderVersion, version)
+			mux.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout + rt,
 		ReadTimeout:       cfg.ReadHeaderTimeout + rt, // a walkie line is small; a WebSocket clears it
 		IdleTimeout:       IdleTimeout + rt,
@@ -150,7 +162,7 @@ func New(cfg Config) (*Server, error) {
 		BaseContext:       func(net.Listener) context.Context { return s.walkieCtx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if mc, ok := c.(*meteredConn); ok {
-				return context.WithValue(ctx, meterKey{}, mc.meter)
+				return context.WithValue(ctx, connKey{}, mc)
 			}
 			return ctx
 		},
@@ -227,21 +239,52 @@ func (s *Server) end() {
 	s.mu.Unlock()
 }
 
+// refuse answers a call grandma will not take, and logs it.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, mode string, status int, why string) {
+	s.log.Info("refused", "mode", mode, "peer", r.RemoteAddr, "status", status, "why", why)
+	http.Error(w, why, status)
+}
+
 // busy answers a call grandma cannot take now.
-func (s *Server) busy(w http.ResponseWriter) {
+func (s *Server) busy(w http.ResponseWriter, r *http.Request, mode string) {
 	w.Header().Set("Retry-After", "1")
-	http.Error(w, fmt.Sprintf("grandma is on %d calls, as many as she takes: try again in a moment", s.cfg.MaxCalls), http.StatusServiceUnavailable)
+	calls := "calls"
+	if s.cfg.MaxCalls == 1 {
+		calls = "call"
+	}
+	s.refuse(w, r, mode, http.StatusServiceUnavailable, fmt.Sprintf("grandma is on %d %s, as many as she takes: try again in a moment", s.cfg.MaxCalls, calls))
 }
 
 // walkieCall is one call over HTTP: several requests, one grandma.
 type walkieCall struct {
-	id     int
-	g      *halfduplex.Grandma
-	peer   string
-	start  time.Time
-	mu     sync.Mutex
-	lines  int
-	meters []*link.Meter
+	id    int
+	g     *halfduplex.Grandma
+	peer  string
+	start time.Time
+
+	mu    sync.Mutex
+	lines int
+	conns []*meteredConn
+	// busy counts the call's requests in progress; idleSince is when the
+	// last one ended.
+	busy      int
+	idleSince time.Time
+}
+
+// gone says whether the grandchild has hung up: no request of hers in
+// progress, and every connection she used closed, for longer than goneAfter.
+func (c *walkieCall) gone(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy > 0 || now.Sub(c.idleSince) < goneAfter {
+		return false
+	}
+	for _, conn := range c.conns {
+		if !conn.closed.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // walkie takes one request of a walkie call: the question starts the call,
@@ -266,21 +309,28 @@ func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
 		}
 		script, err := wire.ParseScript(r.URL.Query())
 		if err != nil {
-			http.Error(w, "grandma cannot play that script: "+err.Error(), http.StatusBadRequest)
+			s.refuse(w, r, "walkie", http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
 			return
 		}
 		if c = s.startWalkie(callID, script, r.RemoteAddr); c == nil {
-			s.busy(w)
+			s.busy(w, r, "walkie")
 			return
 		}
 	}
 	c.mu.Lock()
 	c.lines++
 	over := c.lines > MaxLines
-	if m, ok := r.Context().Value(meterKey{}).(*link.Meter); ok && !slices.Contains(c.meters, m) {
-		c.meters = append(c.meters, m)
+	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok && !slices.Contains(c.conns, conn) {
+		c.conns = append(c.conns, conn)
 	}
+	c.busy++
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.busy--
+		c.idleSince = time.Now()
+		c.mu.Unlock()
+	}()
 	if over {
 		http.Error(w, fmt.Sprintf("a call says at most %d lines", MaxLines), http.StatusTooManyRequests)
 		return
@@ -304,11 +354,11 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 		return nil
 	}
 	rec := timeline.NewSideRecorder(timeline.Server, script.LineLabel, nil)
-	c := &walkieCall{id: id, g: halfduplex.NewGrandma(script, rec), peer: peer, start: time.Now()}
-	c.g.CountConnections(func() int {
+	c := &walkieCall{id: id, g: halfduplex.NewGrandma(script, rec), peer: peer, start: time.Now(), idleSince: time.Now()}
+	c.g.Tell(func() wire.Facts {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return max(len(c.meters), 1)
+		return wire.Facts{Connections: max(len(c.conns), 1), Latency: s.cfg.Latency}
 	})
 	s.mu.Lock()
 	s.walkies[callID] = c
@@ -322,13 +372,22 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 	go func() {
 		defer s.calls.Done()
 		defer cancel()
-		outcome := "ok"
-		select {
-		case <-c.g.Done():
-		case <-ctx.Done():
-			outcome = "dropped: the grandchild stopped calling"
-			if s.walkieCtx.Err() != nil {
-				outcome = "cut: the server stopped"
+		check := time.NewTicker(goneAfter / 4)
+		defer check.Stop()
+		outcome := ""
+		for outcome == "" {
+			select {
+			case <-c.g.Done():
+				outcome = "ok"
+			case now := <-check.C:
+				if c.gone(now) {
+					outcome = "dropped: the grandchild hung up"
+				}
+			case <-ctx.Done():
+				outcome = "dropped: the grandchild stopped calling"
+				if s.walkieCtx.Err() != nil {
+					outcome = "cut: the server stopped"
+				}
 			}
 		}
 		s.mu.Lock()
@@ -337,8 +396,8 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 		s.end()
 		c.mu.Lock()
 		var in, out int64
-		for _, m := range c.meters {
-			in, out = in+m.Read(), out+m.Written()
+		for _, conn := range c.conns {
+			in, out = in+conn.meter.Read(), out+conn.meter.Written()
 		}
 		lines := c.lines
 		c.mu.Unlock()
@@ -352,12 +411,12 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	script, err := wire.ParseScript(r.URL.Query())
 	if err != nil {
-		http.Error(w, "grandma cannot play that script: "+err.Error(), http.StatusBadRequest)
+		s.refuse(w, r, "phone", http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
 		return
 	}
 	id, ok := s.begin()
 	if !ok {
-		s.busy(w)
+		s.busy(w, r, "phone")
 		return
 	}
 	defer s.end()
@@ -377,8 +436,8 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	})
 	out := g.ServeCall(w, r.WithContext(ctx))
 	var in, sent int64
-	if m, ok := r.Context().Value(meterKey{}).(*link.Meter); ok {
-		in, sent = m.Read(), m.Written()
+	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok {
+		in, sent = conn.meter.Read(), conn.meter.Written()
 	}
 	lines := 0
 	for _, m := range rec.Finish().Messages {
@@ -420,8 +479,8 @@ func (s *Server) logCall(id int, mode, peer string, d time.Duration, in, out int
 		"bytes_in", in, "bytes_out", out, "lines_heard", lines, "outcome", outcome)
 }
 
-// meterKey keys a connection's meter in its requests' contexts.
-type meterKey struct{}
+// connKey keys a connection in its requests' contexts.
+type connKey struct{}
 
 // meteredListener puts each accepted connection behind the emulated link
 // and a meter of its own.
@@ -479,5 +538,11 @@ func (h *handshaking) Close() error {
 
 type meteredConn struct {
 	net.Conn
-	meter *link.Meter
+	meter  *link.Meter
+	closed atomic.Bool
+}
+
+func (c *meteredConn) Close() error {
+	c.closed.Store(true)
+	return c.Conn.Close()
 }

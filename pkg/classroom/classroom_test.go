@@ -179,13 +179,21 @@ func TestNotGrandma(t *testing.T) {
 		fmt.Fprintln(w, "hello")
 	}))
 	defer other.Close()
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "<!DOCTYPE html><p>not found</p>", http.StatusNotFound)
+	}))
+	defer web.Close()
 	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
 		_, err := run(context.Background(), call.Config{Script: fastScript(t)}, other.URL)
 		if err == nil {
-			t.Fatal("a call to something else succeeded")
+			t.Fatal("a call to another duplexdemo succeeded")
 		}
 		if msg := err.Error(); !strings.Contains(msg, "protocol") && !strings.Contains(msg, "answered") {
-			t.Errorf("calling something else: %q; want it to say what answered", msg)
+			t.Errorf("calling another version: %q; want it to say what answered", msg)
+		}
+		_, err = run(context.Background(), call.Config{Script: fastScript(t)}, web.URL)
+		if err == nil || !strings.Contains(err.Error(), "is not duplexdemo serve") || strings.Contains(err.Error(), "DOCTYPE") {
+			t.Errorf("calling a web server: %v; want it to say it is not duplexdemo serve, without its page", err)
 		}
 	}
 }

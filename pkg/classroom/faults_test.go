@@ -345,3 +345,28 @@ func TestConnectCycles(t *testing.T) {
 type nopListener struct{ net.Listener }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// TestHungUpFreesItsPlace: a student who quits mid-call does not keep a
+// place under --max-calls for long; grandma notices within seconds.
+func TestHungUpFreesItsPlace(t *testing.T) {
+	base := start(t, classroom.Config{MaxCalls: 1})
+	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := run(ctx, call.Config{Script: calltest.Script(t, story.Options{Pace: time.Second})}, base)
+		cancel()
+		if err == nil {
+			t.Fatal("the call was not stopped")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err := run(context.Background(), call.Config{Script: fastScript(t)}, base)
+			if err == nil {
+				break
+			}
+			if !strings.Contains(err.Error(), "try again") || time.Now().After(deadline) {
+				t.Fatalf("a call after one that hung up: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}

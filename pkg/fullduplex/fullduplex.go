@@ -151,6 +151,7 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 	cancel()
 
 	var hers *timeline.Timeline
+	var facts wire.Facts
 	var handOver int64
 	if r.log != nil {
 		// One unmasked text frame: a 2-byte header, with 2 or 8 more bytes
@@ -164,10 +165,10 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 			handOver += 2
 		}
 		if err == nil {
-			hers, err = wire.DecodeLog(r.log, cfg.Script)
+			hers, facts, err = wire.DecodeRecord(r.log, cfg.Script)
 		}
 	}
-	res, ferr := c.FinishRemote("phone", Transport, true, strings.Replace(base, "ws://", "http://", 1), hers, handOver)
+	res, ferr := c.FinishRemote("phone", Transport, true, strings.Replace(base, "ws://", "http://", 1), hers, facts.Latency, handOver)
 	if err == nil {
 		err = ferr
 	}

@@ -72,6 +72,9 @@ func (c *grandchild) call(ctx context.Context) error {
 		if resp != nil {
 			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 			resp.Body.Close()
+			if c.remote != nil && resp.Header.Get(wire.HeaderVersion) == "" {
+				return fmt.Errorf("%s is not duplexdemo serve: it answered the call with %s", resp.Request.URL.Host, resp.Status)
+			}
 			return fmt.Errorf("calling grandma: she answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 		}
 		return fmt.Errorf("calling grandma: %w", err)

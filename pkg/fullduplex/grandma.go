@@ -37,6 +37,8 @@ type Grandma struct {
 	pingEvery, pongWait time.Duration
 	// maxLines, if set, bounds the lines she hears in one call.
 	maxLines int
+	// latency is the emulated link on her side, for her record.
+	latency time.Duration
 }
 
 // Served is how a grandma for a grandchild elsewhere behaves on the
@@ -72,6 +74,7 @@ func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
 		pingEvery: o.PingEvery,
 		pongWait:  o.PongWait,
 		maxLines:  o.MaxLines,
+		latency:   o.Latency,
 	}
 }
 
@@ -330,7 +333,7 @@ func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 // handLogOver ends her record of the call and sends it as a text message,
 // for a grandchild elsewhere to show her side too.
 func (g *Grandma) handLogOver(conn *websocket.Conn) error {
-	log, err := wire.EncodeLog(g.rec.Finish(), 1)
+	log, err := wire.EncodeLog(g.rec.Finish(), wire.Facts{Connections: 1, Latency: g.latency})
 	if err != nil {
 		return err
 	}

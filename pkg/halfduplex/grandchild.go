@@ -122,6 +122,9 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 		return fmt.Errorf("saying the %s: %w", label, err)
 	}
 	defer resp.Body.Close()
+	if c.remote != nil && resp.Header.Get(wire.HeaderVersion) == "" {
+		return fmt.Errorf("%s is not duplexdemo serve: it answered the %s with %s", req.URL.Host, label, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		return fmt.Errorf("grandma answered the %s with %s: %s", label, resp.Status, strings.TrimSpace(string(msg)))

@@ -28,9 +28,9 @@ type Grandma struct {
 	rec    *timeline.Recorder
 	// handOver says she hands her record over after her farewell.
 	handOver bool
-	// connections, if set, counts the connections that carried the call,
-	// for her record.
-	connections func() int
+	// facts, if set, tells what her record says besides her events: the
+	// connections that carried the call and her side's link.
+	facts func() wire.Facts
 	// told is closed when she has finished telling the story.
 	told     chan struct{}
 	toldOnce sync.Once
@@ -56,9 +56,10 @@ func NewGrandma(s story.Script, rec *timeline.Recorder) *Grandma {
 	return g
 }
 
-// CountConnections tells grandma how to count the connections that carried
-// the call, for her record; without it she says one.
-func (g *Grandma) CountConnections(count func() int) { g.connections = count }
+// Tell tells grandma what her record says besides her events: the
+// connections that carried the call, and the emulated link on her side.
+// Without it she says one connection and no link.
+func (g *Grandma) Tell(facts func() wire.Facts) { g.facts = facts }
 
 // Done is closed once grandma has answered the goodbye: the call is over.
 func (g *Grandma) Done() <-chan struct{} { return g.done }
@@ -148,11 +149,11 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handLogOver ends her record of the call and writes it as the answer's
 // last line, for a grandchild elsewhere to show her side too.
 func (g *Grandma) handLogOver(w http.ResponseWriter, rc *http.ResponseController) error {
-	n := 1
-	if g.connections != nil {
-		n = g.connections()
+	f := wire.Facts{Connections: 1}
+	if g.facts != nil {
+		f = g.facts()
 	}
-	log, err := wire.EncodeLog(g.rec.Finish(), n)
+	log, err := wire.EncodeLog(g.rec.Finish(), f)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,13 @@ package halfduplex
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
@@ -128,8 +133,12 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 	err = kid.call(ctx)
 	cancel()
 	tr.CloseIdleConnections()
+	if brokeOff(err) {
+		err = fmt.Errorf("grandma at %s stopped answering mid-call (was duplexdemo serve stopped?): %w", base, err)
+	}
 
 	var hers *timeline.Timeline
+	var facts wire.Facts
 	var handOver int64
 	r.mu.Lock()
 	log := r.log
@@ -140,10 +149,10 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 		n := int64(len(log) + 1)
 		handOver = int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
 		if err == nil {
-			hers, err = wire.DecodeLog(log, cfg.Script)
+			hers, facts, err = wire.DecodeRecord(log, cfg.Script)
 		}
 	}
-	res, ferr := c.FinishRemote("walkie", Transport, false, base, hers, handOver)
+	res, ferr := c.FinishRemote("walkie", Transport, false, base, hers, facts.Latency, handOver)
 	if err == nil {
 		err = ferr
 	}
@@ -151,4 +160,11 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 		err = parent.Err()
 	}
 	return res, err
+}
+
+// brokeOff says whether err is a connection to grandma ending under a call
+// that was under way.
+func brokeOff(err error) bool {
+	return err != nil && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		strings.Contains(err.Error(), "server closed idle connection"))
 }

@@ -180,6 +180,9 @@ func build(calls []*call.Result) page {
 		ways = append(ways, fmt.Sprintf("as %s (%s)", modeName(c.Mode), report.ValueText("transport", c.Transport)))
 	}
 	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s, %s. Every bar, arrow and number was measured on the real connection.", strings.Join(ways, " and "), p.Latency)
+	if r := p.Calls[0].Report; r.ClockAlignment != nil {
+		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, msText(r.ClockAlignment.UncertaintyMS))
+	}
 	if len(calls) == 2 && calls[0].Mode == "walkie" && calls[1].Mode == "phone" {
 		c := report.Compare(p.Calls[0].Report, p.Calls[1].Report)
 		p.Compare = &c

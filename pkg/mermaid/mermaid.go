@@ -35,7 +35,11 @@ func Write(w io.Writer, calls ...*call.Result) error {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "## %s: %s\n\n", res.Mode, res.Transport)
-		fmt.Fprintf(&b, "Measured by duplexdemo on a real connection, %s. Times are milliseconds since the grandchild wanted to ask.\n\n", latency(res.Latency))
+		fmt.Fprintf(&b, "Measured by duplexdemo on a real connection, %s. Times are milliseconds since the grandchild wanted to ask.", latency(res.Latency))
+		if a := res.Alignment; a != nil {
+			fmt.Fprintf(&b, " Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", res.Server, ms(a.Uncertainty))
+		}
+		b.WriteString("\n\n")
 		b.WriteString("```mermaid\n")
 		b.WriteString(Diagram(res))
 		b.WriteString("```\n")

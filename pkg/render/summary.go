@@ -34,7 +34,10 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 	fmt.Fprintf(&b, "  %-14s%d\n", "connections", s.Connections)
 	if a := r.ClockAlignment; a != nil {
 		fmt.Fprintln(&b, strings.TrimRight(fit(fmt.Sprintf("  %-14s%s", "grandma at", r.Server), style.width(), g.ellipsis), " "))
-		fmt.Fprintf(&b, "  %-14saligned to within %s %s (about half a round trip)\n", "her clock", g.plusMinus, msText(a.UncertaintyMS))
+		if r.ServerLatencyMS > 0 {
+			fmt.Fprintf(&b, "  %-14s%s each way more (serve --latency)\n", "her link", msText(r.ServerLatencyMS))
+		}
+		fmt.Fprintf(&b, "  %-14saligned %s %s (half a round trip)\n", "her clock", g.plusMinus, msText(a.UncertaintyMS))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

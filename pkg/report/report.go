@@ -28,9 +28,12 @@ type Report struct {
 	// ClockAlignment, present with Server, is how grandma's clock was placed
 	// on the grandchild's, which all times are on.
 	ClockAlignment *Alignment `json:"clock_alignment,omitempty"`
-	Events         []Event    `json:"events"`
-	Spans          []Span     `json:"spans"`
-	Summary        Summary    `json:"summary"`
+	// ServerLatencyMS, with Server, is the emulated link on grandma's side
+	// (serve --latency), on top of LatencyMS.
+	ServerLatencyMS float64 `json:"server_latency_ms,omitempty"`
+	Events          []Event `json:"events"`
+	Spans           []Span  `json:"spans"`
+	Summary         Summary `json:"summary"`
 }
 
 // Event is one recorded moment.
@@ -129,14 +132,15 @@ func Build(r *call.Result) Report {
 	tl := r.Timeline
 	spans := tl.Spans()
 	out := Report{
-		Mode:           r.Mode,
-		Transport:      r.Transport,
-		ServerMayStart: r.ServerMayStart,
-		LatencyMS:      MS(r.Latency),
-		DurationMS:     MS(tl.Duration),
-		Events:         make([]Event, 0, len(tl.Events)),
-		Spans:          make([]Span, 0, len(spans)),
-		Server:         r.Server,
+		Mode:            r.Mode,
+		Transport:       r.Transport,
+		ServerMayStart:  r.ServerMayStart,
+		LatencyMS:       MS(r.Latency),
+		DurationMS:      MS(tl.Duration),
+		Events:          make([]Event, 0, len(tl.Events)),
+		Spans:           make([]Span, 0, len(spans)),
+		Server:          r.Server,
+		ServerLatencyMS: MS(r.ServerLatency),
 	}
 	if a := r.Alignment; a != nil {
 		out.ClockAlignment = &Alignment{OffsetMS: MS(a.Offset), UncertaintyMS: MS(a.Uncertainty)}

@@ -119,6 +119,10 @@ func Build(calls ...*call.Result) *File {
 	f.OtherData["modes"] = strings.Join(modes, ",")
 	if len(calls) > 0 {
 		f.OtherData["latency_ms"] = ms(calls[0].Latency)
+		if a := calls[0].Alignment; a != nil {
+			f.OtherData["server"] = calls[0].Server
+			f.OtherData["clock_uncertainty_ms"] = ms(a.Uncertainty)
+		}
 	}
 	// Viewers sort by time anyway; sorting here, stably, keeps the order
 	// the builder chose for events at the same moment (a slice before the

@@ -120,8 +120,10 @@ type Log struct {
 	DurationNS int64 `json:"duration_ns"`
 	// Connections is how many connections carried the call, as she saw
 	// them: a browser may open more than one for a walkie call.
-	Connections int        `json:"connections"`
-	Events      []LogEvent `json:"events"`
+	Connections int `json:"connections"`
+	// LatencyNS is the emulated link on her side (serve --latency).
+	LatencyNS int64      `json:"latency_ns"`
+	Events    []LogEvent `json:"events"`
 }
 
 // LogEvent is one event of grandma's record.
@@ -139,10 +141,16 @@ type LogEvent struct {
 // carries grandma's record; no line of the story starts with it.
 const LogPrefix = "{\"protocol\":"
 
-// EncodeLog writes grandma's record of a call, which connections
-// connections carried, as one line of JSON.
-func EncodeLog(tl *timeline.Timeline, connections int) ([]byte, error) {
-	l := Log{Protocol: Version, DurationNS: int64(tl.Duration), Connections: connections}
+// Facts are what grandma's record says besides her events: how many
+// connections carried the call, and the emulated link on her side.
+type Facts struct {
+	Connections int
+	Latency     time.Duration
+}
+
+// EncodeLog writes grandma's record of a call as one line of JSON.
+func EncodeLog(tl *timeline.Timeline, f Facts) ([]byte, error) {
+	l := Log{Protocol: Version, DurationNS: int64(tl.Duration), Connections: f.Connections, LatencyNS: int64(f.Latency)}
 	for _, e := range tl.Events {
 		if e.Side != timeline.Server {
 			continue
@@ -164,30 +172,54 @@ func EncodeLog(tl *timeline.Timeline, connections int) ([]byte, error) {
 // checking everything: the protocol, the size, each event's kind and time,
 // and that every message an event names is one she wanted to say, or heard.
 func DecodeLog(data []byte, script story.Script) (*timeline.Timeline, error) {
+	tl, _, err := DecodeRecord(data, script)
+	return tl, err
+}
+
+// DecodeRecord is DecodeLog, also returning the facts her record states.
+func DecodeRecord(data []byte, script story.Script) (*timeline.Timeline, Facts, error) {
+	l, err := decodeLog(data)
+	if err != nil {
+		return nil, Facts{}, err
+	}
+	tl, err := rebuild(l, script)
+	return tl, Facts{Connections: l.Connections, Latency: time.Duration(l.LatencyNS)}, err
+}
+
+func decodeLog(data []byte) (Log, error) {
 	if len(data) > MaxLog {
-		return nil, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(data), MaxLog)
+		return Log{}, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(data), MaxLog)
 	}
 	var l Log
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
-		return nil, fmt.Errorf("grandma's record of the call is not valid: %w", err)
+		return Log{}, fmt.Errorf("grandma's record of the call is not valid: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("grandma's record of the call has something after it")
+		return Log{}, errors.New("grandma's record of the call has something after it")
 	}
 	if l.Protocol != Version {
-		return nil, fmt.Errorf("grandma's record of the call is in protocol %d; this one speaks %d", l.Protocol, Version)
+		return Log{}, fmt.Errorf("grandma's record of the call is in protocol %d; this one speaks %d", l.Protocol, Version)
 	}
 	if len(l.Events) > maxEvents {
-		return nil, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
+		return Log{}, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
 	}
 	if l.Connections < 0 || l.Connections > MaxLines {
-		return nil, fmt.Errorf("grandma's record of the call says %d connections carried it, which no call needs", l.Connections)
+		return Log{}, fmt.Errorf("grandma's record of the call says %d connections carried it, which no call needs", l.Connections)
 	}
 	if l.DurationNS < 0 || l.DurationNS > int64(story.MaxScriptTime+time.Hour) {
-		return nil, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))
+		return Log{}, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))
 	}
+	if l.LatencyNS < 0 || l.LatencyNS > int64(time.Minute) {
+		return Log{}, fmt.Errorf("grandma's record of the call gives her link a latency of %v, which no link has", time.Duration(l.LatencyNS))
+	}
+	return l, nil
+}
+
+// rebuild turns grandma's checked record into her timeline, checking each
+// event against the script.
+func rebuild(l Log, script story.Script) (*timeline.Timeline, error) {
 	tl := &timeline.Timeline{Duration: time.Duration(l.DurationNS)}
 	msgs := map[int]int{} // message id in the log to index in tl.Messages
 	var last int64

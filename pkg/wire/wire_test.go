@@ -45,7 +45,7 @@ func grandmasLog(t testing.TB) []byte {
 		r.Sent(id)
 		say(story.LabelFarewell, s.Farewell)
 		var err error
-		if log, err = wire.EncodeLog(r.Finish(), 1); err != nil {
+		if log, err = wire.EncodeLog(r.Finish(), wire.Facts{Connections: 1}); err != nil {
 			t.Fatal(err)
 		}
 	})
