@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/internal/classroomtest"
+
 	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
@@ -24,35 +26,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// start serves grandma on a free port of 127.0.0.1 until the test ends,
-// and returns her URL.
-func start(t *testing.T, cfg classroom.Config) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener = ln
-	s, err := classroom.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(2 * time.Second):
-			t.Error("the server took over 2s to stop")
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
+// start serves grandma until the test ends, and returns her URL.
+func start(t *testing.T, cfg classroom.Config) string { return classroomtest.Serve(t, cfg) }
 
 type remoteRun func(context.Context, call.Config, string) (*call.Result, error)
 

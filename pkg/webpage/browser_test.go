@@ -1,15 +1,15 @@
 package webpage_test
 
 import (
-	"context"
 	"flag"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/duplexdemo/duplexdemo/internal/classroomtest"
 
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
@@ -22,38 +22,13 @@ var docs = flag.String("docs", "", "write a screenshot of the page after both ca
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// serve runs grandma with the page on a free port of 127.0.0.1 until the
-// test ends, and returns her URL.
-func serve(t *testing.T, cfg classroom.Config) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener = ln
-	s, err := classroom.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
 // TestPageInChromium opens the page in headless Chromium, plays the walkie
 // and the phone call, and checks what the student sees: one lane per side
 // for each call, the phone's interruption heard sooner than the walkie's,
 // the connections grandma saw, no console error or failed request, and
 // nothing loaded from another origin.
 func TestPageInChromium(t *testing.T) {
-	base := serve(t, classroom.Config{Latency: 40 * time.Millisecond})
+	base := classroomtest.Serve(t, classroom.Config{Latency: 40 * time.Millisecond})
 	b := browsertest.New(t)
 	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/"),
 		chromedp.WaitEnabled(chromedp.CSS("#play-walkie"))); err != nil {
