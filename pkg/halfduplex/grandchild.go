@@ -35,8 +35,8 @@ type grandchild struct {
 	hearing sync.Mutex
 	// progress follows the story as she hears it.
 	progress *story.Progress
-	// interrupting is closed once the interruption is in line for the
-	// channel (httptrace's GetConn).
+	// interrupting is closed once the interruption has the channel
+	// (httptrace's GotConn): the goodbye never goes before it.
 	interrupting chan struct{}
 	// remote is set when grandma is elsewhere (RunRemote).
 	remote *remote
@@ -69,7 +69,7 @@ func (c *grandchild) call(ctx context.Context) error {
 		if err := story.Await(ctx, c.rec, c.script.GoodbyeAt, c.progress.Ended()); err != nil {
 			return err
 		}
-		// Never before the interruption is wanted: on a loaded machine its
+		// Never before the interruption has gone: on a loaded machine its
 		// goroutine may run late, and the goodbye must not overtake it.
 		select {
 		case <-c.interrupting:
@@ -95,15 +95,14 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 		reason = ReasonConnecting
 	}
 	id := c.rec.Want(timeline.Client, label, text, reason)
-	var inLine sync.Once
-	trace := &httptrace.ClientTrace{GetConn: func(string) {
-		if label == story.LabelInterruption {
-			inLine.Do(func() { close(c.interrupting) }) // it now waits in line for the channel
-		}
-	}, GotConn: func(httptrace.GotConnInfo) {
+	var onAir sync.Once
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
 		c.hearing.Lock() // hooks run before the request is written
 		c.rec.Sent(id)
 		c.hearing.Unlock()
+		if label == story.LabelInterruption {
+			onAir.Do(func() { close(c.interrupting) }) // the goodbye may go now
+		}
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, strings.NewReader(text))
 	if err != nil {

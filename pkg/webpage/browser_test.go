@@ -1,6 +1,7 @@
 package webpage_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -36,10 +37,13 @@ func TestPageInChromium(t *testing.T) {
 	}
 	heardAfter := map[string]float64{}
 	for _, mode := range []string{"walkie", "phone"} {
-		if err := chromedp.Do(b.Ctx, chromedp.Click(chromedp.CSS("#play-"+mode)),
-			chromedp.WaitVisible(chromedp.CSS(`table[data-mode="`+mode+`"]`))); err != nil {
+		wait, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
+		err := chromedp.Do(wait, chromedp.Click(chromedp.CSS("#play-"+mode)),
+			chromedp.WaitVisible(chromedp.CSS(`table[data-mode="`+mode+`"]`)))
+		cancel()
+		if err != nil {
 			status, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#status")))
-			t.Fatalf("%s: %v (the page says %q)", mode, err, status)
+			t.Fatalf("%s: %v (the page says %q; the browser reported %q)", mode, err, status, b.Problems())
 		}
 		lanes, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('svg[data-mode="`+mode+`"] g.lane')].map(g => g.dataset.side)`))
 		if err != nil {
