@@ -370,3 +370,47 @@ func TestHungUpFreesItsPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkieLimits: a walkie line over the size limit gets 413, a request
+// in another protocol 400, and too many lines in one call 429.
+func TestWalkieLimits(t *testing.T) {
+	base := start(t, classroom.Config{})
+	s := fastScript(t)
+	post := func(query, body, callID string, version string) int {
+		req, err := http.NewRequest(http.MethodPost, base+halfduplex.Path+query, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(wire.HeaderVersion, version)
+		req.Header.Set(wire.HeaderCall, callID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	v := fmt.Sprint(wire.Version)
+	id := wire.NewCallID()
+	if got := post("?"+wire.ScriptQuery(s).Encode(), strings.Repeat("x", halfduplex.MaxMessage+1), id, v); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("an oversized line: %d, want 413", got)
+	}
+	if got := post("?"+wire.ScriptQuery(s).Encode(), s.Question, wire.NewCallID(), "0"); got != http.StatusBadRequest {
+		t.Errorf("protocol 0: %d, want 400", got)
+	}
+	if got := post("", s.Question, "not-an-id", v); got != http.StatusBadRequest {
+		t.Errorf("no valid call id: %d, want 400", got)
+	}
+	saw429 := false
+	for range classroom.MaxLines + 2 {
+		if post("", s.Interruption, id, v) == http.StatusTooManyRequests {
+			saw429 = true
+			break
+		}
+	}
+	if !saw429 {
+		t.Errorf("%d lines in one call were all taken; want 429 past %d", classroom.MaxLines+2, classroom.MaxLines)
+	}
+	normalCall(t, base)
+}
