@@ -24,6 +24,8 @@ func TestGolden(t *testing.T) {
 		{"compare.golden", false, []string{"compare"}},
 		{"walkthrough.golden", false, []string{"walkthrough", "--no-pause"}},
 		{"compare-json.golden", false, []string{"compare", "--json"}},
+		{"poll.golden", false, []string{"poll"}},
+		{"poll-json.golden", false, []string{"poll", "--json", "--every", "100ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/polling"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -94,6 +95,38 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
 	addServerFlag(cmd.Flags(), opts)
+	return cmd
+}
+
+// NewCmdPoll builds the poll command: the call over HTTP/1.1 by polling.
+func NewCmdPoll(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	every := polling.DefaultEvery
+	cmd := &cobra.Command{
+		Use:   "poll",
+		Short: "Polling, before WebSocket: the client asks \"anything new?\" on a timer",
+		Long: `poll plays the call the way web pages faked a server that speaks first,
+before WebSocket: the grandchild posts her lines, and asks grandma for hers
+with a GET every --every. Grandma cannot speak at all: every line she wants
+to say, each sentence of her story included, waits for the next poll. The
+summary counts the requests, the polls that brought nothing, and the bytes
+they cost.`,
+		Example: `  duplexdemo poll
+  duplexdemo poll --every 1s
+  duplexdemo poll --every 50ms --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMode(cmd.Context(), deps, opts, mode{
+				Title: fmt.Sprintf("POLLING: HTTP/1.1, a poll every %v", every),
+				Run: func(ctx context.Context, cfg call.Config) (*call.Result, error) {
+					return polling.Run(ctx, cfg, every)
+				},
+			})
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	addExportFlags(cmd.Flags(), &opts.Export)
+	cmd.Flags().Var(&durationValue{&every, false, polling.MaxEvery}, "every", fmt.Sprintf("how often the grandchild polls (%v to %v)", polling.MinEvery, polling.MaxEvery))
 	return cmd
 }
 

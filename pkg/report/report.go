@@ -76,6 +76,12 @@ type Summary struct {
 	Messages int       `json:"messages"`
 	Client   SideTimes `json:"client"`
 	Server   SideTimes `json:"server"`
+	// Requests, EmptyReplies and EmptyBytes are for a call by polling:
+	// the grandchild's requests, the polls that brought nothing, and the
+	// bytes those spent, both ways. Absent for other modes.
+	Requests     int   `json:"requests,omitempty"`
+	EmptyReplies int   `json:"empty_replies,omitempty"`
+	EmptyBytes   int64 `json:"empty_bytes,omitempty"`
 }
 
 // Moment is the measured life of one key line. A time is null when it did
@@ -166,6 +172,9 @@ func Build(r *call.Result) Report {
 		Bytes:        Directions{ClientToServer: r.WireBytes[timeline.Client], ServerToClient: r.WireBytes[timeline.Server]},
 		PayloadBytes: Directions{ClientToServer: payload[timeline.Client], ServerToClient: payload[timeline.Server]},
 		Connections:  r.Connections,
+		Requests:     r.Requests,
+		EmptyReplies: r.EmptyReplies,
+		EmptyBytes:   r.EmptyBytes,
 		Client:       sideTimes(tl, spans, timeline.Client),
 		Server:       sideTimes(tl, spans, timeline.Server),
 	}

@@ -1,0 +1,162 @@
+package polling
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/duplexdemo/duplexdemo/pkg/link"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// grandchild polls grandma on a timer and posts her own lines when the
+// script wants them said.
+type grandchild struct {
+	script   story.Script
+	rec      *timeline.Recorder
+	client   *http.Client
+	base     string
+	every    time.Duration
+	meter    *link.Meter
+	progress *story.Progress
+
+	// farewell is closed when she has heard grandma's farewell.
+	farewell     chan struct{}
+	farewellOnce sync.Once
+
+	mu         sync.Mutex
+	requests   int
+	empty      int
+	emptyBytes int64
+}
+
+func (c *grandchild) counts() (requests, empty int, emptyBytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.requests, c.empty, c.emptyBytes
+}
+
+// call plays her part: the question at once, then a poll every c.every
+// until she has heard the farewell, and the interruption and the goodbye
+// when the script says, but not before the story has begun, or ended, on
+// her side.
+func (c *grandchild) call(ctx context.Context) error {
+	c.farewell = make(chan struct{})
+	g, ctx := errgroup.WithContext(ctx)
+	if err := c.say(ctx, story.LabelQuestion, c.script.Question, ReasonConnecting); err != nil {
+		return err
+	}
+	g.Go(func() error { return c.poll(ctx) })
+	g.Go(func() error {
+		if err := story.Await(ctx, c.rec, c.script.InterruptAt, c.progress.Begun()); err != nil {
+			return err
+		}
+		if err := c.say(ctx, story.LabelInterruption, c.script.Interruption, ReasonChannelBusy); err != nil {
+			return err
+		}
+		if err := story.Await(ctx, c.rec, c.script.GoodbyeAt, c.progress.Ended()); err != nil {
+			return err
+		}
+		return c.say(ctx, story.LabelGoodbye, c.script.Goodbye, ReasonChannelBusy)
+	})
+	err := g.Wait()
+	c.client.CloseIdleConnections() // hang up
+	return err
+}
+
+// poll asks grandma for anything new every c.every, counting the polls
+// that bring nothing and what they cost, until the farewell is heard.
+func (c *grandchild) poll(ctx context.Context) error {
+	start := c.rec.Now()
+	for n := 1; ; n++ {
+		if err := c.rec.SleepUntil(ctx, start+c.every*time.Duration(n)); err != nil {
+			return err
+		}
+		wrote, read := c.meter.Written(), c.meter.Read()
+		heard, err := c.request(ctx, http.MethodGet, PollPath, "")
+		if err != nil {
+			return fmt.Errorf("polling: %w", err)
+		}
+		c.mu.Lock()
+		c.requests++
+		if heard == 0 {
+			c.empty++
+			c.emptyBytes += c.meter.Written() - wrote + c.meter.Read() - read
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.farewell:
+			return nil
+		default:
+		}
+	}
+}
+
+// say posts one line. It counts as sent when the transport hands the
+// request the connection: until then a poll has it, or it is opening.
+func (c *grandchild) say(ctx context.Context, label, text, reason string) error {
+	id := c.rec.Want(timeline.Client, label, text, reason)
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { c.rec.Sent(id) }}
+	_, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodPost, SayPath, text)
+	if err != nil {
+		return fmt.Errorf("saying the %s: %w", label, err)
+	}
+	c.mu.Lock()
+	c.requests++
+	c.mu.Unlock()
+	return nil
+}
+
+// request makes one request and hears every line of its answer, returning
+// how many there were.
+func (c *grandchild) request(ctx context.Context, method, path, body string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return 0, fmt.Errorf("grandma answered %s", strings.TrimSpace(resp.Status+": "+string(msg)))
+	}
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), MaxMessage)
+	heard := 0
+	for {
+		line, err := br.ReadString('\n')
+		if strings.HasSuffix(line, "\n") {
+			m, herr := c.rec.Heard(timeline.Server, strings.TrimSuffix(line, "\n"))
+			if herr != nil {
+				return heard, herr
+			}
+			heard++
+			c.progress.Heard(m.Label)
+			if m.Label == story.LabelFarewell {
+				c.farewellOnce.Do(func() { close(c.farewell) })
+			}
+		} else if line != "" {
+			return heard, fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
+		}
+		if err == io.EOF {
+			return heard, nil
+		}
+		if err != nil {
+			return heard, fmt.Errorf("hearing grandma: %w", err)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package polling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// grandma keeps everything she wants to say until a poll takes it: she
+// never speaks first, and never speaks on her own.
+type grandma struct {
+	script story.Script
+	rec    *timeline.Recorder
+
+	// asked is closed when she hears the question; goodbye when she hears
+	// the goodbye.
+	asked, goodbye         chan struct{}
+	askedOnce, goodbyeOnce sync.Once
+
+	mu      sync.Mutex
+	pending []utterance
+}
+
+func newGrandma(s story.Script, rec *timeline.Recorder) *grandma {
+	return &grandma{script: s, rec: rec, asked: make(chan struct{}), goodbye: make(chan struct{})}
+}
+
+// keep wants to say a line, and keeps it for the next poll.
+func (g *grandma) keep(label, text string) {
+	u := utterance{g.rec.Want(timeline.Server, label, text, ReasonNextPoll), text}
+	g.mu.Lock()
+	g.pending = append(g.pending, u)
+	g.mu.Unlock()
+}
+
+// ServeHTTP hears a line (POST /say) or answers a poll (GET /poll) with
+// everything she has kept since the last one: possibly nothing.
+func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == SayPath && r.Method == http.MethodPost:
+		g.hear(w, r)
+	case r.URL.Path == PollPath && r.Method == http.MethodGet:
+		g.answerPoll(w)
+	case r.URL.Path == SayPath || r.URL.Path == PollPath:
+		http.Error(w, "POST a line to /say, GET /poll for grandma's", http.StatusMethodNotAllowed)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// hear takes one of the grandchild's lines. The answer to the POST says
+// nothing: what grandma replies waits for a poll like everything else.
+func (g *grandma) hear(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxMessage))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", MaxMessage), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "could not read the request body", http.StatusBadRequest)
+		return
+	}
+	heard, err := g.rec.Heard(timeline.Client, string(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch label, _ := g.script.Label(heard.Text); label {
+	case story.LabelQuestion:
+		g.askedOnce.Do(func() { close(g.asked) })
+	case story.LabelInterruption:
+		g.keep(story.LabelAnswer, g.script.Answer)
+	case story.LabelGoodbye:
+		g.goodbyeOnce.Do(func() { close(g.goodbye) })
+	default:
+		http.Error(w, fmt.Sprintf("grandma does not know what to say to %q", heard.Text), http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// answerPoll sends everything kept, one line each, each sent as it is
+// written.
+func (g *grandma) answerPoll(w http.ResponseWriter) {
+	g.mu.Lock()
+	lines := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if len(lines) == 0 {
+		w.WriteHeader(http.StatusNoContent) // nothing new
+		return
+	}
+	rc := http.NewResponseController(w)
+	for _, u := range lines {
+		g.rec.Sent(u.id)
+		if _, err := io.WriteString(w, u.text+"\n"); err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if err := rc.Flush(); err != nil {
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// think is grandma's side of the script: once asked, the story, sentence
+// by sentence at its pace; the county fair when she remembers it, after the
+// story; her farewell when she hears goodbye. Each is kept for a poll. It
+// returns once she has kept her farewell, or when ctx ends.
+func (g *grandma) think(ctx context.Context) {
+	select {
+	case <-g.asked:
+	case <-ctx.Done():
+		return
+	}
+	start := g.rec.Now()
+	for i, sentence := range g.script.Story {
+		if g.rec.SleepUntil(ctx, start+g.script.Pace*time.Duration(i)) != nil {
+			return
+		}
+		g.keep(story.LabelStory, sentence)
+	}
+	if g.rec.SleepUntil(ctx, g.script.AfterthoughtAt) != nil {
+		return
+	}
+	g.keep(story.LabelAfterthought, g.script.Afterthought)
+	select {
+	case <-g.goodbye:
+		g.keep(story.LabelFarewell, g.script.Farewell)
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,118 @@
+// Package polling plays the call the way web pages faked a channel on which
+// the server may speak before WebSocket: by polling. The grandchild says
+// her lines in POST requests and asks "anything new?" with a GET every so
+// often; grandma cannot speak at all, she can only keep what she wants to
+// say until the next poll takes it. Everything rides on one HTTP/1.1
+// connection.
+//
+// Every wait on the timeline is measured: grandma's line is sent when the
+// answer to a poll starts writing it, so its wait is the time to the next
+// poll; a grandchild's line is sent when the transport hands its request
+// the connection (httptrace's GotConn), so it waits while a poll is on it.
+package polling
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+const (
+	// SayPath is where the grandchild posts her lines.
+	SayPath = "/say"
+	// PollPath is where she asks for grandma's.
+	PollPath = "/poll"
+	// MaxMessage is the largest line either side accepts, in bytes.
+	MaxMessage = 4 << 10
+	// MaxAnswer bounds one poll's answer.
+	MaxAnswer = 64 << 10
+	// Transport describes what carries the call.
+	Transport = "HTTP/1.1 polling, one TCP connection"
+
+	// DefaultEvery is how often the grandchild polls unless told otherwise.
+	DefaultEvery = 300 * time.Millisecond
+	// MinEvery and MaxEvery bound the polling period.
+	MinEvery = 10 * time.Millisecond
+	MaxEvery = 5 * time.Second
+
+	// ReasonNextPoll is why grandma waits: she can speak only in the answer
+	// to a poll.
+	ReasonNextPoll = "no poll yet"
+	// ReasonChannelBusy is why the grandchild waits: a poll has the one
+	// connection.
+	ReasonChannelBusy = "channel busy"
+	// ReasonConnecting is why her first line waits: the connection is being
+	// opened.
+	ReasonConnecting = "connecting"
+
+	responseHeaderTimeout = 10 * time.Second
+)
+
+// Run plays one call by polling every `every` and returns what it measured:
+// besides the timeline, how many requests it took, how many polls came
+// back empty, and the bytes those spent on nothing. Grandma serves on
+// cfg.Listener; Run returns when the grandchild has heard the farewell, or
+// when ctx ends, leaving nothing running.
+func Run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Result, error) {
+	if every < MinEvery || every > MaxEvery {
+		return nil, &story.OptionError{Option: "every", Value: every.String(), Want: fmt.Sprintf("must be from %v to %v", MinEvery, MaxEvery)}
+	}
+	c, err := call.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer context.AfterFunc(ctx, c.Abort)()
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	g := newGrandma(cfg.Script, c.Rec)
+	stop := c.Serve(ctx, g)
+	thinking := make(chan struct{})
+	go func() {
+		defer close(thinking)
+		g.think(ctx)
+	}()
+
+	tr := &http.Transport{
+		DialContext:           c.DialContext,
+		MaxConnsPerHost:       1, // one connection, as the walkie
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       c.Silence(call.IdleTimeout),
+		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
+	}
+	kid := &grandchild{
+		script:   cfg.Script,
+		rec:      c.Rec,
+		client:   &http.Client{Transport: tr},
+		base:     "http://" + c.Listener.Addr().String(),
+		every:    every,
+		meter:    c.Dialer.Meter,
+		progress: story.NewProgress(cfg.Script),
+	}
+	err = kid.call(ctx)
+	cancel()
+	tr.CloseIdleConnections()
+	<-thinking
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	if parent.Err() != nil {
+		err = parent.Err()
+	}
+	res := c.Finish("poll", Transport, false)
+	res.Requests, res.EmptyReplies, res.EmptyBytes = kid.counts()
+	return res, err
+}
+
+// utterance is a line someone wants to say, and the message it was
+// recorded as.
+type utterance struct {
+	id   timeline.MsgID
+	text string
+}

@@ -1,0 +1,68 @@
+package polling
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/internal/calltest"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRealTCP plays the call by polling on loopback, and checks what
+// polling means, with orderings and bounds that hold on a busy machine:
+// each of grandma's lines waits for a poll and is heard within one period
+// of being wanted, never before; the polls cost requests and bytes, many
+// of them for nothing.
+func TestRealTCP(t *testing.T) {
+	const latency, every = 10 * time.Millisecond, 80 * time.Millisecond
+	res, err := Run(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency}, every)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := res.Timeline
+	for _, m := range tl.Messages {
+		if !m.Sent || !m.Heard {
+			t.Fatalf("the %s's %s was not both sent and heard", m.From, m.Label)
+		}
+		if m.From.String() != "server" {
+			continue
+		}
+		if m.Reason != ReasonNextPoll {
+			t.Errorf("grandma's %s waited because %q, want %q", m.Label, m.Reason, ReasonNextPoll)
+		}
+		if m.HeardAt < m.WantedAt {
+			t.Errorf("grandma's %s was heard at %v, before she wanted to say it at %v", m.Label, m.HeardAt, m.WantedAt)
+		}
+	}
+	afterthought := calltest.Said(t, tl, story.LabelAfterthought)
+	// Heard at the next poll after she wanted to say it: within a period,
+	// plus the poll's round trip and a margin for a busy machine.
+	if d := afterthought.HeardAfter(); d > every+2*latency+100*time.Millisecond {
+		t.Errorf("the afterthought was heard %v after she wanted it; polls come every %v", d, every)
+	}
+	if res.Requests < 3+int(tl.Duration/every)/2 {
+		t.Errorf("%d requests in a call of %v polled every %v", res.Requests, tl.Duration, every)
+	}
+	if res.EmptyReplies == 0 || res.EmptyBytes <= 0 {
+		t.Errorf("%d empty replies costing %d bytes; a poll every %v must often bring nothing", res.EmptyReplies, res.EmptyBytes, every)
+	}
+	if res.Connections != 1 {
+		t.Errorf("connections: %d, want 1", res.Connections)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	calltest.Cancelled(t, func(ctx context.Context, cfg call.Config) (*call.Result, error) { return Run(ctx, cfg, DefaultEvery) })
+}
+
+func TestBadEvery(t *testing.T) {
+	if _, err := Run(context.Background(), call.Config{Script: story.Default()}, time.Microsecond); err == nil {
+		t.Error("a poll every microsecond was accepted")
+	}
+}
