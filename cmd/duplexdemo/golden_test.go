@@ -26,6 +26,7 @@ func TestGolden(t *testing.T) {
 		{"compare-json.golden", false, []string{"compare", "--json"}},
 		{"poll.golden", false, []string{"poll"}},
 		{"poll-json.golden", false, []string{"poll", "--json", "--every", "100ms"}},
+		{"longpoll.golden", false, []string{"longpoll"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -130,6 +130,34 @@ they cost.`,
 	return cmd
 }
 
+// NewCmdLongPoll builds the longpoll command: the call by long polling.
+func NewCmdLongPoll(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	cmd := &cobra.Command{
+		Use:   "longpoll",
+		Short: "Long polling, before WebSocket: a request held open until the server has something",
+		Long: `longpoll plays the call by long polling: the grandchild's poll is held open
+by grandma until she has something to say, and a new poll goes out the
+moment each answer arrives. No poll comes back empty, but grandma still
+cannot speak while no poll is waiting: a line she wants between an answer
+and the next poll's arrival waits a round trip of the link. The held poll
+keeps one connection busy, so the grandchild's lines go on a second.`,
+		Example: `  duplexdemo longpoll
+  duplexdemo longpoll --latency 150ms
+  duplexdemo longpoll --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMode(cmd.Context(), deps, opts, mode{
+				Title: "LONG POLLING: HTTP/1.1, a poll held until grandma has something",
+				Run:   polling.RunLong,
+			})
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	addExportFlags(cmd.Flags(), &opts.Export)
+	return cmd
+}
+
 // runMode plays one call and prints it: a live log, the swimlanes and the
 // summary, or with --json only the report.
 func runMode(ctx context.Context, deps *Deps, opts *CallOptions, m mode) error {

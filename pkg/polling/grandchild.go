@@ -78,6 +78,8 @@ func (c *grandchild) call(ctx context.Context) error {
 func (c *grandchild) poll(ctx context.Context) error {
 	start := c.rec.Now()
 	for n := 1; ; n++ {
+		// A poll every c.every, or, long polling (c.every 0), the next
+		// the moment the last is answered.
 		if err := c.rec.SleepUntil(ctx, start+c.every*time.Duration(n)); err != nil {
 			return err
 		}

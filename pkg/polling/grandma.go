@@ -24,12 +24,17 @@ type grandma struct {
 	asked, goodbye         chan struct{}
 	askedOnce, goodbyeOnce sync.Once
 
+	// long says she holds a poll until she has something to say.
+	long bool
+
 	mu      sync.Mutex
 	pending []utterance
+	// kept is signalled when a line is kept, for a held poll.
+	kept chan struct{}
 }
 
 func newGrandma(s story.Script, rec *timeline.Recorder) *grandma {
-	return &grandma{script: s, rec: rec, asked: make(chan struct{}), goodbye: make(chan struct{})}
+	return &grandma{script: s, rec: rec, asked: make(chan struct{}), goodbye: make(chan struct{}), kept: make(chan struct{}, 1)}
 }
 
 // keep wants to say a line, and keeps it for the next poll.
@@ -38,6 +43,10 @@ func (g *grandma) keep(label, text string) {
 	g.mu.Lock()
 	g.pending = append(g.pending, u)
 	g.mu.Unlock()
+	select {
+	case g.kept <- struct{}{}:
+	default: // a signal is already waiting
+	}
 }
 
 // ServeHTTP hears a line (POST /say) or answers a poll (GET /poll) with
@@ -47,6 +56,9 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == SayPath && r.Method == http.MethodPost:
 		g.hear(w, r)
 	case r.URL.Path == PollPath && r.Method == http.MethodGet:
+		if g.long {
+			g.hold(r.Context())
+		}
 		g.answerPoll(w)
 	case r.URL.Path == SayPath || r.URL.Path == PollPath:
 		http.Error(w, "POST a line to /say, GET /poll for grandma's", http.StatusMethodNotAllowed)
@@ -85,6 +97,28 @@ func (g *grandma) hear(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// hold keeps a long poll waiting until she has something to say, or for
+// HoldFor at most, or until the call ends.
+func (g *grandma) hold(ctx context.Context) {
+	t := time.NewTimer(HoldFor)
+	defer t.Stop()
+	for {
+		g.mu.Lock()
+		n := len(g.pending)
+		g.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		select {
+		case <-g.kept:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // answerPoll sends everything kept, one line each, each sent as it is

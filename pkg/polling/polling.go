@@ -33,6 +33,11 @@ const (
 	MaxAnswer = 64 << 10
 	// Transport describes what carries the call.
 	Transport = "HTTP/1.1 polling, one TCP connection"
+	// TransportLong describes what carries a call by long polling.
+	TransportLong = "HTTP/1.1 long polling, two TCP connections"
+	// HoldFor bounds how long grandma holds a long poll with nothing to
+	// say before answering it empty.
+	HoldFor = 20 * time.Second
 
 	// DefaultEvery is how often the grandchild polls unless told otherwise.
 	DefaultEvery = 300 * time.Millisecond
@@ -53,7 +58,8 @@ const (
 	responseHeaderTimeout = 10 * time.Second
 )
 
-// Run plays one call by polling every `every` and returns what it measured:
+// Run plays one call by polling every `every` (long polling when every is
+// 0: see RunLong) and returns what it measured:
 // besides the timeline, how many requests it took, how many polls came
 // back empty, and the bytes those spent on nothing. Grandma serves on
 // cfg.Listener; Run returns when the grandchild has heard the farewell, or
@@ -62,6 +68,21 @@ func Run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 	if every < MinEvery || every > MaxEvery {
 		return nil, &story.OptionError{Option: "every", Value: every.String(), Want: fmt.Sprintf("must be from %v to %v", MinEvery, MaxEvery)}
 	}
+	return run(ctx, cfg, every)
+}
+
+// RunLong plays one call by long polling: the grandchild's poll is held
+// open until grandma has something to say, and a new one goes out the
+// moment each answer is heard. Grandma still cannot speak while no poll is
+// waiting: between an answer and the next poll's arrival, a round trip of
+// the link. The posts go on a second connection, since the held poll keeps
+// the first.
+func RunLong(ctx context.Context, cfg call.Config) (*call.Result, error) {
+	return run(ctx, cfg, 0)
+}
+
+func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Result, error) {
+	long := every == 0
 	c, err := call.Start(cfg)
 	if err != nil {
 		return nil, err
@@ -72,6 +93,7 @@ func Run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 	defer cancel()
 
 	g := newGrandma(cfg.Script, c.Rec)
+	g.long = long
 	stop := c.Serve(ctx, g)
 	thinking := make(chan struct{})
 	go func() {
@@ -81,8 +103,8 @@ func Run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 
 	tr := &http.Transport{
 		DialContext:           c.DialContext,
-		MaxConnsPerHost:       1, // one connection, as the walkie
-		MaxIdleConnsPerHost:   1,
+		MaxConnsPerHost:       conns(long),
+		MaxIdleConnsPerHost:   conns(long),
 		IdleConnTimeout:       c.Silence(call.IdleTimeout),
 		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
 	}
@@ -106,6 +128,9 @@ func Run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 		err = parent.Err()
 	}
 	res := c.Finish("poll", Transport, false)
+	if long {
+		res.Mode, res.Transport = "longpoll", TransportLong
+	}
 	res.Requests, res.EmptyReplies, res.EmptyBytes = kid.counts()
 	return res, err
 }
@@ -115,4 +140,13 @@ func Run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 type utterance struct {
 	id   timeline.MsgID
 	text string
+}
+
+// conns is how many connections the grandchild may open: one for polling,
+// as the walkie; two for long polling, whose held poll keeps one.
+func conns(long bool) int {
+	if long {
+		return 2
+	}
+	return 1
 }

@@ -66,3 +66,32 @@ func TestBadEvery(t *testing.T) {
 		t.Error("a poll every microsecond was accepted")
 	}
 }
+
+// TestLongPollRealTCP: long polling brings no empty replies; grandma's
+// lines wait at most the gap between an answer and the next poll's
+// arrival, a round trip; the posts take a second connection.
+func TestLongPollRealTCP(t *testing.T) {
+	const latency = 20 * time.Millisecond
+	res, err := RunLong(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != "longpoll" || res.EmptyReplies != 0 {
+		t.Errorf("mode %q with %d empty replies; want longpoll with none", res.Mode, res.EmptyReplies)
+	}
+	if res.Connections != 2 {
+		t.Errorf("connections: %d, want 2 (the held poll keeps one)", res.Connections)
+	}
+	for _, m := range res.Timeline.Messages {
+		if !m.Sent || !m.Heard {
+			t.Fatalf("the %s's %s was not both sent and heard", m.From, m.Label)
+		}
+		if m.From.String() == "server" && m.Waited() > 2*latency+100*time.Millisecond {
+			t.Errorf("grandma's %s waited %v; a poll is back within a round trip (%v)", m.Label, m.Waited(), 2*latency)
+		}
+	}
+	afterthought := calltest.Said(t, res.Timeline, story.LabelAfterthought)
+	if d := afterthought.HeardAfter(); d < latency || d > 3*latency+100*time.Millisecond {
+		t.Errorf("the afterthought was heard %v after she wanted it; want about one latency (%v)", d, latency)
+	}
+}
