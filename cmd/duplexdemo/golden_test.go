@@ -27,6 +27,7 @@ func TestGolden(t *testing.T) {
 		{"poll.golden", false, []string{"poll"}},
 		{"poll-json.golden", false, []string{"poll", "--json", "--every", "100ms"}},
 		{"longpoll.golden", false, []string{"longpoll"}},
+		{"sse.golden", false, []string{"sse"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
-	"github.com/duplexdemo/duplexdemo/pkg/polling"
+	"github.com/duplexdemo/duplexdemo/pkg/workarounds"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -101,7 +101,7 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 // NewCmdPoll builds the poll command: the call over HTTP/1.1 by polling.
 func NewCmdPoll(deps *Deps) *cobra.Command {
 	opts := &CallOptions{}
-	every := polling.DefaultEvery
+	every := workarounds.DefaultEvery
 	cmd := &cobra.Command{
 		Use:   "poll",
 		Short: "Polling, before WebSocket: the client asks \"anything new?\" on a timer",
@@ -119,14 +119,14 @@ they cost.`,
 			return runMode(cmd.Context(), deps, opts, mode{
 				Title: fmt.Sprintf("POLLING: HTTP/1.1, a poll every %v", every),
 				Run: func(ctx context.Context, cfg call.Config) (*call.Result, error) {
-					return polling.Run(ctx, cfg, every)
+					return workarounds.Run(ctx, cfg, every)
 				},
 			})
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
-	cmd.Flags().Var(&durationValue{&every, false, polling.MaxEvery}, "every", fmt.Sprintf("how often the grandchild polls (%v to %v)", polling.MinEvery, polling.MaxEvery))
+	cmd.Flags().Var(&durationValue{&every, false, workarounds.MaxEvery}, "every", fmt.Sprintf("how often the grandchild polls (%v to %v)", workarounds.MinEvery, workarounds.MaxEvery))
 	return cmd
 }
 
@@ -149,7 +149,35 @@ keeps one connection busy, so the grandchild's lines go on a second.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMode(cmd.Context(), deps, opts, mode{
 				Title: "LONG POLLING: HTTP/1.1, a poll held until grandma has something",
-				Run:   polling.RunLong,
+				Run:   workarounds.RunLong,
+			})
+		},
+	}
+	addCallFlags(cmd.Flags(), opts)
+	addExportFlags(cmd.Flags(), &opts.Export)
+	return cmd
+}
+
+// NewCmdSSE builds the sse command: grandma on server-sent events.
+func NewCmdSSE(deps *Deps) *cobra.Command {
+	opts := &CallOptions{}
+	cmd := &cobra.Command{
+		Use:   "sse",
+		Short: "Server-sent events, before WebSocket: a stream down, POSTs up, two connections",
+		Long: `sse plays the call with server-sent events: the grandchild opens an event
+stream (text/event-stream) on which grandma says each line the moment she
+wants to, and says her own lines in POST requests, which take a second
+connection. Two one-way channels make a two-way call: the interruption
+reaches grandma mid-story, and her afterthought goes at once, at the price of
+a second connection and a request's headers for every line up.`,
+		Example: `  duplexdemo sse
+  duplexdemo sse --latency 150ms
+  duplexdemo sse --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runMode(cmd.Context(), deps, opts, mode{
+				Title: "SERVER-SENT EVENTS: a stream down, POSTs up",
+				Run:   workarounds.RunSSE,
 			})
 		},
 	}

@@ -96,6 +96,6 @@ summary. Every wait it shows was measured on the connection, never scripted.`,
 	root.SetOut(deps.Out)
 	root.SetErr(deps.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(NewCmdWalkthrough(deps), NewCmdWalkie(deps), NewCmdPhone(deps), NewCmdCompare(deps), NewCmdPoll(deps), NewCmdLongPoll(deps), NewCmdServe(deps))
+	root.AddCommand(NewCmdWalkthrough(deps), NewCmdWalkie(deps), NewCmdPhone(deps), NewCmdCompare(deps), NewCmdPoll(deps), NewCmdLongPoll(deps), NewCmdSSE(deps), NewCmdServe(deps))
 	return root
 }

@@ -1,4 +1,4 @@
-package polling
+package workarounds
 
 import (
 	"context"
@@ -26,6 +26,8 @@ type grandma struct {
 
 	// long says she holds a poll until she has something to say.
 	long bool
+	// streamed says she speaks on an event stream (GET EventsPath) instead.
+	streamed bool
 
 	mu      sync.Mutex
 	pending []utterance
@@ -37,9 +39,14 @@ func newGrandma(s story.Script, rec *timeline.Recorder) *grandma {
 	return &grandma{script: s, rec: rec, asked: make(chan struct{}), goodbye: make(chan struct{}), kept: make(chan struct{}, 1)}
 }
 
-// keep wants to say a line, and keeps it for the next poll.
+// keep wants to say a line, and keeps it for the next poll, or for the
+// event stream.
 func (g *grandma) keep(label, text string) {
-	u := utterance{g.rec.Want(timeline.Server, label, text, ReasonNextPoll), text}
+	reason := ReasonNextPoll
+	if g.streamed {
+		reason = ReasonNoStream
+	}
+	u := utterance{g.rec.Want(timeline.Server, label, text, reason), text}
 	g.mu.Lock()
 	g.pending = append(g.pending, u)
 	g.mu.Unlock()
@@ -55,7 +62,9 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == SayPath && r.Method == http.MethodPost:
 		g.hear(w, r)
-	case r.URL.Path == PollPath && r.Method == http.MethodGet:
+	case r.URL.Path == EventsPath && r.Method == http.MethodGet && g.streamed:
+		g.stream(w, r)
+	case r.URL.Path == PollPath && r.Method == http.MethodGet && !g.streamed:
 		if g.long {
 			g.hold(r.Context())
 		}
@@ -116,6 +125,43 @@ func (g *grandma) hold(ctx context.Context) {
 		case <-t.C:
 			return
 		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// stream answers with an event stream (text/event-stream) on which she
+// says each line the moment she has it, an event each, until her farewell,
+// or until the call ends.
+func (g *grandma) stream(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+	for {
+		g.mu.Lock()
+		lines := g.pending
+		g.pending = nil
+		g.mu.Unlock()
+		for _, u := range lines {
+			g.rec.Sent(u.id)
+			if _, err := fmt.Fprintf(w, "event: line\ndata: %s\n\n", u.text); err != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+			if u.text == g.script.Farewell {
+				return // the call is over
+			}
+		}
+		select {
+		case <-g.kept:
+		case <-r.Context().Done():
 			return
 		}
 	}

@@ -1,8 +1,9 @@
-package polling
+package workarounds
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +27,7 @@ type grandchild struct {
 	client   *http.Client
 	base     string
 	every    time.Duration
+	streamed bool
 	meter    *link.Meter
 	progress *story.Progress
 
@@ -51,11 +53,27 @@ func (c *grandchild) counts() (requests, empty int, emptyBytes int64) {
 // her side.
 func (c *grandchild) call(ctx context.Context) error {
 	c.farewell = make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	if c.streamed {
+		// A page opens its event stream first, and speaks once it is open.
+		open := make(chan struct{})
+		g.Go(func() error { return c.listen(ctx, open) })
+		select {
+		case <-open:
+		case <-ctx.Done():
+			return g.Wait()
+		}
+	}
 	if err := c.say(ctx, story.LabelQuestion, c.script.Question, ReasonConnecting); err != nil {
+		cancel()
+		_ = g.Wait() // the stream ends with the context; the question's error says more
 		return err
 	}
-	g.Go(func() error { return c.poll(ctx) })
+	if !c.streamed {
+		g.Go(func() error { return c.poll(ctx) })
+	}
 	g.Go(func() error {
 		if err := story.Await(ctx, c.rec, c.script.InterruptAt, c.progress.Begun()); err != nil {
 			return err
@@ -99,6 +117,57 @@ func (c *grandchild) poll(ctx context.Context) error {
 		case <-c.farewell:
 			return nil
 		default:
+		}
+	}
+}
+
+// listen opens grandma's event stream and hears each line on it, until
+// the farewell.
+func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+EventsPath, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("opening grandma's event stream: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return fmt.Errorf("grandma answered the event stream with %s %s", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	c.mu.Lock()
+	c.requests++
+	c.mu.Unlock()
+	close(open)
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), MaxMessage)
+	var data []string
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			if err == io.EOF {
+				return errors.New("grandma's event stream ended before her farewell")
+			}
+			return fmt.Errorf("hearing grandma: %w", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "data:"):
+			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+		case line == "" && data != nil: // the event is complete
+			m, err := c.rec.Heard(timeline.Server, strings.Join(data, "\n"))
+			if err != nil {
+				return err
+			}
+			data = nil
+			c.progress.Heard(m.Label)
+			if m.Label == story.LabelFarewell {
+				// Grandma ends the stream after her farewell: read to its
+				// end, so that its connection is free to hang up.
+				_, _ = io.Copy(io.Discard, br)
+				return nil
+			}
 		}
 	}
 }

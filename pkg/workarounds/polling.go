@@ -1,15 +1,21 @@
-// Package polling plays the call the way web pages faked a channel on which
-// the server may speak before WebSocket: by polling. The grandchild says
-// her lines in POST requests and asks "anything new?" with a GET every so
-// often; grandma cannot speak at all, she can only keep what she wants to
-// say until the next poll takes it. Everything rides on one HTTP/1.1
-// connection.
+// Package workarounds plays the call the ways web pages faked a channel on
+// which the server may speak first, before WebSocket, all on HTTP/1.1. In
+// each, the grandchild says her lines in POST requests; grandma keeps what
+// she wants to say until the trick lets it go:
 //
-// Every wait on the timeline is measured: grandma's line is sent when the
-// answer to a poll starts writing it, so its wait is the time to the next
-// poll; a grandchild's line is sent when the transport hands its request
-// the connection (httptrace's GotConn), so it waits while a poll is on it.
-package polling
+//   - polling (Run): a GET "anything new?" every so often takes it, on the
+//     one connection;
+//   - long polling (RunLong): a GET held open until she has something; a
+//     new one goes out at once after each answer; the posts take a second
+//     connection;
+//   - server-sent events (RunSSE): one GET answered with an endless
+//     text/event-stream, on which she says each line the moment she wants
+//     to; the posts take a second connection: a channel each way.
+//
+// Every wait on the timeline is measured: grandma's line is sent when a
+// response starts writing it; a grandchild's line is sent when the
+// transport hands its request a connection (httptrace's GotConn).
+package workarounds
 
 import (
 	"context"
@@ -27,6 +33,8 @@ const (
 	SayPath = "/say"
 	// PollPath is where she asks for grandma's.
 	PollPath = "/poll"
+	// EventsPath is where she opens grandma's event stream.
+	EventsPath = "/events"
 	// MaxMessage is the largest line either side accepts, in bytes.
 	MaxMessage = 4 << 10
 	// MaxAnswer bounds one poll's answer.
@@ -35,6 +43,8 @@ const (
 	Transport = "HTTP/1.1 polling, one TCP connection"
 	// TransportLong describes what carries a call by long polling.
 	TransportLong = "HTTP/1.1 long polling, two TCP connections"
+	// TransportSSE describes what carries a call with server-sent events.
+	TransportSSE = "HTTP/1.1 server-sent events down, POSTs up, two TCP connections"
 	// HoldFor bounds how long grandma holds a long poll with nothing to
 	// say before answering it empty.
 	HoldFor = 20 * time.Second
@@ -48,6 +58,9 @@ const (
 	// ReasonNextPoll is why grandma waits: she can speak only in the answer
 	// to a poll.
 	ReasonNextPoll = "no poll yet"
+	// ReasonNoStream is why grandma waits with server-sent events: the
+	// grandchild has not opened the stream yet.
+	ReasonNoStream = "no stream yet"
 	// ReasonChannelBusy is why the grandchild waits: a poll has the one
 	// connection.
 	ReasonChannelBusy = "channel busy"
@@ -81,8 +94,18 @@ func RunLong(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	return run(ctx, cfg, 0)
 }
 
+// RunSSE plays one call with server-sent events: the grandchild opens an
+// event stream (GET EventsPath) on which grandma says each line the moment
+// she wants to, and says her own lines in POSTs on a second connection.
+func RunSSE(ctx context.Context, cfg call.Config) (*call.Result, error) {
+	return run(ctx, cfg, -1)
+}
+
+// run plays one call: polling every `every`; long polling for 0; an event
+// stream for -1.
 func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Result, error) {
 	long := every == 0
+	streamed := every < 0
 	c, err := call.Start(cfg)
 	if err != nil {
 		return nil, err
@@ -93,7 +116,7 @@ func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 	defer cancel()
 
 	g := newGrandma(cfg.Script, c.Rec)
-	g.long = long
+	g.long, g.streamed = long, streamed
 	stop := c.Serve(ctx, g)
 	thinking := make(chan struct{})
 	go func() {
@@ -103,8 +126,8 @@ func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 
 	tr := &http.Transport{
 		DialContext:           c.DialContext,
-		MaxConnsPerHost:       conns(long),
-		MaxIdleConnsPerHost:   conns(long),
+		MaxConnsPerHost:       conns(long || streamed),
+		MaxIdleConnsPerHost:   conns(long || streamed),
 		IdleConnTimeout:       c.Silence(call.IdleTimeout),
 		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
 	}
@@ -113,7 +136,8 @@ func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 		rec:      c.Rec,
 		client:   &http.Client{Transport: tr},
 		base:     "http://" + c.Listener.Addr().String(),
-		every:    every,
+		every:    max(every, 0),
+		streamed: streamed,
 		meter:    c.Dialer.Meter,
 		progress: story.NewProgress(cfg.Script),
 	}
@@ -128,8 +152,11 @@ func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 		err = parent.Err()
 	}
 	res := c.Finish("poll", Transport, false)
-	if long {
+	switch {
+	case long:
 		res.Mode, res.Transport = "longpoll", TransportLong
+	case streamed:
+		res.Mode, res.Transport, res.ServerMayStart = "sse", TransportSSE, true
 	}
 	res.Requests, res.EmptyReplies, res.EmptyBytes = kid.counts()
 	return res, err
@@ -143,9 +170,9 @@ type utterance struct {
 }
 
 // conns is how many connections the grandchild may open: one for polling,
-// as the walkie; two for long polling, whose held poll keeps one.
-func conns(long bool) int {
-	if long {
+// as the walkie; two when a held poll or the event stream keeps one.
+func conns(two bool) int {
+	if two {
 		return 2
 	}
 	return 1

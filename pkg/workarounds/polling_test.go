@@ -1,4 +1,4 @@
-package polling
+package workarounds
 
 import (
 	"context"
@@ -93,5 +93,35 @@ func TestLongPollRealTCP(t *testing.T) {
 	afterthought := calltest.Said(t, res.Timeline, story.LabelAfterthought)
 	if d := afterthought.HeardAfter(); d < latency || d > 3*latency+100*time.Millisecond {
 		t.Errorf("the afterthought was heard %v after she wanted it; want about one latency (%v)", d, latency)
+	}
+}
+
+// TestSSERealTCP: with server-sent events grandma says each line the
+// moment she wants to, once the stream is open: the interruption's answer
+// and the afterthought are heard a latency after she wants them, while the
+// grandchild's lines travel the other way on a second connection.
+func TestSSERealTCP(t *testing.T) {
+	const latency = 20 * time.Millisecond
+	res, err := RunSSE(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != "sse" || !res.ServerMayStart {
+		t.Errorf("mode %q, server may start %v; want sse, true", res.Mode, res.ServerMayStart)
+	}
+	if res.Connections != 2 {
+		t.Errorf("connections: %d, want 2: the stream down and the posts up", res.Connections)
+	}
+	afterthought := calltest.Said(t, res.Timeline, story.LabelAfterthought)
+	if afterthought.Waited() > 20*time.Millisecond {
+		t.Errorf("the afterthought waited %v on an open stream", afterthought.Waited())
+	}
+	interruption := calltest.Said(t, res.Timeline, story.LabelInterruption)
+	last := calltest.Last(res.Timeline, story.LabelStory)
+	if interruption.HeardAt > last.SentAt {
+		t.Errorf("grandma heard the interruption at %v, after her last sentence at %v: it should reach her mid-story", interruption.HeardAt, last.SentAt)
+	}
+	if res.Timeline.Overlap() == 0 {
+		t.Error("no overlap: the stream and the posts should carry lines both ways at once")
 	}
 }
