@@ -28,6 +28,7 @@ func TestGolden(t *testing.T) {
 		{"poll-json.golden", false, []string{"poll", "--json", "--every", "100ms"}},
 		{"longpoll.golden", false, []string{"longpoll"}},
 		{"sse.golden", false, []string{"sse"}},
+		{"compare-all.golden", false, []string{"compare", "--all"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

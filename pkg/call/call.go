@@ -60,9 +60,9 @@ type Result struct {
 	// ServerLatency is the emulated link on grandma's side, when she was
 	// elsewhere and had one (serve --latency), on top of Latency.
 	ServerLatency time.Duration
-	// Requests, EmptyReplies and EmptyBytes count, for a call by polling,
-	// the requests the grandchild made, the polls that brought nothing,
-	// and the bytes those spent, both ways; zero for other transports.
+	// Requests counts the HTTP requests the grandchild made (zero on the
+	// phone); EmptyReplies and EmptyBytes, for a call by polling, the
+	// polls that brought nothing and the bytes those spent, both ways.
 	Requests, EmptyReplies int
 	EmptyBytes             int64
 }

@@ -96,7 +96,13 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	if parent.Err() != nil {
 		err = parent.Err() // whatever broke on the way out, the call was stopped
 	}
-	return c.Finish("walkie", Transport, false), err // the server may speak only in reply
+	res := c.Finish("walkie", Transport, false) // the server may speak only in reply
+	for _, m := range res.Timeline.Messages {
+		if m.From == timeline.Client && m.Sent {
+			res.Requests++ // each of her lines is a request
+		}
+	}
+	return res, err
 }
 
 // RunRemote plays the grandchild's side of a call over HTTP/1.1 to a

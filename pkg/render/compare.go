@@ -37,15 +37,50 @@ func pad(text string, n int) string {
 // CompareLanes returns both calls' lanes, walkie above phone, to draw on one
 // time axis, and the axis's length: the longer of the two calls.
 func CompareLanes(walkie, phone *timeline.Timeline) ([]Lane, time.Duration) {
+	return CallLanes([]string{"walkie", "phone"}, []*timeline.Timeline{walkie, phone})
+}
+
+// CallLanes returns the lanes of several calls, named by mode, one call
+// above the next, to draw on one time axis, and the axis's length: the
+// longest call.
+func CallLanes(modes []string, tls []*timeline.Timeline) ([]Lane, time.Duration) {
 	var lanes []Lane
-	for _, call := range []struct {
-		mode string
-		tl   *timeline.Timeline
-	}{{"walkie", walkie}, {"phone", phone}} {
-		for _, lane := range Lanes(call.tl) {
-			lane.Name = call.mode + " " + lane.Name
+	var total time.Duration
+	for i, tl := range tls {
+		for _, lane := range Lanes(tl) {
+			lane.Name = modes[i] + " " + lane.Name
 			lanes = append(lanes, lane)
 		}
+		total = max(total, tl.Duration)
 	}
-	return lanes, max(walkie.Duration, phone.Duration)
+	return lanes, total
+}
+
+// CompareAll prints a table of any number of calls: a row per measure, a
+// column per mode, fitted to the style's width.
+func CompareAll(w io.Writer, t report.Table, style Style) error {
+	g := style.glyphs()
+	name := 25
+	col := max((style.width()-2-name)/max(len(t.Calls), 1), 9)
+	var b strings.Builder
+	latency := 0.0
+	if len(t.Calls) > 0 {
+		latency = t.Calls[0].LatencyMS
+	}
+	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), msText(latency))
+	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
+	fmt.Fprintf(&b, "  %-*s", name, "")
+	for _, c := range t.Calls {
+		fmt.Fprint(&b, pad(fit(c.Mode, col-1, g.ellipsis), col))
+	}
+	b.WriteString("\n")
+	for _, m := range t.Measures {
+		fmt.Fprintf(&b, "  %s", fit(m.Title, name, g.ellipsis))
+		for _, c := range t.Calls {
+			fmt.Fprint(&b, pad(fit(report.ValueText(m.Name, m.Values[c.Mode]), col-1, g.ellipsis), col))
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -32,8 +32,11 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, bytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer))
 	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, bytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient))
 	fmt.Fprintf(&b, "  %-14s%d\n", "connections", s.Connections)
-	if s.Requests > 0 {
+	switch {
+	case r.Mode == "poll" || r.Mode == "longpoll":
 		fmt.Fprintf(&b, "  %-14s%d; polls that brought nothing: %d (%d B)\n", "requests", s.Requests, s.EmptyReplies, s.EmptyBytes)
+	case s.Requests > 0:
+		fmt.Fprintf(&b, "  %-14s%d\n", "requests", s.Requests)
 	}
 	if a := r.ClockAlignment; a != nil {
 		fmt.Fprintln(&b, strings.TrimRight(fit(fmt.Sprintf("  %-14s%s", "grandma at", r.Server), style.width(), g.ellipsis), " "))

@@ -80,6 +80,9 @@ func overheadPct(wire, payload int64) any {
 func ValueText(name string, v any) string {
 	switch x := v.(type) {
 	case nil:
+		if name == "requests" || name == "empty_replies" {
+			return "–" // not a polling mode
+		}
 		return "never"
 	case float64:
 		switch {
@@ -103,4 +106,62 @@ func ValueText(name string, v any) string {
 		return x
 	}
 	return fmt.Sprint(v)
+}
+
+// Table sets any number of calls side by side: what `duplexdemo compare
+// --all --json` prints. Calls are in the order they were played; each
+// measure has a value per call, by mode.
+type Table struct {
+	Calls    []Report `json:"calls"`
+	Measures []Row    `json:"comparison"`
+}
+
+// Row is one measure of a Table: a value per mode, null when it did not
+// happen.
+type Row struct {
+	Name   string         `json:"measure"`
+	Title  string         `json:"title"`
+	Values map[string]any `json:"values"`
+}
+
+// CompareAll sets the calls side by side with the measures that tell the
+// tricks apart: when the interruption and the afterthought were heard, the
+// requests and connections they took, and the bytes and their overhead.
+func CompareAll(calls []Report) Table {
+	var rows []Row
+	add := func(name, title string, get func(Report) any) {
+		r := Row{Name: name, Title: title, Values: map[string]any{}}
+		for _, c := range calls {
+			r.Values[c.Mode] = get(c)
+		}
+		rows = append(rows, r)
+	}
+	ms := func(v *float64) any {
+		if v == nil {
+			return nil
+		}
+		return *v
+	}
+	add("transport", "transport", func(r Report) any { return r.Transport })
+	add("interruption_heard_after_ms", "interruption heard after", func(r Report) any { return ms(r.Summary.Interruption.HeardAfterMS) })
+	add("afterthought_heard_after_ms", "afterthought heard after", func(r Report) any { return ms(r.Summary.Afterthought.HeardAfterMS) })
+	add("requests", "HTTP requests", func(r Report) any {
+		if r.Summary.Requests > 0 {
+			return r.Summary.Requests
+		}
+		return nil
+	})
+	add("empty_replies", "polls with nothing", func(r Report) any {
+		if r.Mode == "poll" || r.Mode == "longpoll" {
+			return r.Summary.EmptyReplies
+		}
+		return nil
+	})
+	add("connections", "connections", func(r Report) any { return r.Summary.Connections })
+	add("bytes_client_to_server", "bytes to server", func(r Report) any { return r.Summary.Bytes.ClientToServer })
+	add("bytes_server_to_client", "bytes to client", func(r Report) any { return r.Summary.Bytes.ServerToClient })
+	add("overhead_pct", "overhead, both ways", func(r Report) any {
+		return overheadPct(r.Summary.Bytes.ClientToServer+r.Summary.Bytes.ServerToClient, r.Summary.PayloadBytes.ClientToServer+r.Summary.PayloadBytes.ServerToClient)
+	})
+	return Table{Calls: calls, Measures: rows}
 }
