@@ -76,7 +76,7 @@ func TestPageInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if mode == "walkie" && conns > 1 && !strings.Contains(note, "opened "+strconv.Itoa(conns)+" connections") {
+		if mode == "walkie" && conns > 1 && !strings.Contains(note, "used "+strconv.Itoa(conns)+" connections") {
 			t.Errorf("walkie: %d connections, but the page says %q", conns, note)
 		}
 	}

@@ -8,6 +8,7 @@
 (() => {
   const LOG_PREFIX = '{"protocol":';
   const RESOLUTION = 1; // ms: shorter waits are scheduling noise
+  const LABELLED = 10; // ms: shorter waits are drawn, and named only in their tooltip
   const SVG = 'http://www.w3.org/2000/svg';
   let script = null;
   const runs = {};
@@ -107,6 +108,7 @@
       const m = rec.want(label, text, reason);
       if (label === 'interruption') interrupting.resolve();
       const url = new URL('/say?' + query, location.href).href;
+      const handedOver = rec.now(); // a lower bound: the browser has the request
       const resp = await fetch(url, {
         method: 'POST',
         cache: 'no-store',
@@ -129,9 +131,10 @@
         }
         if (done) break;
       }
-      // When the request went out, as the browser measured it.
-      const entry = performance.getEntriesByName(url).pop();
-      rec.sent(m, entry && entry.requestStart > 0 ? entry.requestStart - rec.t0 : undefined);
+      // When the request went out, as the browser measured it; the entry
+      // may be filed a moment after the answer ends.
+      const entry = await timingOf(url, handedOver + rec.t0);
+      rec.sent(m, entry ? entry.requestStart - rec.t0 : handedOver);
     }
     await Promise.all([
       say('question', script.question, 'connecting', script.query + '&line=question'),
@@ -150,6 +153,17 @@
     return log;
   }
 
+  // timingOf waits, up to a second, for the browser's timing of the
+  // request to url made after `after`, and returns it, or null.
+  async function timingOf(url, after) {
+    for (let i = 0; i < 20; i++) {
+      const entry = performance.getEntriesByName(url).filter((e) => e.startTime >= after - 1 && e.requestStart > 0).pop();
+      if (entry) return entry;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
+  }
+
   // phone plays the call over the browser's WebSocket: lines go the moment
   // they are wanted, whatever grandma is saying.
   function phone(rec) {
@@ -159,17 +173,20 @@
       const question = rec.want('question', script.question, 'connecting');
       const ws = new WebSocket(`ws://${location.host}/call?${script.query}`);
       let bye = null;
+      const open = () => ws.readyState === WebSocket.OPEN;
       ws.onopen = () => {
         rec.sent(question);
         ws.send(script.question);
         (async () => {
           await rec.sleepUntil(script.interrupt_at_ms);
           await p.begun;
+          if (!open()) return;
           const m = rec.want('interruption', script.interruption, 'channel busy');
           rec.sent(m);
           ws.send(script.interruption);
           await rec.sleepUntil(script.goodbye_at_ms);
           await p.ended;
+          if (!open()) return;
           // Goodbye as a message: a browser drops whatever arrives after
           // it sends its own closing frame, grandma's record included, so
           // it lets her close the call.
@@ -341,7 +358,7 @@
           const box = anchor === 'end' ? [tx - tw, tx] : [tx, tx + tw];
           const key = side;
           placed[key] = placed[key] || [];
-          if (!placed[key].some(([a, b]) => box[0] < b + 8 && a < box[1] + 8)) {
+          if (s.end - s.start >= LABELLED && !placed[key].some(([a, b]) => box[0] < b + 8 && a < box[1] + 8)) {
             placed[key].push(box);
             wg.append(el('text', { x: tx, y: y + 20 + row * 21, 'text-anchor': anchor }, text));
           }
@@ -409,28 +426,30 @@
       }
       body.append(tr);
     }
-    const extra = [['connections grandma saw', String(connections)], ['grandma\u2019s clock aligned to within', `± ${Math.round(uncertainty)} ms`]];
-    for (const [name, v] of extra) {
+    table.append(body);
+    const facts = document.createElement('table');
+    const fbody = document.createElement('tbody');
+    for (const [name, v] of [['connections grandma saw', String(connections)], ['grandma\u2019s clock aligned to within', `± ${Math.round(uncertainty)} ms`]]) {
       const tr = document.createElement('tr');
       const th = document.createElement('th');
+      th.scope = 'row';
       th.textContent = name;
       const td = document.createElement('td');
-      td.colSpan = 2;
       td.textContent = v;
       tr.append(th, td);
-      body.append(tr);
+      fbody.append(tr);
     }
-    table.append(body);
-    sec.querySelector('.summary').replaceChildren(table);
+    facts.append(fbody);
+    sec.querySelector('.summary').replaceChildren(table, facts);
     let note = '';
     if (mode === 'walkie' && connections > 1) {
-      note = `Your browser opened ${connections} connections to grandma for this call: to get a word in while her answer was still streaming, it opened another one. That is one of the workarounds before WebSocket; on one connection (duplexdemo walkie) your interruption would have waited for the story to end.`;
+      note = `Your browser used ${connections} connections to grandma for this call: to get a word in while her answer was still streaming, it sent your interruption on another one (a new connection costs a round trip to open). That is one of the workarounds before WebSocket; on one connection, like a walkie-talkie, your interruption would have waited for the story to end. Her afterthought still had to wait: HTTP lets her speak only in answer to a request.`;
     } else if (mode === 'walkie') {
       note = 'Your browser used one connection for this call: each line waited for the answer before it.';
     } else {
       note = 'One connection, both ways at once: your interruption went the moment you wanted it, while grandma was still talking.';
     }
-    if (a.waited >= RESOLUTION && a.reason) note += ` Grandma's afterthought waited ${Math.round(a.waited)} ms: ${a.reason}.`;
+    if (a.waited >= LABELLED && a.reason) note += ` Grandma's afterthought waited ${Math.round(a.waited)} ms: ${a.reason}.`;
     sec.querySelector('.note').textContent = note;
   }
 
@@ -464,11 +483,23 @@
     sec.hidden = false;
   }
 
+  // plain says what went wrong in words for a student.
+  function plain(err) {
+    const msg = String(err && err.message || err);
+    if (/Failed to fetch|NetworkError|WebSocket to grandma failed/i.test(msg)) {
+      return 'grandma does not answer. Is duplexdemo serve still running on the teacher\u2019s machine? Ask the teacher, then try again.';
+    }
+    if (/ 1001 /.test(msg)) return 'grandma had to go: the teacher stopped the server. Ask the teacher to start it again, then try again.';
+    return msg;
+  }
+
   async function play(mode) {
     const buttons = document.querySelectorAll('button[data-mode]');
     buttons.forEach((b) => { b.disabled = true; });
     const sec = $(`#run-${mode}`);
     sec.hidden = false;
+    delete runs[mode]; // until this call is over, it has no numbers
+    $('#compare').hidden = true;
     sec.querySelector('.summary').replaceChildren();
     sec.querySelector('.note').textContent = '';
     status(mode === 'walkie' ? 'Calling grandma over HTTP…' : 'Calling grandma over a WebSocket…');
@@ -490,7 +521,7 @@
       status(runs.walkie && runs.phone ? 'Both calls played: compare them below.' : `The ${mode === 'walkie' ? 'walkie-talkie' : 'phone'} call is over. Now try the other one.`);
     } catch (err) {
       over = true;
-      status(`The call failed: ${err.message}`, true);
+      status(`The call failed: ${plain(err)}`, true);
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
