@@ -14,7 +14,7 @@ import (
 // chaptersShown lists the chapter numbers in the order the output shows them.
 func chaptersShown(out string) []string {
 	var got []string
-	for _, m := range regexp.MustCompile(`Chapter (\d) of 7`).FindAllStringSubmatch(out, -1) {
+	for _, m := range regexp.MustCompile(`Chapter (\d) of 8`).FindAllStringSubmatch(out, -1) {
 		got = append(got, m[1])
 	}
 	return got
@@ -67,8 +67,8 @@ func TestWalkthroughRunsThrough(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := strings.Join(chaptersShown(out), " "); got != "1 2 3 4 5 6 7" || !strings.Contains(out, "That is the lesson") {
-			t.Errorf("%s: chapters %q, want all seven and the end", c.name, got)
+		if got := strings.Join(chaptersShown(out), " "); got != "1 2 3 4 5 6 7 8" || !strings.Contains(out, "That is the lesson") {
+			t.Errorf("%s: chapters %q, want all eight and the end", c.name, got)
 		}
 		if strings.Contains(out, "b: back") {
 			t.Errorf("%s: it asked for a key", c.name)
@@ -81,11 +81,11 @@ func TestWalkthroughChapterAndList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(chaptersShown(out), " "); got != "6 7" {
-		t.Errorf("--chapter 6 showed %q, want 6 7", got)
+	if got := strings.Join(chaptersShown(out), " "); got != "6 7 8" {
+		t.Errorf("--chapter 6 showed %q, want 6 7 8", got)
 	}
 	out, err = walkthrough(t, "", false, "--list")
-	if err != nil || strings.Count(out, "\n") != 7 || !strings.HasPrefix(out, "1. Taking turns") {
+	if err != nil || strings.Count(out, "\n") != 8 || !strings.HasPrefix(out, "1. Taking turns") {
 		t.Errorf("--list: %v\n%s", err, out)
 	}
 	if _, err := walkthrough(t, "", false, "--chapter", "9"); err == nil || !strings.Contains(err.Error(), "--chapter") {

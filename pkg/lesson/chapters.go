@@ -10,6 +10,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/workarounds"
 )
 
 // Chapters returns the lesson's chapters, in order.
@@ -154,6 +155,51 @@ grandma %s for a request to answer.`,
 			},
 		},
 		{
+			Title: "Workarounds before WebSocket",
+			explain: `Before WebSocket, web pages that needed the server to speak first faked it on
+top of HTTP. Polling: the page asks "anything new?" every so often. Long
+polling: the server holds the question open until it has something, and the
+page asks again at once. Server-sent events: the server answers one request
+with a stream that never ends, and the page sends its own words in separate
+requests, on a second connection.
+
+All five ways at once, same script, same link: the walkie-talkie, the three
+tricks, and the phone call.`,
+			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+				fmt.Fprintln(l.Out, "(five calls are running, side by side)")
+				results, err := compare.RunAll(ctx, l.config, compare.All(workarounds.DefaultEvery))
+				if err != nil {
+					return "", err
+				}
+				reports := map[string]report.Report{}
+				var all []report.Report
+				for _, r := range results {
+					rep := report.Build(r)
+					reports[r.Mode] = rep
+					all = append(all, rep)
+					if l.Measured != nil {
+						l.Measured(n, rep)
+					}
+				}
+				w, p := reports["walkie"], reports["phone"]
+				l.latest.walkie, l.latest.phone = &w, &p
+				fmt.Fprintln(l.Out)
+				if err := render.CompareAll(l.Out, report.CompareAll(all), l.Style); err != nil {
+					return "", err
+				}
+				poll, long, sse := reports["poll"].Summary, reports["longpoll"].Summary, reports["sse"].Summary
+				return fmt.Sprintf(`Polling let grandma's afterthought through %s after she thought of it: it
+waited for the next poll. It took %d requests, %d of them for nothing. Long
+polling brought it in %s, with no empty answers, but kept a second
+connection open. Server-sent events brought it in %s too, on a second
+connection, sending %s up where the phone sent %s. Each trick buys back
+some of what the phone does on one connection, and pays in requests,
+connections or bytes.`,
+					ms(poll.Afterthought.HeardAfterMS), poll.Requests, poll.EmptyReplies, ms(long.Afterthought.HeardAfterMS),
+					ms(sse.Afterthought.HeardAfterMS), byteCount(sse.Bytes.ClientToServer), byteCount(p.Summary.Bytes.ClientToServer)), nil
+			},
+		},
+		{
 			Title:   "Where this matters",
 			heading: "About these numbers",
 			explain: `Taking turns costs little when one side only asks and the other only
@@ -193,6 +239,9 @@ phone pays the latency once per message.`
 		},
 	}
 }
+
+// byteCount formats a byte count, its unit joined to it.
+func byteCount(n int64) string { return fmt.Sprintf("%d%sB", n, nbsp) }
 
 // both runs the walkie and the phone at once and prints their comparison
 // table, only the given measures if any; it returns the comparison and the
