@@ -59,7 +59,7 @@ func main() {
 type result struct {
 	transport relay.Transport
 	delays    []time.Duration
-	received int
+	received  int
 }
 
 func (r result) percentile(p float64) time.Duration {
