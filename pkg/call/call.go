@@ -65,6 +65,11 @@ type Result struct {
 	// polls that brought nothing and the bytes those spent, both ways.
 	Requests, EmptyReplies int
 	EmptyBytes             int64
+	// NoPollGaps and NoPollTime count, for a call by long polling, the
+	// stretches in which grandma held no poll and so could not speak,
+	// the first before any poll arrived, and how long they lasted in all.
+	NoPollGaps int
+	NoPollTime time.Duration
 }
 
 // PayloadBytes returns the bytes of message text each side sent, indexed

@@ -35,6 +35,9 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 	switch {
 	case r.Mode == "poll" || r.Mode == "longpoll":
 		fmt.Fprintf(&b, "  %-14s%d; polls that brought nothing: %d (%d B)\n", "requests", s.Requests, s.EmptyReplies, s.EmptyBytes)
+		if r.Mode == "longpoll" {
+			fmt.Fprintf(&b, "  %-14s%d times, %s in all: grandma could not speak then\n", "no poll held", s.NoPollGaps, msText(s.NoPollMS))
+		}
 	case s.Requests > 0:
 		fmt.Fprintf(&b, "  %-14s%d\n", "requests", s.Requests)
 	}

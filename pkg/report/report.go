@@ -82,6 +82,10 @@ type Summary struct {
 	Requests     int   `json:"requests,omitempty"`
 	EmptyReplies int   `json:"empty_replies,omitempty"`
 	EmptyBytes   int64 `json:"empty_bytes,omitempty"`
+	// NoPollGaps and NoPollMS are for long polling: the stretches in which
+	// grandma held no poll and could not speak, and their total length.
+	NoPollGaps int     `json:"no_poll_gaps,omitempty"`
+	NoPollMS   float64 `json:"no_poll_ms,omitempty"`
 }
 
 // Moment is the measured life of one key line. A time is null when it did
@@ -175,6 +179,8 @@ func Build(r *call.Result) Report {
 		Requests:     r.Requests,
 		EmptyReplies: r.EmptyReplies,
 		EmptyBytes:   r.EmptyBytes,
+		NoPollGaps:   r.NoPollGaps,
+		NoPollMS:     MS(r.NoPollTime),
 		Client:       sideTimes(tl, spans, timeline.Client),
 		Server:       sideTimes(tl, spans, timeline.Server),
 	}

@@ -33,6 +33,44 @@ type grandma struct {
 	pending []utterance
 	// kept is signalled when a line is kept, for a held poll.
 	kept chan struct{}
+
+	// With long polling, grandma can speak only while a poll is held: the
+	// stretches with none are counted. polls is how many polls she holds
+	// now; gapFrom is when the current stretch with none began.
+	polls   int
+	gapFrom time.Duration
+	gaps    int
+	gapTime time.Duration
+}
+
+// pollArrived notes a poll held, ending a stretch with none.
+func (g *grandma) pollArrived() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.polls == 0 {
+		g.gaps++
+		g.gapTime += g.rec.Now() - g.gapFrom
+	}
+	g.polls++
+}
+
+// pollAnswered notes a poll answered, starting a stretch with none if it
+// was the last one held.
+func (g *grandma) pollAnswered() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.polls--
+	if g.polls == 0 {
+		g.gapFrom = g.rec.Now()
+	}
+}
+
+// noPoll returns how many stretches grandma had no poll held, and how long
+// they lasted in all, until now.
+func (g *grandma) noPoll() (int, time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gaps, g.gapTime
 }
 
 func newGrandma(s story.Script, rec *timeline.Recorder) *grandma {
@@ -66,6 +104,8 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.stream(w, r)
 	case r.URL.Path == PollPath && r.Method == http.MethodGet && !g.streamed:
 		if g.long {
+			g.pollArrived()
+			defer g.pollAnswered()
 			g.hold(r.Context())
 		}
 		g.answerPoll(w)

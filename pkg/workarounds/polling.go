@@ -155,6 +155,7 @@ func run(ctx context.Context, cfg call.Config, every time.Duration) (*call.Resul
 	switch {
 	case long:
 		res.Mode, res.Transport = "longpoll", TransportLong
+		res.NoPollGaps, res.NoPollTime = g.noPoll()
 	case streamed:
 		res.Mode, res.Transport, res.ServerMayStart = "sse", TransportSSE, true
 	}

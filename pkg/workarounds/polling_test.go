@@ -90,6 +90,11 @@ func TestLongPollRealTCP(t *testing.T) {
 			t.Errorf("grandma's %s waited %v; a poll is back within a round trip (%v)", m.Label, m.Waited(), 2*latency)
 		}
 	}
+	// Between an answer and the next poll's arrival, a round trip, grandma
+	// holds no poll and cannot speak.
+	if res.NoPollGaps < 3 || res.NoPollTime < time.Duration(res.NoPollGaps)*latency {
+		t.Errorf("%d stretches without a poll, %v in all; want several, each about a round trip (%v)", res.NoPollGaps, res.NoPollTime, 2*latency)
+	}
 	afterthought := calltest.Said(t, res.Timeline, story.LabelAfterthought)
 	if d := afterthought.HeardAfter(); d < latency || d > 3*latency+100*time.Millisecond {
 		t.Errorf("the afterthought was heard %v after she wanted it; want about one latency (%v)", d, latency)
