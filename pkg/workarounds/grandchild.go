@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -101,8 +102,17 @@ func (c *grandchild) poll(ctx context.Context) error {
 		if err := c.rec.SleepUntil(ctx, start+c.every*time.Duration(n)); err != nil {
 			return err
 		}
-		wrote, read := c.meter.Written(), c.meter.Read()
-		heard, err := c.request(ctx, http.MethodGet, PollPath, "")
+		// What this poll cost on the wire: its request, from taking the
+		// connection to having written it, and its answer, from then to
+		// its end. The next request may take the connection the moment
+		// this answer ends, so nothing later is counted.
+		var wroteFrom, wroteTo, readFrom atomic.Int64
+		trace := &httptrace.ClientTrace{
+			GotConn:      func(httptrace.GotConnInfo) { wroteFrom.Store(c.meter.Written()); readFrom.Store(c.meter.Read()) },
+			WroteRequest: func(httptrace.WroteRequestInfo) { wroteTo.Store(c.meter.Written()) },
+		}
+		var readTo int64
+		heard, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodGet, PollPath, "", &readTo)
 		if err != nil {
 			return fmt.Errorf("polling: %w", err)
 		}
@@ -110,7 +120,7 @@ func (c *grandchild) poll(ctx context.Context) error {
 		c.requests++
 		if heard == 0 {
 			c.empty++
-			c.emptyBytes += c.meter.Written() - wrote + c.meter.Read() - read
+			c.emptyBytes += wroteTo.Load() - wroteFrom.Load() + readTo - readFrom.Load()
 		}
 		c.mu.Unlock()
 		select {
@@ -177,7 +187,7 @@ func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
 func (c *grandchild) say(ctx context.Context, label, text, reason string) error {
 	id := c.rec.Want(timeline.Client, label, text, reason)
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { c.rec.Sent(id) }}
-	_, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodPost, SayPath, text)
+	_, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodPost, SayPath, text, nil)
 	if err != nil {
 		return fmt.Errorf("saying the %s: %w", label, err)
 	}
@@ -189,7 +199,9 @@ func (c *grandchild) say(ctx context.Context, label, text, reason string) error 
 
 // request makes one request and hears every line of its answer, returning
 // how many there were.
-func (c *grandchild) request(ctx context.Context, method, path, body string) (int, error) {
+// If readTo is not nil, it is set to the bytes read on the link when the
+// answer ended.
+func (c *grandchild) request(ctx context.Context, method, path, body string, readTo *int64) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -224,6 +236,9 @@ func (c *grandchild) request(ctx context.Context, method, path, body string) (in
 			return heard, fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
 		}
 		if err == io.EOF {
+			if readTo != nil {
+				*readTo = c.meter.Read()
+			}
 			return heard, nil
 		}
 		if err != nil {
