@@ -50,6 +50,10 @@ const (
 	// handshakeTimeout bounds the WebSocket opening handshake, plus one
 	// round trip of the emulated link.
 	handshakeTimeout = 5 * time.Second
+	// remoteSlack multiplies the handshake's and the goodbye's bounds for
+	// a grandma elsewhere: a classroom server may be busy with hundreds of
+	// calls, and hands over her record before her farewell.
+	remoteSlack = 5
 )
 
 // Run plays one call over a WebSocket and returns what it measured. Grandma
@@ -140,8 +144,8 @@ func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Resul
 	kid := &grandchild{
 		script:    cfg.Script,
 		rec:       c.Rec,
-		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout + c.RoundTrip()},
-		closeWait: closeWait + c.RoundTrip(),
+		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: remoteSlack * (handshakeTimeout + c.RoundTrip())},
+		closeWait: remoteSlack * (closeWait + c.RoundTrip()),
 		readWait:  c.Silence(readWait),
 		progress:  story.NewProgress(cfg.Script),
 		url:       base + Path + "?" + wire.ScriptQuery(cfg.Script).Encode(),
