@@ -141,7 +141,7 @@ func runWalkthrough(ctx context.Context, deps *Deps, opts *CallOptions, w *Walkt
 			break
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again,\nor each alone with `duplexdemo walkie` and `duplexdemo phone`.\nTo hand it out: `duplexdemo compare --html lesson.html`, a page to print.")
+	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again (`--all`\nadds the tricks before WebSocket), or each alone with `duplexdemo walkie` and\n`duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`,\na page to print. The examples collab-editing, auction and chat measure the\nscenarios above: `go run ./examples/auction`.")
 	return err
 }
 
