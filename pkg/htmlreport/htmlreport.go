@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,14 +35,14 @@ func Write(w io.Writer, calls ...*call.Result) error {
 		return fmt.Errorf("htmlreport: no calls to draw")
 	}
 	tmpl, err := template.New("page").Funcs(template.FuncMap{
-		"ms":     msText,
+		"ms":     report.MSText,
 		"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
 		"exact":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
 		"value":  report.ValueText,
-		"bytes":  bytesText,
+		"bytes":  func(wire, payload int64) string { return report.BytesText(wire, payload, 0) },
 		"moment": momentRows,
 		"sub":    func(a, b float64) float64 { return a - b },
-		"spent":  spentText,
+		"spent":  report.SpentText,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return err
@@ -181,7 +180,7 @@ func build(calls []*call.Result) page {
 	}
 	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s, %s. Every bar, arrow and number was measured on the real connection.", strings.Join(ways, " and "), p.Latency)
 	if r := p.Calls[0].Report; r.ClockAlignment != nil {
-		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, msText(r.ClockAlignment.UncertaintyMS))
+		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, report.MSText(r.ClockAlignment.UncertaintyMS))
 	}
 	if len(calls) == 2 && calls[0].Mode == "walkie" && calls[1].Mode == "phone" {
 		c := report.Compare(p.Calls[0].Report, p.Calls[1].Report)
@@ -293,7 +292,7 @@ func newLane(mode string, side timeline.Side, y float64, waits []wait) lane {
 // bar when it fits, else beside it.
 func waitOf(x1, x2 float64, s timeline.Span) wait {
 	w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: report.MS(s.End - s.Start)}
-	w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, msText(w.MS), s.Reason)
+	w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, report.MSText(w.MS), s.Reason)
 	if need := textWidth(w.Text) + 12; need <= w.W {
 		w.TextX = x1 + 6
 	} else {
@@ -359,9 +358,9 @@ func barOf(x1, x2 float64, label string, s timeline.Span) bar {
 		x1 -= (minMark - w) / 2
 		w = minMark
 	}
-	when := fmt.Sprintf("%s to %s", msText(report.MS(s.Start)), msText(report.MS(s.End)))
-	if msText(report.MS(s.Start)) == msText(report.MS(s.End)) {
-		when = "at " + msText(report.MS(s.Start))
+	when := fmt.Sprintf("%s to %s", report.MSText(report.MS(s.Start)), report.MSText(report.MS(s.End)))
+	if report.MSText(report.MS(s.Start)) == report.MSText(report.MS(s.End)) {
+		when = "at " + report.MSText(report.MS(s.Start))
 	} else {
 		when = "from " + when
 	}
@@ -389,9 +388,9 @@ func headline(r report.Report) string {
 		return fmt.Sprintf("%s: the grandchild's interruption was never heard.", title(r.Mode))
 	case in.WaitedMS != nil && *in.WaitedMS >= 1:
 		return fmt.Sprintf("%s: the interruption waited %s (%s) and was heard %s after the grandchild wanted to say it.",
-			title(r.Mode), msText(*in.WaitedMS), in.Reason, msText(*in.HeardAfterMS))
+			title(r.Mode), report.MSText(*in.WaitedMS), in.Reason, report.MSText(*in.HeardAfterMS))
 	}
-	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", title(r.Mode), msText(*in.HeardAfterMS))
+	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", title(r.Mode), report.MSText(*in.HeardAfterMS))
 }
 
 // title names a mode at the start of a sentence.
@@ -416,7 +415,7 @@ func momentRows(s report.Summary) []row {
 		if v == nil {
 			return never
 		}
-		return msText(*v)
+		return report.MSText(*v)
 	}
 	reason := func(m report.Moment) string {
 		if m.WaitedMS == nil || *m.WaitedMS < 1 {
@@ -435,29 +434,11 @@ func momentRows(s report.Summary) []row {
 	}
 }
 
-// spentText formats time spent talking or listening: "<1 ms" when a side
-// did speak or hear, but only lines too short to take a millisecond.
-func spentText(ms float64, lines int) string {
-	if lines > 0 && ms < 0.5 {
-		return "<1 ms"
-	}
-	return msText(ms)
-}
-
-func msText(ms float64) string { return fmt.Sprintf("%d ms", int64(math.Round(ms))) }
-
-func bytesText(wire, payload int64) string {
-	if wire == 0 {
-		return "0 B"
-	}
-	return fmt.Sprintf("%d B (%.0f%% overhead)", wire, float64(wire-payload)/float64(wire)*100)
-}
-
 func latencyText(d time.Duration) string {
 	if d == 0 {
 		return "with no added latency"
 	}
-	return fmt.Sprintf("with %s of latency each way", msText(report.MS(d)))
+	return fmt.Sprintf("with %s of latency each way", report.MSText(report.MS(d)))
 }
 
 // tickStep picks a round step that gives the axis five to twelve ticks.

@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"io"
-	"math"
 	"strings"
 
 	"github.com/duplexdemo/duplexdemo/pkg/report"
@@ -25,12 +24,12 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 		name string
 		t    report.SideTimes
 	}{{"grandchild", s.Client}, {"grandma", s.Server}} {
-		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, spentText(row.t.TalkingMS, row.t.LinesSaid), spentText(row.t.ListeningMS, row.t.LinesHeard), msText(row.t.WaitingMS))
+		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, report.SpentText(row.t.TalkingMS, row.t.LinesSaid), report.SpentText(row.t.ListeningMS, row.t.LinesHeard), msText(row.t.WaitingMS))
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "  %-14s%s (both directions in flight at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
-	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, bytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer))
-	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, bytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient))
+	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, report.BytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer, 5))
+	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, report.BytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient, 5))
 	fmt.Fprintf(&b, "  %-14s%d\n", "connections", s.Connections)
 	switch {
 	case r.Mode == "poll" || r.Mode == "longpoll":
@@ -96,24 +95,4 @@ func moments(b *strings.Builder, interruption, afterthought report.Moment, style
 }
 
 // msText formats milliseconds as a whole number, "731 ms".
-func msText(ms float64) string {
-	return fmt.Sprintf("%d ms", int64(math.Round(ms)))
-}
-
-// spentText formats time spent talking or listening: "<1 ms" when a side
-// did speak or hear, but only lines too short to take a millisecond.
-func spentText(ms float64, lines int) string {
-	if lines > 0 && ms < 0.5 {
-		return "<1 ms"
-	}
-	return msText(ms)
-}
-
-// bytesText formats wire bytes with the share that was not payload.
-func bytesText(wire, payload int64) string {
-	if wire == 0 {
-		return "0 B"
-	}
-	overhead := float64(wire-payload) / float64(wire) * 100
-	return fmt.Sprintf("%5d B (%.0f%% overhead)", wire, overhead)
-}
+func msText(ms float64) string { return report.MSText(ms) }

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -87,7 +86,7 @@ func ValueText(name string, v any) string {
 	case float64:
 		switch {
 		case strings.HasSuffix(name, "_ms"):
-			return fmt.Sprintf("%d ms", int64(math.Round(x)))
+			return MSText(x)
 		case strings.HasSuffix(name, "_pct"):
 			return fmt.Sprintf("%.0f%%", x)
 		}
