@@ -206,15 +206,11 @@ func (g *Grandma) sayAll(w http.ResponseWriter, rc *http.ResponseController, lin
 	return nil
 }
 
-// Remember waits for the moment grandma remembers the county fair, and
-// keeps it for her next answer; it returns then, or when ctx ends.
-func (g *Grandma) Remember(ctx context.Context) { g.remember(ctx) }
-
-// remember waits for the moment grandma remembers the county fair: its
+// Remember waits for the moment grandma remembers the county fair: its
 // scripted time, or the end of her story if she is still telling it then
 // (a slow link delays it). She wants to say it at once, but with no request
 // to answer she can only keep it for the next one.
-func (g *Grandma) remember(ctx context.Context) {
+func (g *Grandma) Remember(ctx context.Context) {
 	if g.rec.SleepUntil(ctx, g.script.AfterthoughtAt) != nil {
 		return
 	}

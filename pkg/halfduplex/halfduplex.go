@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
 	remembered := make(chan struct{})
 	go func() {
 		defer close(remembered)
-		g.remember(ctx)
+		g.Remember(ctx)
 	}()
 
 	tr := &http.Transport{

@@ -168,15 +168,10 @@ func EncodeLog(tl *timeline.Timeline, f Facts) ([]byte, error) {
 	return b, nil
 }
 
-// DecodeLog reads grandma's record of a call and rebuilds her timeline,
+// DecodeRecord reads grandma's record of a call and rebuilds her timeline,
 // checking everything: the protocol, the size, each event's kind and time,
-// and that every message an event names is one she wanted to say, or heard.
-func DecodeLog(data []byte, script story.Script) (*timeline.Timeline, error) {
-	tl, _, err := DecodeRecord(data, script)
-	return tl, err
-}
-
-// DecodeRecord is DecodeLog, also returning the facts her record states.
+// and that every message an event names is one she wanted to say, or
+// heard. It also returns the facts her record states.
 func DecodeRecord(data []byte, script story.Script) (*timeline.Timeline, Facts, error) {
 	l, err := decodeLog(data)
 	if err != nil {

@@ -57,7 +57,7 @@ func TestLogRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(string(log), wire.LogPrefix) {
 		t.Fatalf("the log does not start with %q: %.40s", wire.LogPrefix, log)
 	}
-	tl, err := wire.DecodeLog(log, story.Default())
+	tl, _, err := wire.DecodeRecord(log, story.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestDecodeLogRefuses(t *testing.T) {
 		{"too big", good + strings.Repeat(" ", wire.MaxLog), "over the"},
 		{"something after it", good + "{}", "after it"},
 	} {
-		_, err := wire.DecodeLog([]byte(tc.log), story.Default())
+		_, _, err := wire.DecodeRecord([]byte(tc.log), story.Default())
 		if err == nil || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("%s: got %v, want an error saying %q", tc.name, err, tc.says)
 		}
@@ -150,7 +150,7 @@ func FuzzDecodeLog(f *testing.F) {
 	f.Add([]byte(`{"protocol":1,"duration_ns":0,"events":[]}`))
 	f.Add([]byte(`{"protocol":1,"duration_ns":5,"events":[{"at_ns":1,"kind":"want","msg":0,"label":"farewell","text":"Goodbye, sweetheart. Call me again soon."}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tl, err := wire.DecodeLog(data, story.Default())
+		tl, _, err := wire.DecodeRecord(data, story.Default())
 		if err != nil {
 			return
 		}
