@@ -70,7 +70,7 @@ func TestJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r report.Report
+		var r report.Call
 		dec := json.NewDecoder(strings.NewReader(out))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
@@ -271,7 +271,7 @@ func TestMainProgram(t *testing.T) {
 }
 
 func TestDefaultsMatchTheScript(t *testing.T) {
-	var o CallOptions
+	var o callOptions
 	addCallFlags(pflag.NewFlagSet("test", pflag.ContinueOnError), &o)
 	s, err := story.New(o.Story)
 	if err != nil || len(s.Story) != story.DefaultSentences || o.Latency != defaultLatency {
@@ -286,25 +286,27 @@ func TestCompareJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c report.Comparison
+	var c report.Table
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Walkie.Mode != "walkie" || c.Phone.Mode != "phone" || len(c.Measures) == 0 {
-		t.Fatalf("modes %q and %q, %d measures", c.Walkie.Mode, c.Phone.Mode, len(c.Measures))
+	if len(c.Calls) != 2 || c.Calls[0].Mode != "walkie" || c.Calls[1].Mode != "phone" || len(c.Measures) == 0 {
+		t.Fatalf("%d calls, %d measures; want walkie and phone, and measures", len(c.Calls), len(c.Measures))
 	}
+	walkie, phone := c.Calls[0], c.Calls[1]
 	for _, m := range c.Measures {
 		if m.Name != "interruption_waited_ms" {
 			continue
 		}
-		if m.Walkie != *c.Walkie.Summary.Interruption.WaitedMS || m.Phone != *c.Phone.Summary.Interruption.WaitedMS {
-			t.Errorf("interruption waited: table %v / %v, reports %v / %v", m.Walkie, m.Phone,
-				*c.Walkie.Summary.Interruption.WaitedMS, *c.Phone.Summary.Interruption.WaitedMS)
+		w, p := m.Values["walkie"], m.Values["phone"]
+		if w != *walkie.Summary.Interruption.WaitedMS || p != *phone.Summary.Interruption.WaitedMS {
+			t.Errorf("interruption waited: table %v / %v, reports %v / %v", w, p,
+				*walkie.Summary.Interruption.WaitedMS, *phone.Summary.Interruption.WaitedMS)
 		}
-		if m.Walkie.(float64) <= m.Phone.(float64) {
-			t.Errorf("the walkie's interruption waited %v, no longer than the phone's %v", m.Walkie, m.Phone)
+		if w.(float64) <= p.(float64) {
+			t.Errorf("the walkie's interruption waited %v, no longer than the phone's %v", w, p)
 		}
 		return
 	}

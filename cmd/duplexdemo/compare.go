@@ -3,105 +3,110 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/compare"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
-	"github.com/duplexdemo/duplexdemo/pkg/workarounds"
 )
 
-// NewCmdCompare builds the compare command: both modes, one table.
-func NewCmdCompare(deps *Deps) *cobra.Command {
-	opts := &CallOptions{}
-	all, every := false, workarounds.DefaultEvery
+// newCmdCompare builds the compare command: several modes at once, one
+// table.
+func newCmdCompare(deps *env) *cobra.Command {
+	opts := &callOptions{}
+	all := false
+	var picked []string
+	ends := modes.Ends()
 	cmd := &cobra.Command{
 		Use:   "compare",
-		Short: "Play the call as walkie and as phone, and set them side by side",
-		Long: `compare plays the same call both ways at once, with the same script on the
-same emulated link, each on its own connection: over HTTP/1.1 (walkie) and
-over a WebSocket (phone). It prints one table, a row per measure and a
-column per mode, and both calls' swimlanes on one time axis.
+		Short: fmt.Sprintf("Play the call as %s and as %s (or every way), and set them side by side", ends[0].Key, ends[1].Key),
+		Long: fmt.Sprintf(`compare plays the same call several ways at once, with the same script on
+the same emulated link, each on its own connection. By default it plays the
+two ends of the lesson: %s (%s) and %s (%s).
+It prints one table, a row per measure and a column per mode, and every
+call's swimlanes on one time axis.
 
-With --all it plays the call five ways at once: walkie, poll, longpoll, sse
-and phone, the tricks before WebSocket between the walkie-talkie and the
-phone call, in one table and one picture on one axis.`,
+With --all it plays every mode (%s): the tricks
+before WebSocket between the walkie-talkie and the phone call. --modes picks
+any of them, in the order given.`, ends[0].Key, ends[0].Transport, ends[1].Key, ends[1].Transport, strings.Join(modes.Keys(), ", ")),
 		Example: `  duplexdemo compare
   duplexdemo compare --latency 150ms --pace 500ms
   duplexdemo compare --json
   duplexdemo compare --all
+  duplexdemo compare --modes poll,longpoll,sse --every 100ms
   duplexdemo compare --html lesson.html --mermaid lesson.md --trace-out lesson.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if all {
-				return runCompareAll(cmd.Context(), deps, opts, every)
+			chosen, err := chooseModes(all, picked)
+			if err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("every") {
-				return &usageError{errors.New("--every is for --all, which includes polling")}
+			if cmd.Flags().Changed("every") && !anyPolls(chosen) {
+				return &usageError{errors.New("--every is for a mode that polls: add it with --modes, or use --all")}
 			}
-			return runCompare(cmd.Context(), deps, opts)
+			return runCompare(cmd.Context(), deps, opts, chosen)
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
-	cmd.Flags().BoolVar(&all, "all", false, "play all five ways: walkie, poll, longpoll, sse, phone")
-	cmd.Flags().Var(&durationValue{&every, false, workarounds.MaxEvery}, "every", fmt.Sprintf("with --all: how often poll polls (%v to %v)", workarounds.MinEvery, workarounds.MaxEvery))
+	cmd.Flags().BoolVar(&all, "all", false, "play every mode: "+strings.Join(modes.Keys(), ", "))
+	cmd.Flags().StringSliceVar(&picked, "modes", nil, fmt.Sprintf("play these modes, comma-separated, in this order (from %s; default %s,%s)", strings.Join(modes.Keys(), ", "), ends[0].Key, ends[1].Key))
+	for _, m := range modes.All() {
+		if m.Every != nil {
+			addEveryFlag(cmd.Flags(), opts, *m.Every, fmt.Sprintf("how often %s polls", m.Key))
+			break
+		}
+	}
 	return cmd
 }
 
-// runCompare plays both calls at once and prints them side by side, or with
-// --json one object holding both reports and the comparison.
-func runCompare(ctx context.Context, deps *Deps, opts *CallOptions) error {
-	script, err := story.New(opts.Story)
-	if err != nil {
-		return asUsage(err)
-	}
-	ex, err := opts.Export.prepare(opts.JSON)
-	if err != nil {
-		return err
-	}
-	defer ex.discard()
-	walkie, phone, err := compare.Run(ctx, func() call.Config { return deps.callConfig(script, opts.Latency) })
-	if err != nil {
-		return asUsage(err)
-	}
-	c := report.Compare(report.Build(walkie), report.Build(phone))
+// chooseModes returns the modes --all or --modes names, or the lesson's
+// two ends.
+func chooseModes(all bool, picked []string) ([]call.Mode, error) {
 	switch {
-	case opts.JSON:
-		enc := json.NewEncoder(deps.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(c); err != nil {
-			return err
-		}
-	case !ex.stdout:
-		style := opts.style(deps)
-		var b bytes.Buffer
-		if err := render.Compare(&b, c, style); err != nil {
-			return err
-		}
-		b.WriteString("\n")
-		lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)
-		if err := render.Swimlanes(&b, lanes, total, style); err != nil {
-			return err
-		}
-		if _, err := deps.Out.Write(b.Bytes()); err != nil {
-			return fmt.Errorf("printing: %w", err)
-		}
+	case all && len(picked) > 0:
+		return nil, &usageError{errors.New("--all and --modes both choose the modes: give one of them")}
+	case all:
+		return modes.All(), nil
+	case len(picked) == 0:
+		return modes.Ends(), nil
 	}
-	return ex.finish(deps.Out, deps.ErrOut, walkie, phone)
+	var chosen []call.Mode
+	seen := map[string]bool{}
+	for _, key := range picked {
+		m, ok := modes.Lookup(key)
+		if !ok {
+			return nil, &usageError{fmt.Errorf("--modes %s: no mode %q; want some of %s", strings.Join(picked, ","), key, strings.Join(modes.Keys(), ", "))}
+		}
+		if seen[key] {
+			return nil, &usageError{fmt.Errorf("--modes %s: %s is named twice; name each mode once", strings.Join(picked, ","), key)}
+		}
+		seen[key] = true
+		chosen = append(chosen, m)
+	}
+	return chosen, nil
 }
 
-// runCompareAll plays the call all five ways at once and prints them side
-// by side, or with --json one object with every report and the table.
-func runCompareAll(ctx context.Context, deps *Deps, opts *CallOptions, every time.Duration) error {
+func anyPolls(ms []call.Mode) bool {
+	for _, m := range ms {
+		if m.Every != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// runCompare plays the calls at once and prints them side by side, or with
+// --json one object with every call's report and the table.
+func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call.Mode) error {
 	script, err := story.New(opts.Story)
 	if err != nil {
 		return asUsage(err)
@@ -111,33 +116,30 @@ func runCompareAll(ctx context.Context, deps *Deps, opts *CallOptions, every tim
 		return err
 	}
 	defer ex.discard()
-	modes := compare.All(every)
-	results, err := compare.RunAll(ctx, func() call.Config { return deps.callConfig(script, opts.Latency) }, modes)
+	results, err := modes.RunAll(ctx, func() call.Config { return deps.callConfig(script, opts) }, chosen)
 	if err != nil {
 		return asUsage(err)
 	}
-	reports := make([]report.Report, len(results))
-	names := make([]string, len(results))
+	reports := make([]report.Call, len(results))
+	keys := make([]string, len(results))
 	tls := make([]*timeline.Timeline, len(results))
 	for i, r := range results {
-		reports[i], names[i], tls[i] = report.Build(r), r.Mode, r.Timeline
+		reports[i], keys[i], tls[i] = report.Build(r), r.Mode.Key, r.Timeline
 	}
-	t := report.CompareAll(reports)
+	t := report.Compare(reports...)
 	switch {
 	case opts.JSON:
-		enc := json.NewEncoder(deps.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(t); err != nil {
+		if err := writeJSON(deps, t); err != nil {
 			return err
 		}
 	case !ex.stdout:
 		style := opts.style(deps)
 		var b bytes.Buffer
-		if err := render.CompareAll(&b, t, style); err != nil {
+		if err := render.Compare(&b, t, style); err != nil {
 			return err
 		}
 		b.WriteString("\n")
-		lanes, total := render.CallLanes(names, tls)
+		lanes, total := render.CallLanes(keys, tls)
 		if err := render.Swimlanes(&b, lanes, total, style); err != nil {
 			return err
 		}
@@ -146,4 +148,10 @@ func runCompareAll(ctx context.Context, deps *Deps, opts *CallOptions, every tim
 		}
 	}
 	return ex.finish(deps.Out, deps.ErrOut, results...)
+}
+
+// addEveryFlag registers --every, a polling period within b.
+func addEveryFlag(fs *pflag.FlagSet, o *callOptions, b call.Bounds, usage string) {
+	o.Every = b.Default
+	fs.Var(&durationValue{&o.Every, false, b.Max}, "every", fmt.Sprintf("%s (%v to %v)", usage, b.Min, b.Max))
 }

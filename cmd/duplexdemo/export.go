@@ -11,15 +11,15 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
 	"github.com/duplexdemo/duplexdemo/pkg/mermaid"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/traceevent"
 )
 
-// ExportOptions name the files a call's measured timeline is written to,
+// exportOptions name the files a call's measured timeline is written to,
 // besides what is printed.
-type ExportOptions struct {
+type exportOptions struct {
 	// TraceOut is a Chrome Trace Event Format file for Perfetto (--trace-out).
 	TraceOut string
 	// Mermaid is a Markdown file with a Mermaid sequence diagram, or "-" for
@@ -30,7 +30,7 @@ type ExportOptions struct {
 }
 
 // addExportFlags registers the export flags on fs.
-func addExportFlags(fs *pflag.FlagSet, o *ExportOptions) {
+func addExportFlags(fs *pflag.FlagSet, o *exportOptions) {
 	fs.Var(&pathValue{&o.TraceOut}, "trace-out", "also write the timeline as a trace FILE.json, to open in ui.perfetto.dev or chrome://tracing")
 	fs.Var(&pathValue{&o.Mermaid}, "mermaid", "also write a Mermaid sequence diagram, in Markdown, to FILE.md; - prints only the diagram")
 	fs.Var(&pathValue{&o.HTML}, "html", "also write a self-contained report page to FILE.html, for a browser, a projector or paper")
@@ -56,7 +56,7 @@ type export struct {
 	// through any symbolic link.
 	path   string
 	target string
-	write  func(io.Writer, ...*call.Result) error
+	write  func(io.Writer, ...*result.Result) error
 	done   string
 	// tmp is the file being written; it is renamed to path once complete,
 	// so that an interrupted run leaves no half-written file.
@@ -74,7 +74,7 @@ type exporter struct {
 // prepare checks the export flags and opens a temporary file beside each
 // target, so that a path that cannot be written is reported before the call
 // is played. json says whether --json already has standard output.
-func (o *ExportOptions) prepare(json bool) (*exporter, error) {
+func (o *exportOptions) prepare(json bool) (*exporter, error) {
 	ex := &exporter{}
 	seen := map[string]string{}
 	for _, e := range []*export{
@@ -148,7 +148,7 @@ func cannotWrite(dir string, err error) string {
 }
 
 // finish writes the calls to every export, telling errOut where each went.
-func (ex *exporter) finish(out, errOut io.Writer, calls ...*call.Result) error {
+func (ex *exporter) finish(out, errOut io.Writer, calls ...*result.Result) error {
 	if ex.stdout {
 		var b bytes.Buffer
 		if err := mermaid.Write(&b, calls...); err != nil {

@@ -92,7 +92,7 @@ func TestInterruptedExportsLeaveNothing(t *testing.T) {
 	deps, _, _ := testDeps(false, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	root := NewCmdRoot(deps)
+	root := newCmdRoot(deps)
 	root.SetArgs([]string{"walkie", "--trace-out", filepath.Join(dir, "t.json"), "--html", filepath.Join(dir, "r.html")})
 	if err := root.ExecuteContext(ctx); err == nil {
 		t.Fatal("the call was not stopped")

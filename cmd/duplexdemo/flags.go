@@ -16,8 +16,8 @@ import (
 // maxWidth bounds --width; wider than this nobody can read a line.
 const maxWidth = 400
 
-// CallOptions are the flags every mode shares.
-type CallOptions struct {
+// callOptions are the flags every mode shares.
+type callOptions struct {
 	// Story is the script's shape and timing (--sentences, --pace, ...).
 	Story story.Options
 	// Latency is the emulated link's one-way delay (--latency).
@@ -30,19 +30,21 @@ type CallOptions struct {
 	ASCII bool
 	// Width is the columns to fit; 0 means the terminal's, or 80 (--width).
 	Width int
-	// Server is a grandma elsewhere to call (--server), for walkie and
-	// phone; empty plays both sides here.
+	// Server is a grandma elsewhere to call (--server), for a mode that
+	// can call one; empty plays both sides here.
 	Server string
+	// Every is how often to poll (--every), for a mode that polls.
+	Every time.Duration
 	// Export names the files to write the call to (--trace-out, --mermaid,
 	// --html); the walkthrough has none.
-	Export ExportOptions
+	Export exportOptions
 }
 
 // defaultLatency is the emulated link's one-way delay unless told otherwise.
 const defaultLatency = 40 * time.Millisecond
 
 // addCallFlags registers the shared flags on fs.
-func addCallFlags(fs *pflag.FlagSet, o *CallOptions) {
+func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 	o.Latency = defaultLatency
 	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
 	fs.Var(&durationValue{&o.Latency, true, call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
@@ -61,7 +63,7 @@ func addCallFlags(fs *pflag.FlagSet, o *CallOptions) {
 }
 
 // style works out how to draw for these streams.
-func (o *CallOptions) style(deps *Deps) render.Style {
+func (o *callOptions) style(deps *env) render.Style {
 	s := render.Style{ASCII: o.ASCII, Width: o.Width}
 	if s.Width == 0 {
 		s.Width = render.DefaultWidth

@@ -17,14 +17,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := NewCmdRoot(systemStreams()).ExecuteContext(ctx)
+	err := newCmdRoot(systemStreams()).ExecuteContext(ctx)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
 
 // systemStreams describes the process's real standard streams.
-func systemStreams() *Deps {
-	s := &Deps{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv, InIsTerminal: term.IsTerminal(int(os.Stdin.Fd()))}
+func systemStreams() *env {
+	s := &env{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv, InIsTerminal: term.IsTerminal(int(os.Stdin.Fd()))}
 	if fd := int(os.Stdout.Fd()); term.IsTerminal(fd) {
 		s.IsTerminal = true
 		if w, _, err := term.GetSize(fd); err == nil {

@@ -20,15 +20,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testDeps returns dependencies writing to buffers, acting as a terminal
 // or a pipe, with the given environment.
-func testDeps(terminal bool, env map[string]string) (*Deps, *bytes.Buffer, *bytes.Buffer) {
+func testDeps(terminal bool, environ map[string]string) (*env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
-	return &Deps{
+	return &env{
 		In:            strings.NewReader(""),
 		Out:           &out,
 		ErrOut:        &errOut,
 		IsTerminal:    terminal,
 		TerminalWidth: 100,
-		Getenv:        func(k string) string { return env[k] },
+		Getenv:        func(k string) string { return environ[k] },
 	}, &out, &errOut
 }
 
@@ -40,8 +40,8 @@ func inMemory() (net.Listener, func(ctx context.Context, network, addr string) (
 }
 
 // execute runs the command line args and returns its error.
-func execute(deps *Deps, args ...string) error {
-	root := NewCmdRoot(deps)
+func execute(deps *env, args ...string) error {
+	root := newCmdRoot(deps)
 	root.SetArgs(args)
 	return root.ExecuteContext(context.Background())
 }

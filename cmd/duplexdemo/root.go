@@ -6,19 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"time"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
-// Deps are what the commands take from the outside world: the standard
+// env is what the commands take from the outside world: the standard
 // streams and what is known about them, the environment, and the network.
 // Tests pass buffers, say whether to act as on a terminal, and may pass an
 // in-memory network.
-type Deps struct {
+type env struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
@@ -36,10 +37,10 @@ type Deps struct {
 	Network func() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error))
 }
 
-// callConfig returns a fresh configuration for one call on these
-// dependencies' network.
-func (d *Deps) callConfig(script story.Script, latency time.Duration) call.Config {
-	cfg := call.Config{Script: script, Latency: latency}
+// callConfig returns a fresh configuration for one call on this
+// environment's network, as the options say.
+func (d *env) callConfig(script story.Script, o *callOptions) call.Config {
+	cfg := call.Config{Script: script, Latency: o.Latency, Every: o.Every}
 	if d.Network != nil {
 		cfg.Listener, cfg.Dial = d.Network()
 	}
@@ -62,22 +63,27 @@ func asUsage(err error) error {
 	return err
 }
 
-// NewCmdRoot builds the duplexdemo command and its subcommands.
-func NewCmdRoot(deps *Deps) *cobra.Command {
+// newCmdRoot builds the duplexdemo command and its subcommands.
+func newCmdRoot(deps *env) *cobra.Command {
+	var list strings.Builder
+	for _, m := range modes.All() {
+		fmt.Fprintf(&list, "  %-9s %s\n", m.Key, m.Transport)
+	}
+	ends := modes.Ends()
 	root := &cobra.Command{
 		Use:   "duplexdemo",
 		Short: "See half duplex and full duplex happen, measured on real sockets",
-		Long: `duplexdemo plays one conversation for real, on 127.0.0.1, in the mode you
+		Long: fmt.Sprintf(`duplexdemo plays one conversation for real, on 127.0.0.1, in the mode you
 choose: a grandchild calls grandma, asks about her childhood, tries to
 interrupt her story, and grandma remembers something after the story is over.
 
-  walkie  over HTTP/1.1 request/response: one side talks at a time (half duplex)
-  phone   over a WebSocket: both sides talk whenever they like (full duplex)
-
-Run both and compare what the same moments cost.
+%s
+%s is half duplex: one side talks at a time. %s is full duplex: both sides
+talk whenever they like. The modes between are the tricks web pages used
+before WebSocket. Run them, then compare what the same moments cost.
 
 Each run prints a live log as things happen, a swimlane per side and a
-summary. Every wait it shows was measured on the connection, never scripted.`,
+summary. Every wait it shows was measured on the connection, never scripted.`, list.String(), ends[0].Key, ends[1].Key),
 		Example: `  duplexdemo walkie
   duplexdemo phone --latency 100ms
   duplexdemo walkie --json | jq .summary.interruption`,
@@ -87,7 +93,7 @@ summary. Every wait it shows was measured on the connection, never scripted.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return &usageError{fmt.Errorf("unknown command %q: try walkie or phone", args[0])}
+				return &usageError{fmt.Errorf("unknown command %q: try walkthrough, compare, or one of %s", args[0], strings.Join(modes.Keys(), ", "))}
 			}
 			return cmd.Help()
 		},
@@ -96,6 +102,9 @@ summary. Every wait it shows was measured on the connection, never scripted.`,
 	root.SetOut(deps.Out)
 	root.SetErr(deps.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(NewCmdWalkthrough(deps), NewCmdWalkie(deps), NewCmdPhone(deps), NewCmdCompare(deps), NewCmdPoll(deps), NewCmdLongPoll(deps), NewCmdSSE(deps), NewCmdServe(deps))
+	root.AddCommand(newCmdWalkthrough(deps), newCmdCompare(deps), newCmdServe(deps))
+	for _, m := range modes.All() {
+		root.AddCommand(newCmdMode(deps, m))
+	}
 	return root
 }

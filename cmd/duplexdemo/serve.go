@@ -17,8 +17,8 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
 )
 
-// ServeOptions are the flags of the serve command.
-type ServeOptions struct {
+// serveOptions are the flags of the serve command.
+type serveOptions struct {
 	// Listen is the address to listen on (--listen).
 	Listen string
 	// Latency is the emulated link on the server's side (--latency).
@@ -32,9 +32,9 @@ type ServeOptions struct {
 	LogFormat string
 }
 
-// NewCmdServe builds the serve command: grandma alone, for a classroom.
-func NewCmdServe(deps *Deps) *cobra.Command {
-	o := &ServeOptions{Listen: classroom.DefaultAddr, MaxCalls: classroom.DefaultMaxCalls, LogFormat: "text"}
+// newCmdServe builds the serve command: grandma alone, for a classroom.
+func newCmdServe(deps *env) *cobra.Command {
+	o := &serveOptions{Listen: classroom.DefaultAddr, MaxCalls: classroom.DefaultMaxCalls, LogFormat: "text"}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve grandma alone, for students to call from their own machines",
@@ -67,7 +67,7 @@ walkie answers get a moment to finish, and it exits within a second.`,
 	return cmd
 }
 
-func runServe(cmd *cobra.Command, deps *Deps, o *ServeOptions) error {
+func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 	host, port, err := net.SplitHostPort(o.Listen)
 	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
 		return &usageError{fmt.Errorf("--listen %s: want host:port, such as 127.0.0.1:8080 or 0.0.0.0:8080", o.Listen)}

@@ -131,7 +131,7 @@ func TestTwoProcesses(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		var r report.Report
+		var r report.Call
 		if err := json.Unmarshal(out, &r); err != nil {
 			t.Fatalf("%s: %v", mode, err)
 		}

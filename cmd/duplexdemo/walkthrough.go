@@ -13,8 +13,8 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
-// WalkthroughOptions are the walkthrough's own flags.
-type WalkthroughOptions struct {
+// walkthroughOptions are the walkthrough's own flags.
+type walkthroughOptions struct {
 	// NoPause runs every chapter without waiting for a key (--no-pause).
 	NoPause bool
 	// Chapter is the chapter to start at, from 1 (--chapter).
@@ -23,10 +23,10 @@ type WalkthroughOptions struct {
 	List bool
 }
 
-// NewCmdWalkthrough builds the walkthrough command: the classroom lesson.
-func NewCmdWalkthrough(deps *Deps) *cobra.Command {
-	opts := &CallOptions{}
-	w := &WalkthroughOptions{Chapter: 1}
+// newCmdWalkthrough builds the walkthrough command: the classroom lesson.
+func newCmdWalkthrough(deps *env) *cobra.Command {
+	opts := &callOptions{}
+	w := &walkthroughOptions{Chapter: 1}
 	chapters := lesson.Chapters()
 	cmd := &cobra.Command{
 		Use:   "walkthrough",
@@ -82,13 +82,13 @@ input is not a terminal, it runs straight through.`,
 
 // runWalkthrough plays the chapters from w.Chapter on, waiting for a key
 // between them when input is a terminal and --no-pause is not given.
-func runWalkthrough(ctx context.Context, deps *Deps, opts *CallOptions, w *WalkthroughOptions, chapters []lesson.Chapter) error {
+func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkthroughOptions, chapters []lesson.Chapter) error {
 	script, err := story.New(opts.Story)
 	if err != nil {
 		return asUsage(err)
 	}
 	style := opts.style(deps)
-	l := &lesson.Lesson{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
+	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
 	pause := !w.NoPause && deps.InIsTerminal
 	var keys <-chan string
 	if pause {

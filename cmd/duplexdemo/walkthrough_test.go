@@ -116,7 +116,7 @@ func TestWalkthroughStopsWhileWaitingForAKey(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			root := NewCmdRoot(deps)
+			root := newCmdRoot(deps)
 			root.SetArgs([]string{"walkthrough"})
 			done <- root.ExecuteContext(ctx)
 		}()

@@ -20,6 +20,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
@@ -42,11 +43,11 @@ func run(ctx context.Context, w io.Writer, speed float64, latency time.Duration)
 		return err
 	}
 	cfg := call.Config{Script: script, Latency: latency}
-	walkie, err := halfduplex.Run(ctx, cfg)
+	walkie, err := call.Run(ctx, halfduplex.Mode(), cfg)
 	if err != nil {
 		return fmt.Errorf("walkie: %w", err)
 	}
-	phone, err := fullduplex.Run(ctx, cfg)
+	phone, err := call.Run(ctx, fullduplex.Mode(), cfg)
 	if err != nil {
 		return fmt.Errorf("phone: %w", err)
 	}
@@ -58,13 +59,13 @@ func run(ctx context.Context, w io.Writer, speed float64, latency time.Duration)
 		if v == nil {
 			return "never"
 		}
-		return fmt.Sprintf("%.0f ms", *v)
+		return result.MSText(*v)
 	}
 	row("interruption waited", ms(h.Interruption.WaitedMS), ms(f.Interruption.WaitedMS))
 	row("interruption heard after", ms(h.Interruption.HeardAfterMS), ms(f.Interruption.HeardAfterMS))
 	row("afterthought waited", ms(h.Afterthought.WaitedMS), ms(f.Afterthought.WaitedMS))
 	row("afterthought heard after", ms(h.Afterthought.HeardAfterMS), ms(f.Afterthought.HeardAfterMS))
-	row("overlap", fmt.Sprintf("%.0f ms", h.OverlapMS), fmt.Sprintf("%.0f ms", f.OverlapMS))
+	row("overlap", result.MSText(h.OverlapMS), result.MSText(f.OverlapMS))
 	row("bytes client to server", h.Bytes.ClientToServer, f.Bytes.ClientToServer)
 	row("bytes server to client", h.Bytes.ServerToClient, f.Bytes.ServerToClient)
 	row("connections", h.Connections, f.Connections)

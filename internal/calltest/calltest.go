@@ -11,12 +11,10 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
-
-// Run is a transport's Run: halfduplex.Run or fullduplex.Run.
-type Run func(context.Context, call.Config) (*call.Result, error)
 
 // Script returns the script o describes, failing the test if it is invalid.
 func Script(t testing.TB, o story.Options) story.Script {
@@ -52,10 +50,10 @@ func Last(tl *timeline.Timeline, label string) timeline.Message {
 
 // InMemory plays a call over the in-memory network. Inside a
 // testing/synctest bubble its times are exact.
-func InMemory(t testing.TB, run Run, s story.Script, latency time.Duration) *call.Result {
+func InMemory(t testing.TB, m call.Mode, s story.Script, latency time.Duration) *result.Result {
 	t.Helper()
 	l := pipenet.Listen()
-	res, err := run(context.Background(), call.Config{Script: s, Latency: latency, Listener: l, Dial: l.DialContext})
+	res, err := call.Run(context.Background(), m, call.Config{Script: s, Latency: latency, Listener: l, Dial: l.DialContext})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +64,12 @@ func InMemory(t testing.TB, run Run, s story.Script, latency time.Duration) *cal
 // still in flight (or the line still opening) on a slow one, and checks
 // that run returns the context's error within a second. Run it under
 // goleak to check that nothing is left running.
-func Cancelled(t testing.TB, run Run) {
+func Cancelled(t testing.TB, m call.Mode) {
 	t.Helper()
 	for _, latency := range []time.Duration{40 * time.Millisecond, 2 * time.Second} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		start := time.Now()
-		_, err := run(ctx, call.Config{Script: story.Default(), Latency: latency})
+		_, err := call.Run(ctx, m, call.Config{Script: story.Default(), Latency: latency})
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("latency %v: got %v, want the context's error", latency, err)
@@ -80,4 +78,17 @@ func Cancelled(t testing.TB, run Run) {
 			t.Errorf("latency %v: Run took %v to stop after its context ended; want under a second", latency, d)
 		}
 	}
+}
+
+// Fact returns the value of the result's fact with key, failing the test
+// if the mode did not count it.
+func Fact(t testing.TB, res *result.Result, key string) float64 {
+	t.Helper()
+	for _, f := range res.Facts {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	t.Fatalf("the %s call has no fact %q: %+v", res.Mode.Key, key, res.Facts)
+	return 0
 }

@@ -10,9 +10,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/internal/golden"
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -20,11 +21,11 @@ import (
 
 // FakeCalls plays both modes with the default script and link inside a
 // synctest bubble, where every time is exact.
-func FakeCalls(t *testing.T) (walkie, phone *call.Result) {
+func FakeCalls(t *testing.T) (walkie, phone *result.Result) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
-		walkie = calltest.InMemory(t, halfduplex.Run, story.Default(), 40*time.Millisecond)
-		phone = calltest.InMemory(t, fullduplex.Run, story.Default(), 40*time.Millisecond)
+		walkie = calltest.InMemory(t, halfduplex.Mode(), story.Default(), 40*time.Millisecond)
+		phone = calltest.InMemory(t, fullduplex.Mode(), story.Default(), 40*time.Millisecond)
 	})
 	return walkie, phone
 }
@@ -35,21 +36,21 @@ type Case struct {
 	// Name is the case's golden file: walkie, phone or compare, then the
 	// export's suffix.
 	Name  string
-	Calls []*call.Result
+	Calls []*result.Result
 }
 
 // Cases returns the walkie alone, the phone alone, and both.
-func Cases(walkie, phone *call.Result, suffix string) []Case {
+func Cases(walkie, phone *result.Result, suffix string) []Case {
 	return []Case{
-		{"walkie" + suffix, []*call.Result{walkie}},
-		{"phone" + suffix, []*call.Result{phone}},
-		{"compare" + suffix, []*call.Result{walkie, phone}},
+		{"walkie" + suffix, []*result.Result{walkie}},
+		{"phone" + suffix, []*result.Result{phone}},
+		{"compare" + suffix, []*result.Result{walkie, phone}},
 	}
 }
 
 // Golden writes each case with write and compares it with its golden file
 // (or rewrites that with update), then hands the output to check, if any.
-func Golden(t *testing.T, update bool, suffix string, write func(io.Writer, ...*call.Result) error, check func(t *testing.T, out []byte, calls []*call.Result)) {
+func Golden(t *testing.T, update bool, suffix string, write func(io.Writer, ...*result.Result) error, check func(t *testing.T, out []byte, calls []*result.Result)) {
 	walkie, phone := FakeCalls(t)
 	for _, c := range Cases(walkie, phone, suffix) {
 		t.Run(c.Name, func(t *testing.T) {

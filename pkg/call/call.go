@@ -1,19 +1,24 @@
-// Package call holds what one call between the grandchild and grandma needs
-// whatever carries it: its configuration, the shared clock it is recorded
-// on, the emulated link the grandchild dials through, and the result.
-// Packages halfduplex and fullduplex each carry a call over their transport.
+// Package call is the life of one call, whatever carries it: it starts
+// the call's clock, serves grandma, lets the grandchild call her through
+// the emulated link, stops everything at once when told to, and finishes
+// with the result. A mode (a transport package) brings only its two roles,
+// grandma and the grandchild, and what is peculiar to it; Run and
+// RunRemote do the rest, the same way for every mode.
 package call
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/link"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Config describes one call.
@@ -23,6 +28,9 @@ type Config struct {
 	// Latency is the one-way delay of the emulated link, in each direction.
 	// 0 means plain loopback.
 	Latency time.Duration
+	// Every is how often the grandchild polls, for a mode that polls (see
+	// Mode.Every); 0 means the mode's default. Other modes ignore it.
+	Every time.Duration
 	// Listener is where grandma answers. nil means a new TCP listener on
 	// 127.0.0.1 with a port chosen by the system. The call closes it.
 	Listener net.Listener
@@ -33,228 +41,317 @@ type Config struct {
 	Observer timeline.Observer
 }
 
-// Result is what a call measured.
-type Result struct {
-	// Mode is "walkie" or "phone".
-	Mode string
-	// Transport describes what carried the call.
-	Transport string
-	// Latency is the emulated one-way latency.
-	Latency time.Duration
-	// Timeline is every event of the call.
-	Timeline *timeline.Timeline
-	// WireBytes counts every byte on the wire, headers and framing
-	// included, indexed by the side that sent them.
-	WireBytes [2]int64
-	// Connections is how many connections the grandchild opened.
-	Connections int
-	// ServerMayStart says whether the transport lets grandma speak without
-	// being asked: false for HTTP request/response, true for a WebSocket.
-	ServerMayStart bool
-	// Server is the grandma the call went to, when she was elsewhere (a
-	// URL); empty when both sides ran in this process.
-	Server string
-	// Alignment is how grandma's clock was placed on the grandchild's, when
-	// she was elsewhere; nil when both sides shared one clock.
-	Alignment *timeline.Alignment
-	// ServerLatency is the emulated link on grandma's side, when she was
-	// elsewhere and had one (serve --latency), on top of Latency.
-	ServerLatency time.Duration
-	// Requests counts the HTTP requests the grandchild made (zero on the
-	// phone); EmptyReplies and EmptyBytes, for a call by polling, the
-	// polls that brought nothing and the bytes those spent, both ways.
-	Requests, EmptyReplies int
-	EmptyBytes             int64
-	// NoPollGaps and NoPollTime count, for a call by long polling, the
-	// stretches in which grandma held no poll and so could not speak,
-	// the first before any poll arrived, and how long they lasted in all.
-	NoPollGaps int
-	NoPollTime time.Duration
+// Mode is one way of carrying the call: what it is, for people and views,
+// and its two roles. A transport package defines one (or a few); the
+// registry (package modes) lists them all.
+type Mode struct {
+	result.Mode
+	// Title heads the call's live log.
+	Title func(Config) string
+	// Help is the mode's command-line help.
+	Help Help
+	// Every, if not nil, says the mode polls, and bounds its period
+	// (Config.Every).
+	Every *Bounds
+	// Local sets up both roles of a call in this process.
+	Local func(s *Session) Roles
+	// Remote, if not nil, sets up the grandchild's role of a call to a
+	// grandma elsewhere (duplexdemo serve) at base, such as
+	// http://192.168.1.20:8080. nil means the mode plays only in this
+	// process.
+	Remote func(s *Session, base string) RemoteRoles
 }
 
-// PayloadBytes returns the bytes of message text each side sent, indexed
-// by side; the rest of WireBytes is protocol overhead.
-func (r *Result) PayloadBytes() [2]int64 {
-	var p [2]int64
-	for _, m := range r.Timeline.Messages {
-		if m.Sent {
-			p[m.From] += int64(len(m.Text))
-		}
-	}
-	return p
+// Help is a mode's command-line help, as cobra shows it.
+type Help struct {
+	Short, Long, Example string
 }
 
-// Call is one call in progress: the recorder both sides share, the
-// listener grandma answers on and the dialer the grandchild calls through.
-type Call struct {
-	// Rec records both sides, on the call's one clock.
-	Rec *timeline.Recorder
-	// Listener is where grandma answers.
-	Listener net.Listener
-	// Dialer is the grandchild's way in: the emulated link and its byte
-	// counts. Dial through the Call's DialContext, which records it.
-	Dialer *link.Dialer
+// Bounds are a period's default and the range it may take.
+type Bounds struct {
+	Default, Min, Max time.Duration
+}
 
-	latency   time.Duration
-	goodbyeAt time.Duration
-	open      sync.WaitGroup // the grandchild's connections not yet closed
+// Roles are a mode's two sides of a call in this process.
+type Roles struct {
+	// Grandma answers the call: Run serves her on the call's listener.
+	Grandma http.Handler
+	// Think, if not nil, is what grandma does on her own (remembering the
+	// county fair): Run runs it beside her server until the call is over.
+	Think func(ctx context.Context)
+	// Grandchild places the call and returns when she has hung up.
+	Grandchild func(ctx context.Context) error
+	// Facts, if not nil, returns the mode's own counts once the call is
+	// over.
+	Facts func(tl *timeline.Timeline) []result.Fact
+}
 
-	mu    sync.Mutex
-	conns []net.Conn // every connection the grandchild opened
+// RemoteRoles are a mode's side of a call to a grandma elsewhere.
+type RemoteRoles struct {
+	// Grandchild places the call and returns when she has hung up.
+	Grandchild func(ctx context.Context) error
+	// Record returns grandma's record of the call as she handed it over
+	// (wire.EncodeLog), and the bytes it took on the wire, framing
+	// included; nil if she did not hand it over.
+	Record func() (record []byte, wireBytes int64)
+	// Facts, as in Roles.
+	Facts func(tl *timeline.Timeline) []result.Fact
 }
 
 // MaxLatency bounds the emulated latency: slower than this, a call would
 // take minutes, and nobody waits that long in front of a class.
 const MaxLatency = 5 * time.Second
 
-// closeWait bounds how long Finish waits for the grandchild's HTTP or
-// WebSocket client to close its connections before closing them itself.
+// MaxLine is the largest line either side accepts, in bytes, in every
+// mode.
+const MaxLine = 4 << 10
+
+// closeWait bounds how long a finished call waits for the grandchild's HTTP
+// or WebSocket client to close its connections before closing them itself.
 const closeWait = time.Second
 
-// Start validates cfg, starts the call's clock and opens grandma's listener.
-// The caller must call Finish, which closes the listener.
-func Start(cfg Config) (*Call, error) {
-	if cfg.Latency < 0 || cfg.Latency > MaxLatency {
-		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: fmt.Sprintf("must be from 0 (plain loopback) to %v", MaxLatency)}
+// Run plays one call in mode m in this process and returns what it
+// measured. Grandma serves on cfg.Listener and the grandchild calls her
+// through the emulated link. Run returns when the grandchild has hung up
+// and grandma's server has stopped, or when ctx ends; either way nothing
+// it started is left running, and a call stopped by ctx returns ctx's
+// error whatever else broke on the way out.
+func Run(ctx context.Context, m Mode, cfg Config) (*result.Result, error) {
+	if b := m.Every; b != nil && cfg.Every != 0 && (cfg.Every < b.Min || cfg.Every > b.Max) {
+		return nil, &story.OptionError{Option: "every", Value: cfg.Every.String(), Want: fmt.Sprintf("must be from %v to %v", b.Min, b.Max)}
 	}
-	if len(cfg.Script.Story) == 0 {
-		return nil, fmt.Errorf("the script has no story: build it with story.New")
+	s, err := start(cfg, true)
+	if err != nil {
+		return nil, err
 	}
-	return start(cfg, timeline.NewRecorder(cfg.Observer), true)
-}
+	defer context.AfterFunc(ctx, s.Abort)() // stop at once when told to, however slow the link
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
-// StartRemote prepares the grandchild's side of a call to a grandma on
-// another machine (or another process): the emulated link on her
-// connections, and a recorder of her side only, with the script's labels
-// for grandma's lines. It listens on nothing.
-func StartRemote(cfg Config) (*Call, error) {
-	if cfg.Latency < 0 || cfg.Latency > MaxLatency {
-		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: fmt.Sprintf("must be from 0 (plain loopback) to %v", MaxLatency)}
-	}
-	if len(cfg.Script.Story) == 0 {
-		return nil, fmt.Errorf("the script has no story: build it with story.New")
-	}
-	return start(cfg, timeline.NewSideRecorder(timeline.Client, cfg.Script.LineLabel, cfg.Observer), false)
-}
-
-func start(cfg Config, rec *timeline.Recorder, listen bool) (*Call, error) {
-	ln := cfg.Listener
-	if ln == nil && listen {
-		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return nil, fmt.Errorf("grandma cannot listen on 127.0.0.1: %w", err)
+	roles := m.Local(s)
+	stop := s.serve(ctx, roles.Grandma)
+	thought := make(chan struct{})
+	go func() {
+		defer close(thought)
+		if roles.Think != nil {
+			roles.Think(ctx)
 		}
+	}()
+	err = roles.Grandchild(ctx)
+	cancel()
+	<-thought
+	if serr := stop(); err == nil {
+		err = serr
 	}
-	c := &Call{Rec: rec, Listener: ln, latency: cfg.Latency, goodbyeAt: cfg.Script.GoodbyeAt}
-	c.Dialer = &link.Dialer{
+	res := s.finish(m, roles.Facts)
+	if parent.Err() != nil {
+		err = parent.Err()
+	}
+	return res, err
+}
+
+// RunRemote plays the grandchild's side of a call in mode m to a grandma
+// elsewhere (duplexdemo serve) at server, a URL such as
+// http://192.168.1.20:8080, through the emulated link. The grandchild asks
+// her for cfg.Script; at the end her record of the call is joined with the
+// grandchild's, her clock aligned (Result.Alignment). cfg.Listener is not
+// used. It returns when the call is over or ctx ends, leaving nothing
+// running.
+func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.Result, error) {
+	if m.Remote == nil {
+		return nil, fmt.Errorf("%s plays only in this process: it cannot call a grandma elsewhere", m.Key)
+	}
+	base, err := wire.ServerURL(server, "http")
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	defer context.AfterFunc(ctx, s.Abort)()
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	roles := m.Remote(s, base)
+	err = roles.Grandchild(ctx)
+	cancel()
+	record, handOver := roles.Record()
+	var hers *timeline.Timeline
+	var facts wire.Facts
+	if record != nil && err == nil {
+		hers, facts, err = wire.DecodeRecord(record, cfg.Script)
+	}
+	res := s.finish(m, roles.Facts)
+	res.Server, res.ServerLatency = base, facts.Latency
+	// Her record is not part of the conversation: the counts leave it out.
+	res.WireBytes[timeline.Server] -= min(handOver, res.WireBytes[timeline.Server])
+	if err == nil {
+		err = s.join(res, hers, base)
+	}
+	if parent.Err() != nil {
+		err = parent.Err()
+	}
+	return res, err
+}
+
+// join aligns grandma's clock with the grandchild's, from the lines they
+// exchanged, and puts her record of the call on the grandchild's timeline.
+func (s *Session) join(res *result.Result, hers *timeline.Timeline, server string) error {
+	if hers == nil {
+		return fmt.Errorf("grandma at %s did not hand over her record of the call", server)
+	}
+	a, err := timeline.Align(res.Timeline, hers)
+	if err != nil {
+		return err
+	}
+	merged, err := timeline.Merge(res.Timeline, hers, a)
+	if err != nil {
+		return fmt.Errorf("grandma's record of the call does not fit the grandchild's: %w", err)
+	}
+	res.Timeline, res.Alignment = merged, &a
+	return nil
+}
+
+// Session is one call in progress, as its roles see it: the script, the
+// recorder both sides share, the listener grandma answers on and the
+// emulated link the grandchild calls through.
+type Session struct {
+	// Script is what both sides say, and when.
+	Script story.Script
+	// Rec records the call, on its one clock.
+	Rec *timeline.Recorder
+	// Meter counts the bytes of the grandchild's connections each way, as
+	// they cross the emulated link.
+	Meter *link.Meter
+
+	cfg      Config
+	listener net.Listener
+	dialer   *link.Dialer
+	open     sync.WaitGroup // the grandchild's connections not yet closed
+
+	mu    sync.Mutex
+	conns []net.Conn // every connection the grandchild opened
+}
+
+// start validates cfg, starts the call's clock and, for a call in this
+// process, opens grandma's listener. A call to a grandma elsewhere records
+// only the grandchild's side, with the script's labels for grandma's lines.
+func start(cfg Config, local bool) (*Session, error) {
+	if cfg.Latency < 0 || cfg.Latency > MaxLatency {
+		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: fmt.Sprintf("must be from 0 (plain loopback) to %v", MaxLatency)}
+	}
+	if len(cfg.Script.Story) == 0 {
+		return nil, fmt.Errorf("the script has no story: build it with story.New")
+	}
+	s := &Session{Script: cfg.Script, Meter: new(link.Meter), cfg: cfg, listener: cfg.Listener}
+	if local {
+		s.Rec = timeline.NewRecorder(cfg.Observer)
+		if s.listener == nil {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, fmt.Errorf("grandma cannot listen on 127.0.0.1: %w", err)
+			}
+			s.listener = ln
+		}
+	} else {
+		s.Rec = timeline.NewSideRecorder(timeline.Client, cfg.Script.LineLabel, cfg.Observer)
+	}
+	s.dialer = &link.Dialer{
 		Latency: cfg.Latency,
-		Meter:   new(link.Meter),
+		Meter:   s.Meter,
 		Dial:    cfg.Dial,
 		OnClose: func() {
-			c.Rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection")
-			c.open.Done()
+			s.Rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection")
+			s.open.Done()
 		},
 	}
-	return c, nil
+	return s, nil
 }
 
-// Finish closes the listener, waits for the grandchild's connections to
+// finish closes the listener, waits for the grandchild's connections to
 // close (each is closed by its HTTP or WebSocket client as the call ends;
 // any still open after closeWait is closed here), stops the clock and
-// returns the result. serverMayStart says whether the transport lets
-// grandma speak without being asked.
-func (c *Call) Finish(mode, transport string, serverMayStart bool) *Result {
+// returns the result.
+func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *result.Result {
 	// Closing stops new calls only; its error changes nothing measured.
-	if c.Listener != nil {
-		_ = c.Listener.Close()
+	if s.listener != nil {
+		_ = s.listener.Close()
 	}
 	closed := make(chan struct{})
 	go func() {
-		c.open.Wait()
+		s.open.Wait()
 		close(closed)
 	}()
-	t := time.NewTimer(closeWait + c.RoundTrip())
+	t := time.NewTimer(closeWait + s.RoundTrip())
 	select {
 	case <-closed:
 	case <-t.C:
-		c.Abort()
+		s.Abort()
 		<-closed
 	}
 	t.Stop()
-	m := c.Dialer.Meter
-	return &Result{
-		Mode:           mode,
-		Transport:      transport,
-		Latency:        c.latency,
-		Timeline:       c.Rec.Finish(),
-		WireBytes:      [2]int64{timeline.Client: m.Written(), timeline.Server: m.Read()},
-		Connections:    m.Conns(),
-		ServerMayStart: serverMayStart,
+	res := &result.Result{
+		Mode:        m.Mode,
+		Latency:     s.cfg.Latency,
+		Timeline:    s.Rec.Finish(),
+		WireBytes:   [2]int64{timeline.Client: s.Meter.Written(), timeline.Server: s.Meter.Read()},
+		Connections: s.Meter.Conns(),
 	}
+	if facts != nil {
+		res.Facts = facts(res.Timeline)
+	}
+	return res
 }
 
 // Abort closes every connection the grandchild opened at once, dropping
-// bytes still in flight on the emulated link. Runs call it when their
-// context ends, so that a cancelled call stops within a second however
-// slow the link.
-func (c *Call) Abort() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, conn := range c.conns {
+// bytes still in flight on the emulated link: a cancelled call stops
+// within a second however slow the link.
+func (s *Session) Abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, conn := range s.conns {
 		_ = link.Abort(conn) // already closed is as good as closed
 	}
+}
+
+// Addr returns the address grandma listens on, for a call in this process.
+func (s *Session) Addr() string { return s.listener.Addr().String() }
+
+// Every returns how often the grandchild polls: Config.Every, or def.
+func (s *Session) Every(def time.Duration) time.Duration {
+	if s.cfg.Every > 0 {
+		return s.cfg.Every
+	}
+	return def
 }
 
 // Silence returns how long a side may hear nothing on a connection before
 // giving up on it: base, plus the longest silence the script can hold (all
 // of it, up to the goodbye), plus a round trip of the emulated link.
-func (c *Call) Silence(base time.Duration) time.Duration {
-	return base + c.goodbyeAt + c.RoundTrip()
+func (s *Session) Silence(base time.Duration) time.Duration {
+	return base + s.Script.GoodbyeAt + s.RoundTrip()
 }
 
 // RoundTrip returns how long one round trip over the emulated link adds:
 // timeouts for anything that waits on the peer add it, so that a slow link
 // is never mistaken for a dead peer.
-func (c *Call) RoundTrip() time.Duration { return 2 * c.latency }
+func (s *Session) RoundTrip() time.Duration { return 2 * s.cfg.Latency }
 
 // DialContext opens the grandchild's connection through the emulated link
-// and records it.
-func (c *Call) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	c.open.Add(1)
-	conn, err := c.Dialer.DialContext(ctx, network, addr)
+// and records it. Every connection the grandchild makes goes through it.
+func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	s.open.Add(1)
+	conn, err := s.dialer.DialContext(ctx, network, addr)
 	if err != nil {
-		c.open.Done()
+		s.open.Done()
 		return nil, err
 	}
-	c.mu.Lock()
-	c.conns = append(c.conns, conn)
-	c.mu.Unlock()
-	c.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
+	s.mu.Lock()
+	s.conns = append(s.conns, conn)
+	s.mu.Unlock()
+	s.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
 	return conn, nil
-}
-
-// FinishRemote is Finish for a call to a grandma elsewhere: it aligns her
-// clock with the grandchild's, from the lines they exchanged, and joins her
-// record of the call (hers, from wire.DecodeLog) with the grandchild's.
-// server names her, for the result, and serverLatency is the emulated link
-// on her side, as her record says. handOver is how many bytes her record
-// took on the wire, framing included: they are not part of the
-// conversation, so the byte counts leave them out.
-func (c *Call) FinishRemote(mode, transport string, serverMayStart bool, server string, hers *timeline.Timeline, serverLatency time.Duration, handOver int64) (*Result, error) {
-	res := c.Finish(mode, transport, serverMayStart)
-	res.Server, res.ServerLatency = server, serverLatency
-	res.WireBytes[timeline.Server] -= min(handOver, res.WireBytes[timeline.Server])
-	if hers == nil {
-		return res, fmt.Errorf("grandma at %s did not hand over her record of the call", server)
-	}
-	a, err := timeline.Align(res.Timeline, hers)
-	if err != nil {
-		return res, err
-	}
-	merged, err := timeline.Merge(res.Timeline, hers, a)
-	if err != nil {
-		return res, fmt.Errorf("grandma's record of the call does not fit the grandchild's: %w", err)
-	}
-	res.Timeline, res.Alignment = merged, &a
-	return res, nil
 }

@@ -19,7 +19,7 @@ const (
 	// beyond one round trip of the emulated link.
 	ReadHeaderTimeout = 5 * time.Second
 	// IdleTimeout bounds how long a kept-alive connection may sit unused,
-	// beyond the script's own silences (see Call.Silence).
+	// beyond the script's own silences (see Session.Silence).
 	IdleTimeout = 10 * time.Second
 	// MaxHeaderBytes bounds a request's headers.
 	MaxHeaderBytes = 8 << 10
@@ -28,7 +28,7 @@ const (
 	ShutdownTimeout = time.Second
 )
 
-// Serve starts grandma's HTTP server with handler h on the call's listener.
+// serve starts grandma's HTTP server with handler h on the call's listener.
 // Handlers' request contexts end when ctx ends. Every connection grandma
 // accepts is recorded when she closes it, hijacked (WebSocket) ones
 // included.
@@ -36,12 +36,12 @@ const (
 // The caller must call the returned stop once the call is over: it shuts
 // the server down, cutting what is still open after ShutdownTimeout, and
 // returns once every accepted connection is closed.
-func (c *Call) Serve(ctx context.Context, h http.Handler) (stop func() error) {
-	ln := &trackingListener{Listener: c.Listener, rec: c.Rec}
+func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error) {
+	ln := &trackingListener{Listener: s.listener, rec: s.Rec}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout + c.RoundTrip(),
-		IdleTimeout:       c.Silence(IdleTimeout),
+		ReadHeaderTimeout: ReadHeaderTimeout + s.RoundTrip(),
+		IdleTimeout:       s.Silence(IdleTimeout),
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"github.com/duplexdemo/duplexdemo/internal/classroomtest"
 
 	"go.uber.org/goleak"
@@ -29,7 +31,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // start serves grandma until the test ends, and returns her URL.
 func start(t *testing.T, cfg classroom.Config) string { return classroomtest.Serve(t, cfg) }
 
-type remoteRun func(context.Context, call.Config, string) (*call.Result, error)
+type remoteRun func(context.Context, call.Config, string) (*result.Result, error)
+
+// remote returns m's remote run.
+func remote(m call.Mode) remoteRun {
+	return func(ctx context.Context, cfg call.Config, server string) (*result.Result, error) {
+		return call.RunRemote(ctx, m, cfg, server)
+	}
+}
 
 // TestRemoteCalls: a walkie and a phone call to a grandma served alone
 // show both sides, in the orders the one-process calls show them, with
@@ -39,7 +48,7 @@ func TestRemoteCalls(t *testing.T) {
 	for _, tc := range []struct {
 		mode string
 		run  remoteRun
-	}{{"walkie", halfduplex.RunRemote}, {"phone", fullduplex.RunRemote}} {
+	}{{"walkie", remote(halfduplex.Mode())}, {"phone", remote(fullduplex.Mode())}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			latency := 20 * time.Millisecond
 			res, err := tc.run(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 4}), Latency: latency}, url)
@@ -110,7 +119,7 @@ func TestShutdownMidCalls(t *testing.T) {
 	url := "http://" + ln.Addr().String()
 	slow := calltest.Script(t, story.Options{Pace: time.Second})
 	errs := make(chan error, 2)
-	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+	for _, run := range []remoteRun{remote(halfduplex.Mode()), remote(fullduplex.Mode())} {
 		go func() {
 			_, err := run(context.Background(), call.Config{Script: slow}, url)
 			errs <- err
@@ -158,7 +167,7 @@ func TestNotGrandma(t *testing.T) {
 		http.Error(w, "<!DOCTYPE html><p>not found</p>", http.StatusNotFound)
 	}))
 	defer web.Close()
-	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+	for _, run := range []remoteRun{remote(halfduplex.Mode()), remote(fullduplex.Mode())} {
 		_, err := run(context.Background(), call.Config{Script: fastScript(t)}, other.URL)
 		if err == nil {
 			t.Fatal("a call to another duplexdemo succeeded")
@@ -178,7 +187,7 @@ func TestNotGrandma(t *testing.T) {
 func TestServerLatency(t *testing.T) {
 	latency := 30 * time.Millisecond
 	url := start(t, classroom.Config{Latency: latency})
-	res, err := fullduplex.RunRemote(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 4})}, url)
+	res, err := call.RunRemote(context.Background(), fullduplex.Mode(), call.Config{Script: calltest.Script(t, story.Options{Speed: 4})}, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func closeCode(t *testing.T, conn *websocket.Conn) int {
 func normalCall(t *testing.T, base string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	if _, err := fullduplex.RunRemote(context.Background(), call.Config{Script: fastScript(t)}, base); err != nil {
+	if _, err := call.RunRemote(context.Background(), fullduplex.Mode(), call.Config{Script: fastScript(t)}, base); err != nil {
 		t.Fatalf("a normal call failed: %v", err)
 	}
 	return time.Since(start)
@@ -153,7 +153,7 @@ func TestBadMessages(t *testing.T) {
 		data []byte
 		want int
 	}{
-		{"oversized", websocket.TextMessage, []byte(strings.Repeat("x", fullduplex.MaxMessage+1)), websocket.CloseMessageTooBig},
+		{"oversized", websocket.TextMessage, []byte(strings.Repeat("x", call.MaxLine+1)), websocket.CloseMessageTooBig},
 		{"binary", websocket.BinaryMessage, []byte{1, 2, 3}, websocket.CloseUnsupportedData},
 		{"unknown", websocket.TextMessage, []byte("What is the wifi password?"), websocket.CloseProtocolError},
 		{"malformed", websocket.TextMessage, []byte{0xff, 0xfe, '{'}, websocket.CloseProtocolError},
@@ -303,7 +303,7 @@ func TestMaxCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+	for _, run := range []remoteRun{remote(halfduplex.Mode()), remote(fullduplex.Mode())} {
 		start := time.Now()
 		_, err := run(context.Background(), call.Config{Script: fastScript(t)}, base)
 		if err == nil || !strings.Contains(err.Error(), "try again") {
@@ -350,7 +350,7 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 // place under --max-calls for long; grandma notices within seconds.
 func TestHungUpFreesItsPlace(t *testing.T) {
 	base := start(t, classroom.Config{MaxCalls: 1})
-	for _, run := range []remoteRun{halfduplex.RunRemote, fullduplex.RunRemote} {
+	for _, run := range []remoteRun{remote(halfduplex.Mode()), remote(fullduplex.Mode())} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		_, err := run(ctx, call.Config{Script: calltest.Script(t, story.Options{Pace: time.Second})}, base)
 		cancel()
@@ -393,7 +393,7 @@ func TestWalkieLimits(t *testing.T) {
 	}
 	v := fmt.Sprint(wire.Version)
 	id := wire.NewCallID()
-	if got := post("?"+wire.ScriptQuery(s).Encode(), strings.Repeat("x", halfduplex.MaxMessage+1), id, v); got != http.StatusRequestEntityTooLarge {
+	if got := post("?"+wire.ScriptQuery(s).Encode(), strings.Repeat("x", call.MaxLine+1), id, v); got != http.StatusRequestEntityTooLarge {
 		t.Errorf("an oversized line: %d, want 413", got)
 	}
 	if got := post("?"+wire.ScriptQuery(s).Encode(), s.Question, wire.NewCallID(), "0"); got != http.StatusBadRequest {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
@@ -28,11 +30,11 @@ func TestLoad(t *testing.T) {
 	for _, tc := range []struct {
 		mode string
 		run  remoteRun
-	}{{"phone", fullduplex.RunRemote}, {"walkie", halfduplex.RunRemote}} {
+	}{{"phone", remote(fullduplex.Mode())}, {"walkie", remote(halfduplex.Mode())}} {
 		t.Run(tc.mode, func(t *testing.T) {
 			var wg sync.WaitGroup
 			errs := make(chan error, loadCalls)
-			results := make(chan *call.Result, loadCalls)
+			results := make(chan *result.Result, loadCalls)
 			begin := time.Now()
 			for range loadCalls {
 				wg.Add(1)

@@ -10,33 +10,19 @@
 package fullduplex
 
 import (
-	"context"
 	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/story"
-	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 const (
 	// Path is where grandma takes WebSocket calls.
 	Path = "/call"
-	// MaxMessage is the largest message either side accepts, in bytes; a
-	// larger one closes the call with 1009 (message too big).
-	MaxMessage = 4 << 10
-	// Transport describes what carries the call.
-	Transport = "WebSocket, RFC 6455, one TCP connection"
-
-	// ReasonConnecting is why a line waits before the WebSocket is open:
-	// the connection and its opening handshake take a round trip.
-	ReasonConnecting = "connecting"
-	// ReasonChannelBusy is why a line waits on the phone: its side's writer
-	// is still writing an earlier message.
-	ReasonChannelBusy = "channel busy"
 
 	// writeWait bounds one write; a peer that stops reading is dropped.
 	writeWait = 5 * time.Second
@@ -56,53 +42,95 @@ const (
 	remoteSlack = 5
 )
 
-// Run plays one call over a WebSocket and returns what it measured. Grandma
-// serves on cfg.Listener and the grandchild calls her through the emulated
-// link. The question is wanted at once, but waits for the WebSocket to
-// open: a phone call costs one round trip before anyone can speak. Run
-// returns when both sides have closed the call with 1000 (normal closure),
-// or when ctx ends; either way nothing it started is left running.
-func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
-	c, err := call.Start(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer context.AfterFunc(ctx, c.Abort)() // stop at once when told to, however slow the link
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// Mode is the phone call: what it is, and its two roles. A message larger
+// than call.MaxLine closes the call with 1009 (message too big).
+func Mode() call.Mode {
+	return call.Mode{
+		Mode: result.Mode{
+			Key:            "phone",
+			Name:           "the phone call",
+			Transport:      "WebSocket, RFC 6455, one TCP connection",
+			ServerMayStart: true, // either side may speak first
+		},
+		Title: func(call.Config) string { return "PHONE CALL: WebSocket, both sides talk at once" },
+		Help: call.Help{
+			Short: "The phone call: one WebSocket, both sides talk whenever they like",
+			Long: `phone plays the same call over a WebSocket, one TCP connection upgraded
+from HTTP, like a phone call: both sides can talk at the same time.
 
+Grandma sends her story sentence by sentence while the grandchild's
+interruption travels the other way at once; she hears it mid-story and
+answers straight away. Her afterthought is simply said when she thinks of
+it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
+			Example: `  duplexdemo phone
+  duplexdemo phone --latency 150ms --pace 400ms
+  duplexdemo phone --speed 4 --color never
+  duplexdemo phone --json
+  duplexdemo phone --html phone.html --trace-out phone.json`,
+		},
+		Local:  local,
+		Remote: remote,
+	}
+}
+
+// local sets up a call in this process. The question is wanted at once,
+// but waits for the WebSocket to open: a phone call costs one round trip
+// before anyone can speak. The call ends when both sides have closed it
+// with 1000 (normal closure).
+func local(s *call.Session) call.Roles {
 	g := &Grandma{
-		script:   cfg.Script,
-		rec:      c.Rec,
-		readWait: c.Silence(readWait),
+		script:   s.Script,
+		rec:      s.Rec,
+		readWait: s.Silence(readWait),
 		upgrader: websocket.Upgrader{
-			HandshakeTimeout: handshakeTimeout + c.RoundTrip(),
+			HandshakeTimeout: handshakeTimeout + s.RoundTrip(),
 			// CheckOrigin is left nil: gorilla then accepts only requests
 			// without an Origin header or from the server's own origin.
 		},
 	}
-	stop := c.Serve(ctx, g)
-
 	kid := &grandchild{
-		script:    cfg.Script,
-		rec:       c.Rec,
-		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: handshakeTimeout + c.RoundTrip()},
-		closeWait: closeWait + c.RoundTrip(),
-		readWait:  c.Silence(readWait),
-		progress:  story.NewProgress(cfg.Script),
-		url:       "ws://" + c.Listener.Addr().String() + Path,
+		script:    s.Script,
+		rec:       s.Rec,
+		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: handshakeTimeout + s.RoundTrip()},
+		closeWait: closeWait + s.RoundTrip(),
+		readWait:  s.Silence(readWait),
+		url:       "ws://" + s.Addr() + Path,
 	}
-	err = kid.call(ctx)
+	return call.Roles{Grandma: g, Grandchild: kid.call}
+}
 
-	cancel()
-	if serr := stop(); err == nil {
-		err = serr
+// remote sets up the grandchild's side of a call to grandma at base: the
+// script rides on the opening handshake, and her record of the call
+// arrives in a last text message before her close frame.
+func remote(s *call.Session, base string) call.RemoteRoles {
+	r := &elsewhere{}
+	kid := &grandchild{
+		script:    s.Script,
+		rec:       s.Rec,
+		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: remoteSlack * (handshakeTimeout + s.RoundTrip())},
+		closeWait: remoteSlack * (closeWait + s.RoundTrip()),
+		readWait:  s.Silence(readWait),
+		url:       "ws" + strings.TrimPrefix(base, "http") + Path + "?" + wire.ScriptQuery(s.Script).Encode(),
+		remote:    r,
 	}
-	if parent.Err() != nil {
-		err = parent.Err() // whatever broke on the way out, the call was stopped
+	return call.RemoteRoles{Grandchild: kid.call, Record: r.record}
+}
+
+// record returns grandma's record as she handed it over, and the bytes it
+// took: one unmasked text frame, a 2-byte header with 2 or 8 more bytes of
+// length for a longer payload.
+func (r *elsewhere) record() ([]byte, int64) {
+	if r.log == nil {
+		return nil, 0
 	}
-	return c.Finish("phone", Transport, true), err // either side may speak first
+	n := int64(len(r.log))
+	switch {
+	case n >= 1<<16:
+		return r.log, 2 + 8 + n
+	case n >= 126:
+		return r.log, 2 + 2 + n
+	}
+	return r.log, 2 + n
 }
 
 // write writes one message, bounded by writeWait. Only a side's writer
@@ -117,67 +145,4 @@ func write(conn *websocket.Conn, kind int, data []byte) error {
 // closeFrame is a close message with a status code and a reason.
 func closeFrame(code int, reason string) []byte {
 	return websocket.FormatCloseMessage(code, reason)
-}
-
-// RunRemote plays the grandchild's side of a call over a WebSocket to a
-// grandma elsewhere (duplexdemo serve) at server, a base URL such as
-// http://192.168.1.20:8080, through the emulated link. It asks her for
-// cfg.Script, and at the end joins her record of the call with the
-// grandchild's, her clock aligned (Result.Alignment). cfg.Listener is not
-// used. It returns when the call is over or ctx ends, leaving nothing
-// running.
-func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Result, error) {
-	base, err := wire.ServerURL(server, "ws")
-	if err != nil {
-		return nil, err
-	}
-	c, err := call.StartRemote(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer context.AfterFunc(ctx, c.Abort)()
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	r := &remote{}
-	kid := &grandchild{
-		script:    cfg.Script,
-		rec:       c.Rec,
-		dialer:    &websocket.Dialer{NetDialContext: c.DialContext, HandshakeTimeout: remoteSlack * (handshakeTimeout + c.RoundTrip())},
-		closeWait: remoteSlack * (closeWait + c.RoundTrip()),
-		readWait:  c.Silence(readWait),
-		progress:  story.NewProgress(cfg.Script),
-		url:       base + Path + "?" + wire.ScriptQuery(cfg.Script).Encode(),
-		remote:    r,
-	}
-	err = kid.call(ctx)
-	cancel()
-
-	var hers *timeline.Timeline
-	var facts wire.Facts
-	var handOver int64
-	if r.log != nil {
-		// One unmasked text frame: a 2-byte header, with 2 or 8 more bytes
-		// of length for a longer payload.
-		n := int64(len(r.log))
-		handOver = 2 + n
-		switch {
-		case n >= 1<<16:
-			handOver += 8
-		case n >= 126:
-			handOver += 2
-		}
-		if err == nil {
-			hers, facts, err = wire.DecodeRecord(r.log, cfg.Script)
-		}
-	}
-	res, ferr := c.FinishRemote("phone", Transport, true, strings.Replace(base, "ws://", "http://", 1), hers, facts.Latency, handOver)
-	if err == nil {
-		err = ferr
-	}
-	if parent.Err() != nil {
-		err = parent.Err()
-	}
-	return res, err
 }

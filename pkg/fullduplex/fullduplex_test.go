@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestRealTCP(t *testing.T) {
 	const latency = 25 * time.Millisecond
 	s := calltest.Script(t, story.Options{Speed: 2})
-	res, err := Run(context.Background(), call.Config{Script: s, Latency: latency})
+	res, err := call.Run(context.Background(), Mode(), call.Config{Script: s, Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +59,13 @@ func TestRealTCP(t *testing.T) {
 // in-memory network.
 func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, story.Default(), 40*time.Millisecond)
+		res := calltest.InMemory(t, Mode(), story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
 		// The question is wanted at once, and waits for the TCP connection
 		// and the WebSocket handshake: one round trip.
 		q := calltest.Said(t, tl, story.LabelQuestion)
-		if q.WantedAt != 0 || q.Waited() != 80*time.Millisecond || q.Reason != ReasonConnecting {
-			t.Errorf("question wanted at %v, waited %v (%s); want 0, 80ms, %s", q.WantedAt, q.Waited(), q.Reason, ReasonConnecting)
+		if q.WantedAt != 0 || q.Waited() != 80*time.Millisecond || q.Reason != timeline.ReasonConnecting {
+			t.Errorf("question wanted at %v, waited %v (%s); want 0, 80ms, %s", q.WantedAt, q.Waited(), q.Reason, timeline.ReasonConnecting)
 		}
 		i := calltest.Said(t, tl, story.LabelInterruption)
 		if i.WantedAt != 600*time.Millisecond || i.SentAt != 600*time.Millisecond || i.HeardAt != 640*time.Millisecond {
@@ -89,7 +89,7 @@ func TestExactTimes(t *testing.T) {
 // remembers the fair when her story is over, not in the middle of it.
 func TestSlowLinkAfterthoughtFollowsTheStory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, story.Default(), 500*time.Millisecond)
+		res := calltest.InMemory(t, Mode(), story.Default(), 500*time.Millisecond)
 		last := calltest.Last(res.Timeline, story.LabelStory)
 		a := calltest.Said(t, res.Timeline, story.LabelAfterthought)
 		if a.WantedAt != last.SentAt || a.WantedAt <= story.Default().AfterthoughtAt {
@@ -98,7 +98,7 @@ func TestSlowLinkAfterthoughtFollowsTheStory(t *testing.T) {
 	})
 }
 
-func TestCancel(t *testing.T) { calltest.Cancelled(t, Run) }
+func TestCancel(t *testing.T) { calltest.Cancelled(t, Mode()) }
 
 // grandmaServer serves grandma alone on loopback; the test plays the
 // grandchild by hand. With no script clock (opened is nil) she never
@@ -142,7 +142,7 @@ func TestGrandmaClosesOnBadMessages(t *testing.T) {
 	}{
 		{"binary", func(c *websocket.Conn) error { return c.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData},
 		{"too big", func(c *websocket.Conn) error {
-			return c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", MaxMessage+1)))
+			return c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", call.MaxLine+1)))
 		}, websocket.CloseMessageTooBig},
 		{"never sent", func(c *websocket.Conn) error { return c.WriteMessage(websocket.TextMessage, []byte("hello?")) }, websocket.CloseProtocolError},
 		{"not in the script", func(c *websocket.Conn) error {
@@ -205,18 +205,15 @@ func timeRounds(b *testing.B, n int, roundTrip func() error) time.Duration {
 // the reader has heard grandma's answer.
 func newPhoneLine(b *testing.B) func() error {
 	answered := make(chan struct{}, 1)
-	c, err := call.Start(call.Config{Script: story.Default(), Observer: func(e timeline.Event) {
+	rec := timeline.NewRecorder(func(e timeline.Event) {
 		if e.Kind == timeline.KindHeard && e.Side == timeline.Client {
 			answered <- struct{}{}
 		}
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := c.Serve(ctx, &Grandma{script: story.Default(), rec: c.Rec, readWait: readWait})
-	kid := &grandchild{script: story.Default(), rec: c.Rec, readWait: readWait, progress: story.NewProgress(story.Default())}
-	conn, _, err := (&websocket.Dialer{NetDialContext: c.DialContext}).Dial("ws://"+c.Listener.Addr().String()+Path, nil)
+	srv := httptest.NewServer(&Grandma{script: story.Default(), rec: rec, readWait: readWait})
+	kid := &grandchild{script: story.Default(), rec: rec, readWait: readWait, progress: story.NewProgress(story.Default())}
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+Path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -235,15 +232,15 @@ func newPhoneLine(b *testing.B) func() error {
 		<-spoken
 		conn.Close()
 		<-listened
-		stop()
-		c.Finish("phone", Transport, true)
+		srv.Close()
+		rec.Finish()
 	})
 	rounds := 0
 	return func() error {
 		if rounds++; rounds%1024 == 0 {
-			c.Rec.Reset() // nothing is in flight between round trips; keep memory bounded
+			rec.Reset() // nothing is in flight between round trips; keep memory bounded
 		}
-		wants <- kid.want(story.LabelInterruption, story.Interruption, ReasonChannelBusy)
+		wants <- kid.want(story.LabelInterruption, story.Interruption, timeline.ReasonChannelBusy)
 		select {
 		case <-answered:
 			return nil
@@ -320,7 +317,7 @@ func TestAskingTwiceTellsTheStoryOnce(t *testing.T) {
 // the call open: no read deadline cuts it in between.
 func TestLongSilenceKeepsTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
+		res := calltest.InMemory(t, Mode(), calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
 		calltest.Said(t, res.Timeline, story.LabelFarewell)
 	})
 }
@@ -330,7 +327,7 @@ func TestLongSilenceKeepsTheCall(t *testing.T) {
 // that it still lands in the middle of it.
 func TestInterruptsOnlyOnceTheStoryHasBegun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{InterruptAt: 50 * time.Millisecond}), 40*time.Millisecond)
+		res := calltest.InMemory(t, Mode(), calltest.Script(t, story.Options{InterruptAt: 50 * time.Millisecond}), 40*time.Millisecond)
 		first, _ := res.Timeline.Message(story.LabelStory)
 		i := calltest.Said(t, res.Timeline, story.LabelInterruption)
 		if i.WantedAt != first.HeardAt || i.HeardAt >= calltest.Last(res.Timeline, story.LabelStory).SentAt {
@@ -344,7 +341,7 @@ func TestInterruptsOnlyOnceTheStoryHasBegun(t *testing.T) {
 // waits to hear all of it, and grandma's afterthought, before hanging up.
 func TestSaysGoodbyeOnlyOnceTheStoryIsOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, story.Default(), time.Second)
+		res := calltest.InMemory(t, Mode(), story.Default(), time.Second)
 		last := calltest.Last(res.Timeline, story.LabelStory)
 		bye := calltest.Said(t, res.Timeline, story.LabelGoodbye)
 		calltest.Said(t, res.Timeline, story.LabelAfterthought)

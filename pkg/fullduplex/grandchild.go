@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -30,13 +31,13 @@ type grandchild struct {
 	readWait time.Duration
 	// progress follows the story as she hears it.
 	progress *story.Progress
-	// remote is set when grandma is elsewhere (RunRemote): her record of
-	// the call arrives in a last text message, which listen keeps here.
-	remote *remote
+	// remote is set when grandma is elsewhere: her record of the call
+	// arrives in a last text message, which listen keeps here.
+	remote *elsewhere
 }
 
-// remote holds grandma's record of a call to her elsewhere.
-type remote struct {
+// elsewhere holds grandma's record of a call to her elsewhere.
+type elsewhere struct {
 	log []byte // written by listen only, read after it has returned
 }
 
@@ -51,12 +52,15 @@ func (c *grandchild) want(label, text, reason string) utterance {
 func (c *grandchild) call(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wants := make(chan utterance, 3)
-	wants <- c.want(story.LabelQuestion, c.script.Question, ReasonConnecting) // at once, before dialing
+	c.progress = story.NewProgress(c.script)
+	cues := c.script.Cues()
+	wants := make(chan utterance, len(cues))
+	// The first line is wanted at once, before dialing.
+	wants <- c.want(cues[0].Label, cues[0].Text, timeline.ReasonConnecting)
 	thought := make(chan struct{})
 	go func() {
 		defer close(thought)
-		c.think(ctx, wants)
+		c.think(ctx, cues[1:], wants)
 	}()
 	defer func() {
 		cancel()
@@ -86,7 +90,7 @@ func (c *grandchild) call(ctx context.Context) error {
 		}
 	}
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
-	conn.SetReadLimit(MaxMessage)
+	conn.SetReadLimit(call.MaxLine)
 	if c.remote != nil {
 		conn.SetReadLimit(wire.MaxLog)
 	}
@@ -109,24 +113,17 @@ func (c *grandchild) call(ctx context.Context) error {
 // errHungUpEarly: grandma ended the call before the goodbye.
 var errHungUpEarly = errors.New("grandma hung up before the goodbye")
 
-// think wants the interruption and the goodbye at their scripted times,
-// but not before the story has begun, or ended, on her side of the link,
-// whatever the writer is doing, and hands them to speak in order. By then
-// the WebSocket is open, so a wait means the writer is busy.
-func (c *grandchild) think(ctx context.Context, wants chan<- utterance) {
+// think wants each later line of her schedule at its time, but not before
+// the story has reached its milestone on her side of the link, whatever
+// the writer is doing, and hands them to speak in order. By then the
+// WebSocket is open, so a wait means the writer is busy.
+func (c *grandchild) think(ctx context.Context, cues []story.Cue, wants chan<- utterance) {
 	defer close(wants)
-	for _, line := range []struct {
-		at          time.Duration
-		after       <-chan struct{}
-		label, text string
-	}{
-		{c.script.InterruptAt, c.progress.Begun(), story.LabelInterruption, c.script.Interruption},
-		{c.script.GoodbyeAt, c.progress.Ended(), story.LabelGoodbye, c.script.Goodbye},
-	} {
-		if story.Await(ctx, c.rec, line.at, line.after) != nil {
+	for _, cue := range cues {
+		if c.rec.Await(ctx, cue.At, c.progress.Reached(cue.After)) != nil {
 			return
 		}
-		wants <- c.want(line.label, line.text, ReasonChannelBusy) // buffered for every line: never blocks
+		wants <- c.want(cue.Label, cue.Text, timeline.ReasonChannelBusy) // buffered for every line: never blocks
 	}
 }
 

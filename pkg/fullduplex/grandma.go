@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -20,7 +21,7 @@ import (
 // an interruption the moment she hears it, and says her afterthought when
 // she thinks of it: nobody has to ask first.
 //
-// Run makes one for a call in this process. NewGrandma makes one for a call
+// Mode's local role makes one for a call in this process. NewGrandma makes one for a call
 // from a grandchild elsewhere (duplexdemo serve): she records on a clock of
 // her own, pings to drop a peer that has gone, and hands her record of the
 // call over in a last text message before her closing frame.
@@ -94,7 +95,7 @@ type heardLine struct {
 }
 
 func (g *Grandma) want(label, text string) utterance {
-	return utterance{g.rec.Want(timeline.Server, label, text, ReasonChannelBusy), label, text}
+	return utterance{g.rec.Want(timeline.Server, label, text, timeline.ReasonChannelBusy), label, text}
 }
 
 // ServeHTTP takes one call: it upgrades the request to a WebSocket and
@@ -120,7 +121,7 @@ func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	defer conn.Close()
-	conn.SetReadLimit(MaxMessage)
+	conn.SetReadLimit(call.MaxLine)
 	heard := make(chan heardLine)
 	spoken := make(chan struct{})
 	listened := make(chan struct{})

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -33,19 +34,14 @@ type grandchild struct {
 	// she has heard that last line too (microseconds later), so that her
 	// next line never goes out before the last one she heard.
 	hearing sync.Mutex
-	// progress follows the story as she hears it.
-	progress *story.Progress
-	// interrupting is closed once the interruption has the channel
-	// (httptrace's GotConn): the goodbye never goes before it.
-	interrupting chan struct{}
-	// remote is set when grandma is elsewhere (RunRemote).
-	remote *remote
+	// remote is set when grandma is elsewhere.
+	remote *elsewhere
 }
 
-// remote is what a call to a grandma elsewhere adds to each request: the
-// protocol version and the call's id, and on the question the script; and
-// what it takes from her last answer: her record of the call.
-type remote struct {
+// elsewhere is what a call to a grandma elsewhere adds to each request:
+// the protocol version and the call's id, and on the question the script;
+// and what it takes from her last answer: her record of the call.
+type elsewhere struct {
 	callID string
 	script url.Values
 
@@ -53,56 +49,57 @@ type remote struct {
 	log []byte
 }
 
-// call plays the grandchild's part: the question at once, the interruption
-// and the goodbye when the script says she wants to say them, but not
-// before the story has begun, or ended, on her side of the link.
+// call plays the grandchild's part: each line of her schedule when she
+// wants to say it, but not before the story has reached its milestone on
+// her side of the link, nor before the line before it has the channel. A
+// line waits for its answer, so each has a goroutine of its own. Having
+// heard the farewell, she hangs up.
 func (c *grandchild) call(ctx context.Context) error {
+	defer c.client.CloseIdleConnections() // the connection is idle now: hang up
+	progress := story.NewProgress(c.script)
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return c.say(ctx, story.LabelQuestion, c.script.Question) })
-	g.Go(func() error {
-		if err := story.Await(ctx, c.rec, c.script.InterruptAt, c.progress.Begun()); err != nil {
-			return err
-		}
-		return c.say(ctx, story.LabelInterruption, c.script.Interruption)
-	})
-	g.Go(func() error {
-		if err := story.Await(ctx, c.rec, c.script.GoodbyeAt, c.progress.Ended()); err != nil {
-			return err
-		}
-		// Never before the interruption has gone: on a loaded machine its
-		// goroutine may run late, and the goodbye must not overtake it.
-		select {
-		case <-c.interrupting:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err := c.say(ctx, story.LabelGoodbye, c.script.Goodbye); err != nil {
-			return err
-		}
-		// Having heard the farewell, hang up: the connection is idle now.
-		c.client.CloseIdleConnections()
-		return nil
-	})
+	// onAir[i] is closed once line i has the channel (httptrace's
+	// GotConn): on a loaded machine a goroutine may run late, and no line
+	// may overtake the one before it.
+	cues := c.script.Cues()
+	onAir := make([]chan struct{}, len(cues))
+	for i := range cues {
+		onAir[i] = make(chan struct{})
+	}
+	for i, cue := range cues {
+		g.Go(func() error {
+			if err := c.rec.Await(ctx, cue.At, progress.Reached(cue.After)); err != nil {
+				return err
+			}
+			if i > 0 {
+				select {
+				case <-onAir[i-1]:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			reason := timeline.ReasonChannelBusy
+			if i == 0 {
+				reason = timeline.ReasonConnecting
+			}
+			return c.say(ctx, cue, reason, progress, onAir[i])
+		})
+	}
 	return g.Wait()
 }
 
 // say sends one line as a request and hears every line of the answer. The
 // line counts as sent when the transport hands the request a connection
 // (httptrace's GotConn): until then, it is waiting for the channel.
-func (c *grandchild) say(ctx context.Context, label, text string) error {
-	reason := ReasonChannelBusy
-	if label == story.LabelQuestion {
-		reason = ReasonConnecting
-	}
+func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string, progress *story.Progress, onAir chan<- struct{}) error {
+	label, text := cue.Label, cue.Text
 	id := c.rec.Want(timeline.Client, label, text, reason)
-	var onAir sync.Once
+	var once sync.Once
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
 		c.hearing.Lock() // hooks run before the request is written
 		c.rec.Sent(id)
 		c.hearing.Unlock()
-		if label == story.LabelInterruption {
-			onAir.Do(func() { close(c.interrupting) }) // the goodbye may go now
-		}
+		once.Do(func() { close(onAir) }) // the next line may go now
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.url, strings.NewReader(text))
 	if err != nil {
@@ -133,19 +130,19 @@ func (c *grandchild) say(ctx context.Context, label, text string) error {
 			return err
 		}
 	}
-	return c.hear(resp.Body)
+	return c.hear(resp.Body, progress)
 }
 
 // hear reads grandma's answer line by line, recording each line when all of
 // it has arrived.
-func (c *grandchild) hear(body io.Reader) error {
+func (c *grandchild) hear(body io.Reader, progress *story.Progress) error {
 	c.hearing.Lock()
 	defer c.hearing.Unlock()
 	limit := int64(MaxAnswer)
 	if c.remote != nil {
 		limit += wire.MaxLog
 	}
-	br := bufio.NewReaderSize(io.LimitReader(body, limit), MaxMessage)
+	br := bufio.NewReaderSize(io.LimitReader(body, limit), call.MaxLine)
 	for {
 		line, err := br.ReadString('\n')
 		if c.remote != nil && strings.HasPrefix(line, wire.LogPrefix) && strings.HasSuffix(line, "\n") {
@@ -157,7 +154,7 @@ func (c *grandchild) hear(body io.Reader) error {
 			if herr != nil {
 				return herr
 			}
-			c.progress.Heard(m.Label)
+			progress.Heard(m.Label)
 		} else if line != "" {
 			return fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
 		}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -19,7 +20,7 @@ import (
 // a request: what she wants to say between requests waits until the answer
 // to the next request she hears.
 //
-// Run makes one for a call in this process. NewGrandma makes one for a call
+// Mode's local role makes one for a call in this process. NewGrandma makes one for a call
 // from a grandchild elsewhere (duplexdemo serve): she records on a clock of
 // her own and, after her farewell, hands her record of the call over as
 // the answer's last line (wire.EncodeLog).
@@ -90,11 +91,11 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "say something to grandma with POST", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxMessage))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, call.MaxLine))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", MaxMessage), http.StatusRequestEntityTooLarge)
+			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", call.MaxLine), http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "could not read the request body", http.StatusBadRequest)

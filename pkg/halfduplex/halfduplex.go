@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
@@ -30,22 +30,12 @@ import (
 const (
 	// Path is where grandma listens for lines.
 	Path = "/say"
-	// MaxMessage is the largest line either side accepts, in bytes.
-	MaxMessage = 4 << 10
 	// MaxAnswer bounds one whole response: a story and what rides on it.
 	MaxAnswer = 64 << 10
-	// Transport describes what carries the call.
-	Transport = "HTTP/1.1 request/response, one TCP connection"
 
-	// ReasonChannelBusy is why the grandchild waits: the one connection is
-	// still carrying grandma's answer to an earlier request.
-	ReasonChannelBusy = "channel busy"
 	// ReasonNoRequest is why grandma waits: HTTP lets a server speak only in
 	// reply to a request.
 	ReasonNoRequest = "no request to answer"
-	// ReasonConnecting is why the grandchild's first line waits: the
-	// connection is still being opened.
-	ReasonConnecting = "connecting"
 
 	// responseHeaderTimeout bounds how long the grandchild waits for an
 	// answer to start once its request is written, plus one round trip of
@@ -53,119 +43,100 @@ const (
 	responseHeaderTimeout = 10 * time.Second
 )
 
-// Run plays one call over HTTP/1.1 and returns what it measured. Grandma
-// serves on cfg.Listener and the grandchild calls her through the emulated
-// link. Run returns when the grandchild has said goodbye and both sides
-// have hung up, or when ctx ends; either way nothing it started is left
-// running.
-func Run(ctx context.Context, cfg call.Config) (*call.Result, error) {
-	c, err := call.Start(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer context.AfterFunc(ctx, c.Abort)() // stop at once when told to, however slow the link
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// Mode is the walkie-talkie: what it is, and its two roles.
+func Mode() call.Mode {
+	return call.Mode{
+		Mode: result.Mode{
+			Key:            "walkie",
+			Name:           "the walkie-talkie",
+			Transport:      "HTTP/1.1 request/response, one TCP connection",
+			ServerMayStart: false, // the server may speak only in reply
+		},
+		Title: func(call.Config) string { return "WALKIE-TALKIE: HTTP/1.1, one side talks at a time" },
+		Help: call.Help{
+			Short: "The walkie-talkie: HTTP/1.1 request/response, one side talks at a time",
+			Long: `walkie plays the call over HTTP/1.1, on one TCP connection, like a
+walkie-talkie: whoever holds the channel talks, the other can only listen.
 
-	g := newGrandma(cfg.Script, c.Rec)
-	stop := c.Serve(ctx, g)
-	remembered := make(chan struct{})
-	go func() {
-		defer close(remembered)
-		g.Remember(ctx)
-	}()
-
-	tr := &http.Transport{
-		DialContext:           c.DialContext,
-		MaxConnsPerHost:       1, // a walkie-talkie has one channel
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       c.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
+Grandma's story is the streamed answer to the question, so while she tells it
+the grandchild's interruption, a second request, waits inside the HTTP client
+for the one connection. And when grandma remembers something after the story,
+she cannot say it: an HTTP server speaks only in reply to a request, so it
+waits for the grandchild's goodbye and rides on that answer.`,
+			Example: `  duplexdemo walkie
+  duplexdemo walkie --latency 150ms --pace 400ms
+  duplexdemo walkie --speed 4 --ascii
+  duplexdemo walkie --json
+  duplexdemo walkie --html walkie.html --trace-out walkie.json
+  duplexdemo walkie --mermaid - > walkie.md`,
+		},
+		Local:  local,
+		Remote: remote,
 	}
-	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: "http://" + c.Listener.Addr().String() + Path,
-		progress: story.NewProgress(cfg.Script), interrupting: make(chan struct{})}
-	err = kid.call(ctx)
-	cancel()
-	tr.CloseIdleConnections()
-
-	<-remembered
-	if serr := stop(); err == nil {
-		err = serr
-	}
-	if parent.Err() != nil {
-		err = parent.Err() // whatever broke on the way out, the call was stopped
-	}
-	res := c.Finish("walkie", Transport, false) // the server may speak only in reply
-	for _, m := range res.Timeline.Messages {
-		if m.From == timeline.Client && m.Sent {
-			res.Requests++ // each of her lines is a request
-		}
-	}
-	return res, err
 }
 
-// RunRemote plays the grandchild's side of a call over HTTP/1.1 to a
-// grandma elsewhere (duplexdemo serve) at server, a base URL such as
-// http://192.168.1.20:8080, through the emulated link. It asks her for
-// cfg.Script, and at the end joins her record of the call with the
-// grandchild's, her clock aligned (Result.Alignment). cfg.Listener is not
-// used. It returns when the call is over or ctx ends, leaving nothing
-// running.
-func RunRemote(ctx context.Context, cfg call.Config, server string) (*call.Result, error) {
-	base, err := wire.ServerURL(server, "http")
-	if err != nil {
-		return nil, err
-	}
-	c, err := call.StartRemote(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer context.AfterFunc(ctx, c.Abort)()
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// local sets up a call in this process: grandma serving on the call's
+// listener, and the grandchild calling her on one connection.
+func local(s *call.Session) call.Roles {
+	g := newGrandma(s.Script, s.Rec)
+	kid := newGrandchild(s, "http://"+s.Addr()+Path, nil)
+	return call.Roles{Grandma: g, Think: g.Remember, Grandchild: kid.call, Facts: requests}
+}
 
+// remote sets up the grandchild's side of a call to grandma at base: each
+// request carries the protocol version and the call's id, the question the
+// script, and her last answer ends with her record of the call.
+func remote(s *call.Session, base string) call.RemoteRoles {
+	r := &elsewhere{callID: wire.NewCallID(), script: wire.ScriptQuery(s.Script)}
+	kid := newGrandchild(s, base+Path, r)
+	return call.RemoteRoles{
+		Grandchild: func(ctx context.Context) error {
+			err := kid.call(ctx)
+			if brokeOff(err) {
+				err = fmt.Errorf("grandma at %s stopped answering mid-call (was duplexdemo serve stopped?): %w", base, err)
+			}
+			return err
+		},
+		Record: r.record,
+		Facts:  requests,
+	}
+}
+
+// newGrandchild returns the grandchild, calling url through the call's
+// emulated link on at most one connection.
+func newGrandchild(s *call.Session, url string, r *elsewhere) *grandchild {
 	tr := &http.Transport{
-		DialContext:           c.DialContext,
-		MaxConnsPerHost:       1,
+		DialContext:           s.DialContext,
+		MaxConnsPerHost:       1, // a walkie-talkie has one channel
 		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       c.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + c.RoundTrip(),
+		IdleConnTimeout:       s.Silence(call.IdleTimeout),
+		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip(),
 	}
-	r := &remote{callID: wire.NewCallID(), script: wire.ScriptQuery(cfg.Script)}
-	kid := &grandchild{script: cfg.Script, rec: c.Rec, client: &http.Client{Transport: tr}, url: base + Path,
-		progress: story.NewProgress(cfg.Script), remote: r, interrupting: make(chan struct{})}
-	err = kid.call(ctx)
-	cancel()
-	tr.CloseIdleConnections()
-	if brokeOff(err) {
-		err = fmt.Errorf("grandma at %s stopped answering mid-call (was duplexdemo serve stopped?): %w", base, err)
-	}
+	return &grandchild{script: s.Script, rec: s.Rec, client: &http.Client{Transport: tr}, url: url, remote: r}
+}
 
-	var hers *timeline.Timeline
-	var facts wire.Facts
-	var handOver int64
-	r.mu.Lock()
-	log := r.log
-	r.mu.Unlock()
-	if log != nil {
-		// One chunk of the chunked answer: its size in hex, CRLF, the
-		// line and its newline, CRLF.
-		n := int64(len(log) + 1)
-		handOver = int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
-		if err == nil {
-			hers, facts, err = wire.DecodeRecord(log, cfg.Script)
+// requests counts the grandchild's HTTP requests: each of her lines is one.
+func requests(tl *timeline.Timeline) []result.Fact {
+	n := 0
+	for _, m := range tl.Messages {
+		if m.From == timeline.Client && m.Sent {
+			n++
 		}
 	}
-	res, ferr := c.FinishRemote("walkie", Transport, false, base, hers, facts.Latency, handOver)
-	if err == nil {
-		err = ferr
+	return []result.Fact{{Key: "requests", Title: "HTTP requests", Value: float64(n), Compared: true}}
+}
+
+// record returns grandma's record as she handed it over, and the bytes it
+// took: one chunk of the chunked answer, its size in hex, CRLF, the line
+// and its newline, CRLF.
+func (r *elsewhere) record() ([]byte, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.log == nil {
+		return nil, 0
 	}
-	if parent.Err() != nil {
-		err = parent.Err()
-	}
-	return res, err
+	n := int64(len(r.log) + 1)
+	return r.log, int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
 }
 
 // brokeOff says whether err is a connection to grandma ending under a call

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // busy machine.
 func TestRealTCP(t *testing.T) {
 	const latency = 20 * time.Millisecond
-	res, err := Run(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
+	res, err := call.Run(context.Background(), Mode(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestRealTCP(t *testing.T) {
 // dictates.
 func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, story.Default(), 40*time.Millisecond)
+		res := calltest.InMemory(t, Mode(), story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
 		// The last sentence is sent at 40ms + 5×250ms and heard 40ms later;
 		// only then does the transport free the one connection.
@@ -83,12 +83,12 @@ func TestExactTimes(t *testing.T) {
 	})
 }
 
-// TestCancel stops a call mid-story: Run returns promptly with the
+// TestCancel stops a call mid-story: the call returns promptly with the
 // context's error and leaves nothing running (goleak checks).
-func TestCancel(t *testing.T) { calltest.Cancelled(t, Run) }
+func TestCancel(t *testing.T) { calltest.Cancelled(t, Mode()) }
 
 func TestRejectsNegativeLatency(t *testing.T) {
-	if _, err := Run(context.Background(), call.Config{Script: story.Default(), Latency: -time.Second}); err == nil {
+	if _, err := call.Run(context.Background(), Mode(), call.Config{Script: story.Default(), Latency: -time.Second}); err == nil {
 		t.Error("negative latency: got no error")
 	}
 }
@@ -105,7 +105,7 @@ func TestGrandmaRefusesBadRequests(t *testing.T) {
 	}{
 		{"wrong path", http.MethodPost, "/elsewhere", "hi", http.StatusNotFound},
 		{"GET", http.MethodGet, Path, "", http.StatusMethodNotAllowed},
-		{"too big", http.MethodPost, Path, strings.Repeat("x", MaxMessage+1), http.StatusRequestEntityTooLarge},
+		{"too big", http.MethodPost, Path, strings.Repeat("x", call.MaxLine+1), http.StatusRequestEntityTooLarge},
 		{"never sent", http.MethodPost, Path, "hello?", http.StatusBadRequest},
 	} {
 		w := httptest.NewRecorder()
@@ -129,7 +129,7 @@ func TestGrandmaRefusesBadRequests(t *testing.T) {
 // answer to a request she hears after that, never on the story itself.
 func TestSlowLinkAfterthoughtWaitsForARequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, story.Default(), time.Second)
+		res := calltest.InMemory(t, Mode(), story.Default(), time.Second)
 		tl := res.Timeline
 		last := calltest.Last(tl, story.LabelStory)
 		a := calltest.Said(t, tl, story.LabelAfterthought)
@@ -155,7 +155,7 @@ func TestSlowLinkAfterthoughtWaitsForARequest(t *testing.T) {
 // goes on the one connection: no idle timeout cuts it in between.
 func TestLongSilenceKeepsOneConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		res := calltest.InMemory(t, Run, calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
+		res := calltest.InMemory(t, Mode(), calltest.Script(t, story.Options{GoodbyeAt: story.MaxScriptTime}), 40*time.Millisecond)
 		if res.Connections != 1 {
 			t.Errorf("connections: got %d, want 1", res.Connections)
 		}

@@ -11,13 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/compare"
 	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
@@ -56,13 +58,13 @@ func TestInBrowser(t *testing.T) {
 
 			for _, c := range tc.Calls {
 				for _, side := range []string{"client", "server"} {
-					sel := fmt.Sprintf(`g.lane[data-mode=%q][data-side=%q]`, c.Mode, side)
+					sel := fmt.Sprintf(`g.lane[data-mode=%q][data-side=%q]`, c.Mode.Key, side)
 					n, err := chromedp.Run(b.Ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll('%s').length", sel)))
 					if err != nil {
 						t.Fatal(err)
 					}
 					if n != 1 {
-						t.Errorf("%d lanes for the %s's %s, want 1", n, c.Mode, side)
+						t.Errorf("%d lanes for the %s's %s, want 1", n, c.Mode.Key, side)
 					}
 				}
 				type drawn struct {
@@ -71,7 +73,7 @@ func TestInBrowser(t *testing.T) {
 				}
 				waits, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]drawn](fmt.Sprintf(`[...document.querySelectorAll('g.wait[data-mode=%q]')].map(g => ({
 					Side: g.dataset.side, Label: g.dataset.label, Reason: g.dataset.reason, Waited: g.dataset.waitedMs,
-					Text: g.querySelector('text').textContent, Width: g.querySelector('rect').getBoundingClientRect().width}))`, c.Mode)))
+					Text: g.querySelector('text').textContent, Width: g.querySelector('rect').getBoundingClientRect().width}))`, c.Mode.Key)))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -82,23 +84,23 @@ func TestInBrowser(t *testing.T) {
 					}
 				}
 				if len(waits) != len(want) {
-					t.Fatalf("%s: %d waits drawn, %d measured: %+v", c.Mode, len(waits), len(want), waits)
+					t.Fatalf("%s: %d waits drawn, %d measured: %+v", c.Mode.Key, len(waits), len(want), waits)
 				}
 				for i, m := range want {
 					w := waits[i]
 					got, err := strconv.ParseFloat(w.Waited, 64)
 					if err != nil || math.Abs(got-float64(m.Waited())/float64(time.Millisecond)) > 0.001 {
-						t.Errorf("%s: the %s's wait is drawn as %q ms, measured %v", c.Mode, m.Label, w.Waited, m.Waited())
+						t.Errorf("%s: the %s's wait is drawn as %q ms, measured %v", c.Mode.Key, m.Label, w.Waited, m.Waited())
 					}
 					if w.Side != m.From.String() || w.Label != m.Label || w.Reason != m.Reason {
-						t.Errorf("%s: wait drawn for %s's %s (%s), measured for %s's %s (%s)", c.Mode, w.Side, w.Label, w.Reason, m.From, m.Label, m.Reason)
+						t.Errorf("%s: wait drawn for %s's %s (%s), measured for %s's %s (%s)", c.Mode.Key, w.Side, w.Label, w.Reason, m.From, m.Label, m.Reason)
 					}
 					wantText := fmt.Sprintf("%s waited %d ms: %s", m.Label, m.Waited().Round(time.Millisecond).Milliseconds(), m.Reason)
 					if w.Text != wantText {
-						t.Errorf("%s: wait labelled %q, want %q", c.Mode, w.Text, wantText)
+						t.Errorf("%s: wait labelled %q, want %q", c.Mode.Key, w.Text, wantText)
 					}
 					if w.Width <= 0 {
-						t.Errorf("%s: the %s's wait is not visible (width %v)", c.Mode, m.Label, w.Width)
+						t.Errorf("%s: the %s's wait is not visible (width %v)", c.Mode.Key, m.Label, w.Width)
 					}
 				}
 			}
@@ -125,13 +127,14 @@ func TestInBrowser(t *testing.T) {
 
 // realCalls plays both modes at once on real sockets with the default
 // script and link, as `duplexdemo compare` does.
-func realCalls(t *testing.T) (walkie, phone *call.Result) {
+func realCalls(t *testing.T) (walkie, phone *result.Result) {
 	t.Helper()
-	walkie, phone, err := compare.Run(context.Background(), func() call.Config {
+	results, err := modes.RunAll(context.Background(), func() call.Config {
 		return call.Config{Script: story.Default(), Latency: 40 * time.Millisecond}
-	})
+	}, modes.Ends())
 	if err != nil {
 		t.Fatal(err)
 	}
+	walkie, phone = results[0], results[1]
 	return walkie, phone
 }

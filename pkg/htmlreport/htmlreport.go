@@ -19,8 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
@@ -28,9 +28,9 @@ import (
 //go:embed page.html.tmpl
 var pageTemplate string
 
-// Write writes the page for the calls to w. With walkie and phone, in that
-// order, the page also holds the comparison table.
-func Write(w io.Writer, calls ...*call.Result) error {
+// Write writes the page for the calls to w. With more than one call, the
+// page also holds the table that sets them side by side.
+func Write(w io.Writer, calls ...*result.Result) error {
 	if len(calls) == 0 {
 		return fmt.Errorf("htmlreport: no calls to draw")
 	}
@@ -38,7 +38,7 @@ func Write(w io.Writer, calls ...*call.Result) error {
 		"ms":     report.MSText,
 		"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
 		"exact":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
-		"value":  report.ValueText,
+		"value":  func(m report.Measure, mode string) string { return m.ValueText(m.Values[mode], "–") },
 		"bytes":  func(wire, payload int64) string { return report.BytesText(wire, payload, 0) },
 		"moment": momentRows,
 		"sub":    func(a, b float64) float64 { return a - b },
@@ -61,7 +61,7 @@ type page struct {
 	Lede     string
 	Figure   figure
 	Calls    []callView
-	Compare  *report.Comparison
+	Compare  *report.Table
 	Latency  string
 	Headline []string
 }
@@ -70,7 +70,7 @@ type page struct {
 type callView struct {
 	Mode      string
 	Transport string
-	Report    report.Report
+	Report    report.Call
 }
 
 // Geometry of the figure, in SVG user units (the figure scales to the
@@ -156,36 +156,31 @@ type message struct {
 	HeardMS        float64
 }
 
-func build(calls []*call.Result) page {
+func build(calls []*result.Result) page {
 	p := page{}
 	var total time.Duration
-	var modes []string
+	var names, ways []string
+	var reports []report.Call
 	for _, c := range calls {
 		total = max(total, c.Timeline.Duration)
-		modes = append(modes, c.Mode)
 		r := report.Build(c)
-		p.Calls = append(p.Calls, callView{Mode: c.Mode, Transport: c.Transport, Report: r})
-		p.Headline = append(p.Headline, headline(r))
+		reports = append(reports, r)
+		p.Calls = append(p.Calls, callView{Mode: c.Mode.Key, Transport: c.Mode.Transport, Report: r})
+		p.Headline = append(p.Headline, headline(c.Mode, r))
+		names = append(names, c.Mode.Name)
+		ways = append(ways, fmt.Sprintf("as %s (%s)", c.Mode.Name, firstWord(c.Mode.Transport)))
 	}
 	total = max(total, time.Millisecond)
 	p.Latency = latencyText(calls[0].Latency)
-	var names []string
-	for _, m := range modes {
-		names = append(names, "the "+strings.TrimPrefix(modeName(m), "a "))
+	p.Title = "duplexdemo: " + list(names, "and")
+	if len(calls) > 1 {
+		t := report.Compare(reports...)
+		p.Compare = &t
+		p.Title = "duplexdemo: " + list(names, "beside")
 	}
-	p.Title = "duplexdemo: " + strings.Join(names, " and ")
-	var ways []string
-	for _, c := range calls {
-		ways = append(ways, fmt.Sprintf("as %s (%s)", modeName(c.Mode), report.ValueText("transport", c.Transport)))
-	}
-	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s, %s. Every bar, arrow and number was measured on the real connection.", strings.Join(ways, " and "), p.Latency)
+	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s, %s. Every bar, arrow and number was measured on the real connection.", list(ways, "and"), p.Latency)
 	if r := p.Calls[0].Report; r.ClockAlignment != nil {
 		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, report.MSText(r.ClockAlignment.UncertaintyMS))
-	}
-	if len(calls) == 2 && calls[0].Mode == "walkie" && calls[1].Mode == "phone" {
-		c := report.Compare(p.Calls[0].Report, p.Calls[1].Report)
-		p.Compare = &c
-		p.Title = "duplexdemo: the walkie-talkie beside the phone call"
 	}
 
 	x := func(d time.Duration) float64 {
@@ -194,7 +189,7 @@ func build(calls []*call.Result) page {
 	f := figure{Width: figWidth, PlotLeft: labelWidth, PlotRight: labelWidth + plotWidth}
 	y := 10.0
 	for _, c := range calls {
-		g := group{Mode: c.Mode, Title: fmt.Sprintf("%s: %s", c.Mode, c.Transport), Y: y + 20}
+		g := group{Mode: c.Mode.Key, Title: fmt.Sprintf("%s: %s", c.Mode.Key, c.Mode.Transport), Y: y + 20}
 		y += headerH
 		spans := c.Timeline.Spans()
 		// Lay out each side's waits first: they decide how tall its lane is.
@@ -204,9 +199,9 @@ func build(calls []*call.Result) page {
 				waits[s.Side] = append(waits[s.Side], waitOf(x(s.Start), x(s.End), s))
 			}
 		}
-		client := newLane(c.Mode, timeline.Client, y, waits[timeline.Client])
+		client := newLane(c.Mode.Key, timeline.Client, y, waits[timeline.Client])
 		y += client.Height + wireH
-		server := newLane(c.Mode, timeline.Server, y, waits[timeline.Server])
+		server := newLane(c.Mode.Key, timeline.Server, y, waits[timeline.Server])
 		y += server.Height + callGap
 		lanes := map[timeline.Side]*lane{timeline.Client: &client, timeline.Server: &server}
 		for _, s := range spans {
@@ -367,40 +362,44 @@ func barOf(x1, x2 float64, label string, s timeline.Span) bar {
 	return bar{X: x1, W: w, Label: label, When: when}
 }
 
-// modeName names a mode for people.
-func modeName(mode string) string {
-	switch mode {
-	case "walkie":
-		return "a walkie-talkie"
-	case "phone":
-		return "a phone call"
+// list joins words as a sentence does: "a", "a and b", "a, b and c".
+func list(words []string, and string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
 	}
-	return mode
+	return strings.Join(words[:len(words)-1], ", ") + " " + and + " " + words[len(words)-1]
+}
+
+// firstWord is a transport's first word: "HTTP/1.1", "WebSocket".
+func firstWord(transport string) string {
+	if f := strings.Fields(transport); len(f) > 0 {
+		return strings.TrimRight(f[0], ",")
+	}
+	return transport
 }
 
 // headline says in one sentence what happened to the interruption.
-func headline(r report.Report) string {
+func headline(m result.Mode, r report.Call) string {
 	in := r.Summary.Interruption
+	name := capitalize(m.Name)
 	switch {
 	case in.WantedAtMS == nil:
-		return fmt.Sprintf("%s: the grandchild never wanted to interrupt.", title(r.Mode))
+		return fmt.Sprintf("%s: the grandchild never wanted to interrupt.", name)
 	case in.HeardAfterMS == nil:
-		return fmt.Sprintf("%s: the grandchild's interruption was never heard.", title(r.Mode))
+		return fmt.Sprintf("%s: the grandchild's interruption was never heard.", name)
 	case in.WaitedMS != nil && *in.WaitedMS >= 1:
 		return fmt.Sprintf("%s: the interruption waited %s (%s) and was heard %s after the grandchild wanted to say it.",
-			title(r.Mode), report.MSText(*in.WaitedMS), in.Reason, report.MSText(*in.HeardAfterMS))
+			name, report.MSText(*in.WaitedMS), in.Reason, report.MSText(*in.HeardAfterMS))
 	}
-	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", title(r.Mode), report.MSText(*in.HeardAfterMS))
+	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", name, report.MSText(*in.HeardAfterMS))
 }
 
-// title names a mode at the start of a sentence.
-func title(mode string) string {
-	n := modeName(mode)
-	n = strings.TrimPrefix(strings.TrimPrefix(n, "a "), "an ")
-	if n == "" {
-		return mode
+// capitalize starts a name with a capital, for the start of a sentence.
+func capitalize(s string) string {
+	if s == "" {
+		return s
 	}
-	return strings.ToUpper(n[:1]) + n[1:]
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // row is one row of a call's moments table.
@@ -463,5 +462,5 @@ func tickLabel(t, step time.Duration) string {
 	if step >= 100*time.Millisecond && t >= time.Second {
 		return fmt.Sprintf("%g s", t.Seconds())
 	}
-	return fmt.Sprintf("%d ms", t.Milliseconds())
+	return result.DurationText(t)
 }

@@ -3,13 +3,16 @@ package lesson
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/compare"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/workarounds"
 )
 
@@ -29,8 +32,8 @@ speaks first: it only ever answers.
 
 Watch a grandchild (the client) call grandma (the server) over HTTP: the
 first moments of the call.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				r, _, err := l.play(ctx, n, "walkie", show{log: true, logLimit: 6})
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
+				r, err := l.play(ctx, n, halfduplex.Mode(), show{log: true, logLimit: 6})
 				if err != nil {
 					return "", err
 				}
@@ -51,8 +54,8 @@ walkie-talkie.)
 
 Look for the grandchild's WAITS line, and for the waiting stretch in her
 swimlane.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				r, _, err := l.play(ctx, n, "walkie", show{log: true, lanes: true})
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
+				r, err := l.play(ctx, n, halfduplex.Mode(), show{log: true, lanes: true})
 				if err != nil {
 					return "", err
 				}
@@ -73,8 +76,8 @@ that. After a one-time opening handshake (an HTTP request that "upgrades"
 the connection), either side can send a message whenever it likes.
 
 Same grandchild, same grandma, same story, same link: now on the phone.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				r, _, err := l.play(ctx, n, "phone", show{log: true, lanes: true})
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
+				r, err := l.play(ctx, n, fullduplex.Mode(), show{log: true, lanes: true})
 				if err != nil {
 					return "", err
 				}
@@ -92,9 +95,9 @@ grandchild was free to speak.`, ms(q.waited))
 			Title: "Interrupting grandma on the phone",
 			explain: `The same moment again: the grandchild interrupts at the same time in the
 script as on the walkie-talkie. This time nothing stands in the way.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				before := l.latest.walkie
-				r, _, err := l.play(ctx, n, "phone", show{lanes: true, summary: true})
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
+				before, walkieBefore := l.latest[halfduplex.Mode().Key]
+				r, err := l.play(ctx, n, fullduplex.Mode(), show{lanes: true, summary: true})
 				if err != nil {
 					return "", err
 				}
@@ -108,7 +111,7 @@ time it takes to cross the link. You waited %s.`, ms(i.WantedAtMS), ms(i.HeardAt
 					}
 					text += "."
 				}
-				if before != nil && before.Summary.Interruption.WaitedMS != nil {
+				if walkieBefore && before.Summary.Interruption.WaitedMS != nil {
 					text += fmt.Sprintf(" On the walkie-talkie, the same interruption waited %s.", ms(before.Summary.Interruption.WaitedMS))
 				}
 				return text, nil
@@ -122,12 +125,12 @@ it until the grandchild asks something again. Over a WebSocket either side
 may start talking: she just says it.
 
 Both calls now run at once, each on its own connection.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
 				c, _, err := l.both(ctx, n, "who_may_start", "afterthought_waited_ms", "afterthought_heard_after_ms", "server_waiting_ms")
 				if err != nil {
 					return "", err
 				}
-				w, p := c.Walkie.Summary.Afterthought, c.Phone.Summary.Afterthought
+				w, p := c.half.Summary.Afterthought, c.full.Summary.Afterthought
 				return fmt.Sprintf(`Over HTTP, her afterthought waited %s for a request to answer. On the
 phone it waited %s and was heard %s after she thought of it.`, ms(w.WaitedMS), ms(p.WaitedMS), ms(p.HeardAfterMS)), nil
 			},
@@ -136,7 +139,7 @@ phone it waited %s and was heard %s after she thought of it.`, ms(w.WaitedMS), m
 			Title: "Side by side",
 			explain: `Everything at once: the same script on the same link, over HTTP and over a
 WebSocket. One table, and all four swimlanes on one time axis.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
 				c, lanes, err := l.both(ctx, n)
 				if err != nil {
 					return "", err
@@ -145,12 +148,12 @@ WebSocket. One table, and all four swimlanes on one time axis.`,
 				if err := render.Swimlanes(l.Out, lanes.lanes, lanes.total, l.Style); err != nil {
 					return "", err
 				}
-				w, p := c.Walkie.Summary, c.Phone.Summary
+				w, p := c.half.Summary, c.full.Summary
 				return fmt.Sprintf(`The interruption was heard %s after it was wanted on the walkie-talkie,
 and %s after on the phone. The phone paid %s once, up front, to open its
 line; on the walkie-talkie the grandchild waited %s for the channel and
 grandma %s for a request to answer.`,
-					ms(w.Interruption.HeardAfterMS), ms(p.Interruption.HeardAfterMS), ms(moment(c.Phone, story.LabelQuestion).waited),
+					ms(w.Interruption.HeardAfterMS), ms(p.Interruption.HeardAfterMS), ms(moment(c.full, story.LabelQuestion).waited),
 					ms(&w.Client.WaitingMS), ms(&w.Server.WaitingMS)), nil
 			},
 		},
@@ -165,29 +168,23 @@ requests, on a second connection.
 
 All five ways at once, same script, same link: the walkie-talkie, the three
 tricks, and the phone call.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				fmt.Fprintln(l.Out, "(five calls are running, side by side)")
-				results, err := compare.RunAll(ctx, l.config, compare.All(workarounds.DefaultEvery))
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
+				all := modes.All()
+				fmt.Fprintf(l.Out, "(%d calls are running, side by side)\n", len(all))
+				results, err := modes.RunAll(ctx, l.config, all)
 				if err != nil {
 					return "", err
 				}
-				reports := map[string]report.Report{}
-				var all []report.Report
+				var reports []report.Call
 				for _, r := range results {
-					rep := report.Build(r)
-					reports[r.Mode] = rep
-					all = append(all, rep)
-					if l.Measured != nil {
-						l.Measured(n, rep)
-					}
+					reports = append(reports, l.measured(n, r))
 				}
-				w, p := reports["walkie"], reports["phone"]
-				l.latest.walkie, l.latest.phone = &w, &p
 				fmt.Fprintln(l.Out)
-				if err := render.CompareAll(l.Out, report.CompareAll(all), l.Style); err != nil {
+				if err := render.Compare(l.Out, report.Compare(reports...).Only(workaroundMeasures...), l.Style); err != nil {
 					return "", err
 				}
-				poll, long, sse := reports["poll"].Summary, reports["longpoll"].Summary, reports["sse"].Summary
+				p := l.latest[fullduplex.Mode().Key]
+				poll, long, sse := l.latest[workarounds.Poll().Key].Summary, l.latest[workarounds.LongPoll().Key].Summary, l.latest[workarounds.SSE().Key].Summary
 				return fmt.Sprintf(`Polling let grandma's afterthought through %s after she thought of it: it
 waited for the next poll. It took %d requests, %d of them for nothing. Long
 polling brought it in %s, with no empty answers, but kept a second
@@ -195,7 +192,7 @@ connection open. Server-sent events brought it in %s too, on a second
 connection, sending %s up where the phone sent %s. Each trick buys back
 some of what the phone does on one connection, and pays in requests,
 connections or bytes.`,
-					ms(poll.Afterthought.HeardAfterMS), poll.Requests, poll.EmptyReplies, ms(long.Afterthought.HeardAfterMS),
+					ms(poll.Afterthought.HeardAfterMS), fact(poll, "requests"), fact(poll, "empty_replies"), ms(long.Afterthought.HeardAfterMS),
 					ms(sse.Afterthought.HeardAfterMS), byteCount(sse.Bytes.ClientToServer), byteCount(p.Summary.Bytes.ClientToServer)), nil
 			},
 		},
@@ -205,14 +202,18 @@ connections or bytes.`,
 			explain: `Taking turns costs little when one side only asks and the other only
 answers, as when a browser loads a page. It costs a lot when both sides
 have something to say at any moment.`,
-			demo: func(ctx context.Context, l *Lesson, n int) (string, error) {
-				if l.latest.walkie == nil || l.latest.phone == nil {
-					if _, _, err := l.both(ctx, n); err != nil {
+			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
+				walkie, ok1 := l.latest[halfduplex.Mode().Key]
+				phone, ok2 := l.latest[fullduplex.Mode().Key]
+				if !ok1 || !ok2 {
+					c, _, err := l.both(ctx, n)
+					if err != nil {
 						return "", err
 					}
+					walkie, phone = c.half, c.full
 					fmt.Fprintln(l.Out)
 				}
-				w, p := l.latest.walkie.Summary, l.latest.phone.Summary
+				w, p := walkie.Summary, phone.Summary
 				fmt.Fprintf(l.Out, "%s\n", wrap(fmt.Sprintf(`- Collaborative editing: a co-author's change reaches you %s after they
 make it over the phone, but %s later when it has to wait for the channel, as
 the interruption did. For that long you keep typing into an old copy of the
@@ -243,36 +244,42 @@ phone pays the latency once per message.`
 // byteCount formats a byte count, its unit joined to it.
 func byteCount(n int64) string { return fmt.Sprintf("%d%sB", n, nbsp) }
 
+// workaroundMeasures are the rows of the table of every mode: what each
+// trick buys (when the interruption and the afterthought were heard) and
+// what it costs (requests, empty polls, connections, bytes).
+var workaroundMeasures = []string{
+	"transport", "interruption_heard_after_ms", "afterthought_heard_after_ms", "requests", "empty_replies",
+	"connections", "bytes_client_to_server", "bytes_server_to_client",
+}
+
+// fact returns the value of a mode's own fact, 0 if it keeps none.
+func fact(s report.Summary, key string) int {
+	f, _ := s.Fact(key)
+	return int(f.Value)
+}
+
+// pair is the two ends of the lesson, played side by side.
+type pair struct{ half, full report.Call }
+
 // both runs the walkie and the phone at once and prints their comparison
-// table, only the given measures if any; it returns the comparison and the
+// table, only the given measures if any; it returns both reports and the
 // lanes for chapters that draw them.
-func (l *Lesson) both(ctx context.Context, n int, only ...string) (report.Comparison, axis, error) {
+func (l *Teacher) both(ctx context.Context, n int, only ...string) (pair, axis, error) {
 	fmt.Fprintln(l.Out, "(a walkie call and a phone call are running, side by side)")
-	walkie, phone, err := compare.Run(ctx, l.config)
+	results, err := modes.RunAll(ctx, l.config, []call.Mode{halfduplex.Mode(), fullduplex.Mode()})
 	if err != nil {
-		return report.Comparison{}, axis{}, err
+		return pair{}, axis{}, err
 	}
-	w, p := report.Build(walkie), report.Build(phone)
-	l.latest.walkie, l.latest.phone = &w, &p
-	if l.Measured != nil {
-		l.Measured(n, w)
-		l.Measured(n, p)
-	}
-	c := report.Compare(w, p)
-	shown := c
+	c := pair{l.measured(n, results[0]), l.measured(n, results[1])}
+	t := report.Compare(c.half, c.full)
 	if len(only) > 0 {
-		shown.Measures = nil
-		for _, m := range c.Measures {
-			if slices.Contains(only, m.Name) {
-				shown.Measures = append(shown.Measures, m)
-			}
-		}
+		t = t.Only(only...)
 	}
 	fmt.Fprintln(l.Out)
-	if err := render.Compare(l.Out, shown, l.Style); err != nil {
+	if err := render.Compare(l.Out, t, l.Style); err != nil {
 		return c, axis{}, err
 	}
-	lanes, total := render.CompareLanes(walkie.Timeline, phone.Timeline)
+	lanes, total := render.CallLanes([]string{c.half.Mode, c.full.Mode}, []*timeline.Timeline{results[0].Timeline, results[1].Timeline})
 	return c, axis{lanes, total}, nil
 }
 
@@ -290,7 +297,7 @@ type when struct {
 
 // moment finds, among r's events, the line with label: when its first part
 // was sent and heard, how long it waited, and when its last part was sent.
-func moment(r report.Report, label string) when {
+func moment(r report.Call, label string) when {
 	var w when
 	for _, e := range r.Events {
 		if e.Label != label {
@@ -315,7 +322,7 @@ func moment(r report.Report, label string) when {
 // answeredBeforeNextSentence says whether grandma's answer went out before
 // the first sentence of her story sent after she heard the interruption at
 // heard.
-func answeredBeforeNextSentence(r report.Report, heard float64) bool {
+func answeredBeforeNextSentence(r report.Call, heard float64) bool {
 	answer, next := -1.0, -1.0
 	for _, e := range r.Events {
 		if e.Kind != "send" || e.TMS < heard {

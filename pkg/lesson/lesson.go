@@ -12,16 +12,15 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
-	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/render"
 	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
-// Lesson plays chapters to a writer. Its zero value is not usable: set Out,
-// Style and Script.
-type Lesson struct {
+// Teacher plays chapters to a writer. Its zero value is not usable: set
+// Out, Style and Script.
+type Teacher struct {
 	// Out receives everything the lesson prints.
 	Out io.Writer
 	// Style is how to draw.
@@ -34,11 +33,11 @@ type Lesson struct {
 	Network func() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error))
 	// Measured, if not nil, is told of each call a chapter played, with the
 	// chapter's number: the numbers the narration points at.
-	Measured func(chapter int, r report.Report)
+	Measured func(chapter int, r report.Call)
 
-	// latest are the most recent calls of each mode, for chapters that
-	// point at the runs before them.
-	latest struct{ walkie, phone *report.Report }
+	// latest are the most recent calls of each mode, by key, for chapters
+	// that point at the runs before them.
+	latest map[string]report.Call
 }
 
 // Chapter is one step of the lesson.
@@ -48,14 +47,14 @@ type Chapter struct {
 	explain string
 	// demo runs the chapter's calls, printing them, and returns the
 	// sentences that point at what they measured.
-	demo func(ctx context.Context, l *Lesson, n int) (string, error)
+	demo func(ctx context.Context, l *Teacher, n int) (string, error)
 	// heading heads those sentences; empty means "What just happened".
 	heading string
 }
 
 // Play plays chapter n (1-based) of chapters: its title, its explanation,
 // its demo, and what the demo showed.
-func (l *Lesson) Play(ctx context.Context, chapters []Chapter, n int) error {
+func (l *Teacher) Play(ctx context.Context, chapters []Chapter, n int) error {
 	c := chapters[n-1]
 	width := l.Style.Width
 	rule := strings.Repeat("=", width)
@@ -75,7 +74,7 @@ func (l *Lesson) Play(ctx context.Context, chapters []Chapter, n int) error {
 	return err
 }
 
-func (l *Lesson) bold(s string) string {
+func (l *Teacher) bold(s string) string {
 	if !l.Style.Color {
 		return s
 	}
@@ -89,13 +88,9 @@ type show struct {
 	logLimit            int
 }
 
-// play runs one call in mode ("walkie" or "phone") and prints what s asks
-// for; chapter n is told to Measured.
-func (l *Lesson) play(ctx context.Context, n int, mode string, s show) (report.Report, *call.Result, error) {
-	run := halfduplex.Run
-	if mode == "phone" {
-		run = fullduplex.Run
-	}
+// play runs one call in mode m and prints what s asks for; chapter n is
+// told to Measured.
+func (l *Teacher) play(ctx context.Context, n int, m call.Mode, s show) (report.Call, error) {
 	cfg := l.config()
 	var live *render.LiveLog
 	if s.log {
@@ -104,43 +99,49 @@ func (l *Lesson) play(ctx context.Context, n int, mode string, s show) (report.R
 		live.Header("")
 		cfg.Observer = live.Observe
 	} else {
-		fmt.Fprintf(l.Out, "(a %s call is running)\n", mode)
+		fmt.Fprintf(l.Out, "(a %s call is running)\n", m.Key)
 	}
-	res, err := run(ctx, cfg)
+	res, err := call.Run(ctx, m, cfg)
 	if live != nil {
 		if lerr := live.Close(); err == nil {
 			err = lerr
 		}
 	}
 	if err != nil {
-		return report.Report{}, nil, err
+		return report.Call{}, err
 	}
-	rep := report.Build(res)
+	rep := l.measured(n, res)
 	if s.lanes {
 		fmt.Fprintln(l.Out)
 		if err := render.Swimlanes(l.Out, render.Lanes(res.Timeline), res.Timeline.Duration, l.Style); err != nil {
-			return rep, res, err
+			return rep, err
 		}
 	}
 	if s.summary {
 		fmt.Fprintln(l.Out)
 		if err := render.Summary(l.Out, rep, l.Style); err != nil {
-			return rep, res, err
+			return rep, err
 		}
 	}
-	if mode == "phone" {
-		l.latest.phone = &rep
-	} else {
-		l.latest.walkie = &rep
+	return rep, nil
+}
+
+// measured builds the report of a call chapter n played, keeps it as its
+// mode's latest and tells Measured.
+func (l *Teacher) measured(n int, res *result.Result) report.Call {
+	rep := report.Build(res)
+	if l.latest == nil {
+		l.latest = map[string]report.Call{}
 	}
+	l.latest[rep.Mode] = rep
 	if l.Measured != nil {
 		l.Measured(n, rep)
 	}
-	return rep, res, nil
+	return rep
 }
 
 // config returns a fresh configuration for one call.
-func (l *Lesson) config() call.Config {
+func (l *Teacher) config() call.Config {
 	cfg := call.Config{Script: l.Script, Latency: l.Latency}
 	if l.Network != nil {
 		cfg.Listener, cfg.Dial = l.Network()
@@ -184,5 +185,5 @@ func ms(v *float64) string {
 	if v == nil {
 		return "never"
 	}
-	return fmt.Sprintf("%.0f"+nbsp+"ms", *v)
+	return strings.Replace(result.MSText(*v), " ", nbsp, 1)
 }

@@ -33,9 +33,9 @@ func TestNarrationTellsTheMeasuredNumbers(t *testing.T) {
 	for _, real := range []bool{false, true} {
 		check := func(t *testing.T) {
 			var out bytes.Buffer
-			measured := map[int][]report.Report{}
-			l := &Lesson{Out: &out, Style: render.Style{Width: 80}, Script: story.Default(), Latency: 40 * time.Millisecond,
-				Measured: func(n int, r report.Report) { measured[n] = append(measured[n], r) }}
+			measured := map[int][]report.Call{}
+			l := &Teacher{Out: &out, Style: render.Style{Width: 80}, Script: story.Default(), Latency: 40 * time.Millisecond,
+				Measured: func(n int, r report.Call) { measured[n] = append(measured[n], r) }}
 			if !real {
 				l.Network = inMemory
 			}

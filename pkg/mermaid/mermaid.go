@@ -12,13 +12,12 @@ package mermaid
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
@@ -28,13 +27,13 @@ const MaxText = 48
 
 // Write writes the calls as a Markdown document: for each call a heading
 // and its diagram in a ```mermaid block, which GitHub renders in place.
-func Write(w io.Writer, calls ...*call.Result) error {
+func Write(w io.Writer, calls ...*result.Result) error {
 	var b strings.Builder
 	for i, res := range calls {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "## %s: %s\n\n", res.Mode, res.Transport)
+		fmt.Fprintf(&b, "## %s: %s\n\n", res.Mode.Key, res.Mode.Transport)
 		fmt.Fprintf(&b, "Measured by duplexdemo on a real connection, %s. Times are milliseconds since the grandchild wanted to ask.", latency(res.Latency))
 		if a := res.Alignment; a != nil {
 			fmt.Fprintf(&b, " Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", res.Server, ms(a.Uncertainty))
@@ -50,11 +49,11 @@ func Write(w io.Writer, calls ...*call.Result) error {
 
 // Diagram returns the call's sequence diagram, starting with
 // "sequenceDiagram" and ending with a newline.
-func Diagram(res *call.Result) string {
+func Diagram(res *result.Result) string {
 	tl := res.Timeline
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
-	fmt.Fprintf(&b, "    title %s over %s, %s\n", text(res.Mode), text(res.Transport), latency(res.Latency))
+	fmt.Fprintf(&b, "    title %s over %s, %s\n", text(res.Mode.Key), text(res.Mode.Transport), latency(res.Latency))
 	fmt.Fprintf(&b, "    participant %s as Grandchild (client)\n", participant(timeline.Client))
 	fmt.Fprintf(&b, "    participant %s as Grandma (server)\n", participant(timeline.Server))
 
@@ -121,7 +120,7 @@ type item struct {
 
 // collect returns the diagram's arrows and notes in the order they are
 // drawn: by the time each happened, a note before an arrow at the same time.
-func collect(res *call.Result) []item {
+func collect(res *result.Result) []item {
 	tl := res.Timeline
 	var items []item
 	for _, e := range tl.Events {
@@ -253,9 +252,9 @@ func participant(side timeline.Side) string {
 // grandma speaks only when asked, the grandchild's messages are requests
 // and grandma's are replies; otherwise every message is sent whenever its
 // side likes.
-func arrow(res *call.Result, from timeline.Side) string {
+func arrow(res *result.Result, from timeline.Side) string {
 	switch {
-	case res.ServerMayStart:
+	case res.Mode.ServerMayStart:
 		return "-)"
 	case from == timeline.Client:
 		return "->>"
@@ -265,9 +264,7 @@ func arrow(res *call.Result, from timeline.Side) string {
 }
 
 // ms formats a measured time to the millisecond.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%d ms", int64(math.Round(float64(d)/float64(time.Millisecond))))
-}
+func ms(d time.Duration) string { return result.DurationText(d) }
 
 func latency(d time.Duration) string {
 	if d == 0 {

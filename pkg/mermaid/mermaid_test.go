@@ -14,13 +14,15 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"go.uber.org/goleak"
 
 	"github.com/chromedp/chromedp"
+
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/mermaid"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -37,9 +39,9 @@ func TestGolden(t *testing.T) {
 
 // nasty is a call whose lines hold everything that could break a diagram:
 // Mermaid's keywords, its statement and comment characters, arrows, HTML.
-func nasty(t *testing.T) *call.Result {
+func nasty(t *testing.T) *result.Result {
 	t.Helper()
-	var res *call.Result
+	var res *result.Result
 	synctest.Test(t, func(t *testing.T) {
 		r := timeline.NewRecorder(nil)
 		say := func(from timeline.Side, label, text string) {
@@ -58,7 +60,7 @@ func nasty(t *testing.T) *call.Result {
 		say(timeline.Server, "participant", "A->>B: x\nNote over A: y")
 		say(timeline.Client, "title", "autonumber activate deactivate box destroy create")
 		r.Record(timeline.Server, timeline.KindClose, "end")
-		res = &call.Result{Mode: "end", Transport: "par; #1 <i>", Timeline: r.Finish(), ServerMayStart: true}
+		res = &result.Result{Mode: result.Mode{Key: "end", Transport: "par; #1 <i>", ServerMayStart: true}, Timeline: r.Finish()}
 	})
 	return res
 }
@@ -69,9 +71,9 @@ func nasty(t *testing.T) *call.Result {
 func TestRenders(t *testing.T) {
 	js := mermaidJS(t)
 	walkie, phone := exporttest.FakeCalls(t)
-	var long *call.Result
+	var long *result.Result
 	synctest.Test(t, func(t *testing.T) {
-		long = calltest.InMemory(t, fullduplex.Run, calltest.Script(t, story.Options{Sentences: story.MaxSentences}), 0)
+		long = calltest.InMemory(t, fullduplex.Mode(), calltest.Script(t, story.Options{Sentences: story.MaxSentences}), 0)
 	})
 	diagrams := map[string]string{
 		"walkie": mermaid.Diagram(walkie),

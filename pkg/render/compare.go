@@ -10,20 +10,31 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
-// Compare prints the comparison table: a row per measure, a column per
-// mode, fitted to the style's width.
-func Compare(w io.Writer, c report.Comparison, style Style) error {
+// Compare prints a comparison of any number of calls: a row per measure,
+// a column per mode, fitted to the style's width. Value columns read best
+// close to their names, so the table is no wider than DefaultWidth.
+func Compare(w io.Writer, t report.Table, style Style) error {
 	g := style.glyphs()
 	name := 25
-	// Two value columns read best close to their names: no wider than 80.
-	col := max((min(style.width(), DefaultWidth)-2-name)/2, 12)
+	col := max((min(style.width(), DefaultWidth)-2-name)/max(len(t.Calls), 1), 9)
 	var b strings.Builder
-	title := fmt.Sprintf("Compare: the same call, latency %s, walkie beside phone", msText(c.Walkie.LatencyMS))
+	latency := 0.0
+	if len(t.Calls) > 0 {
+		latency = t.Calls[0].LatencyMS
+	}
+	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), msText(latency))
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
-	fmt.Fprintf(&b, "  %-*s%*s%*s\n", name, "", col, "walkie", col, "phone")
-	for _, m := range c.Measures {
-		walkie, phone := report.ValueText(m.Name, m.Walkie), report.ValueText(m.Name, m.Phone)
-		fmt.Fprintf(&b, "  %s%s%s\n", fit(m.Title, name, g.ellipsis), pad(fit(walkie, col-1, g.ellipsis), col), pad(fit(phone, col-1, g.ellipsis), col))
+	fmt.Fprintf(&b, "  %-*s", name, "")
+	for _, c := range t.Calls {
+		fmt.Fprint(&b, pad(fit(c.Mode, col-1, g.ellipsis), col))
+	}
+	b.WriteString("\n")
+	for _, m := range t.Measures {
+		fmt.Fprintf(&b, "  %s", fit(m.Title, name, g.ellipsis))
+		for _, c := range t.Calls {
+			fmt.Fprint(&b, pad(fit(m.ValueText(m.Values[c.Mode], g.dash), col-1, g.ellipsis), col))
+		}
+		b.WriteString("\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -32,12 +43,6 @@ func Compare(w io.Writer, c report.Comparison, style Style) error {
 // pad right-aligns text in n columns.
 func pad(text string, n int) string {
 	return strings.Repeat(" ", max(n-visibleWidth(strings.TrimRight(text, " ")), 0)) + strings.TrimRight(text, " ")
-}
-
-// CompareLanes returns both calls' lanes, walkie above phone, to draw on one
-// time axis, and the axis's length: the longer of the two calls.
-func CompareLanes(walkie, phone *timeline.Timeline) ([]Lane, time.Duration) {
-	return CallLanes([]string{"walkie", "phone"}, []*timeline.Timeline{walkie, phone})
 }
 
 // CallLanes returns the lanes of several calls, named by mode, one call
@@ -54,33 +59,4 @@ func CallLanes(modes []string, tls []*timeline.Timeline) ([]Lane, time.Duration)
 		total = max(total, tl.Duration)
 	}
 	return lanes, total
-}
-
-// CompareAll prints a table of any number of calls: a row per measure, a
-// column per mode, fitted to the style's width.
-func CompareAll(w io.Writer, t report.Table, style Style) error {
-	g := style.glyphs()
-	name := 25
-	col := max((style.width()-2-name)/max(len(t.Calls), 1), 9)
-	var b strings.Builder
-	latency := 0.0
-	if len(t.Calls) > 0 {
-		latency = t.Calls[0].LatencyMS
-	}
-	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), msText(latency))
-	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
-	fmt.Fprintf(&b, "  %-*s", name, "")
-	for _, c := range t.Calls {
-		fmt.Fprint(&b, pad(fit(c.Mode, col-1, g.ellipsis), col))
-	}
-	b.WriteString("\n")
-	for _, m := range t.Measures {
-		fmt.Fprintf(&b, "  %s", fit(m.Title, name, g.ellipsis))
-		for _, c := range t.Calls {
-			fmt.Fprint(&b, pad(fit(report.ValueText(m.Name, m.Values[c.Mode]), col-1, g.ellipsis), col))
-		}
-		b.WriteString("\n")
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

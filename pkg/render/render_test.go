@@ -130,7 +130,7 @@ func TestLiveLog(t *testing.T) {
 
 func TestSummarySaysWhatNeverHappened(t *testing.T) {
 	waited, wanted := 640.0, 2000.0
-	r := report.Report{Mode: "walkie", Transport: "HTTP", Summary: report.Summary{
+	r := report.Call{Mode: "walkie", Transport: "HTTP", Summary: report.Summary{
 		Afterthought: report.Moment{WantedAtMS: &wanted, WaitedMS: &waited, Reason: "no request to answer"},
 	}}
 	var b bytes.Buffer

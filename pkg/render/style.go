@@ -45,15 +45,16 @@ type glyphs struct {
 	ellipsis                 string
 	to                       string
 	plusMinus                string
+	dash                     string // a value a mode does not have
 }
 
 func (s Style) glyphs() glyphs {
 	if s.ASCII {
 		return glyphs{talk: "#", listen: "=", wait: "!", idle: ".", right: "-->", left: "<--", rule: "|", axis: "-", tick: "+",
-			open: "o", closed: "x", pause: "||", resume: ">>", ellipsis: "...", to: "->", plusMinus: "+/-"}
+			open: "o", closed: "x", pause: "||", resume: ">>", ellipsis: "...", to: "->", plusMinus: "+/-", dash: "-"}
 	}
 	return glyphs{talk: "█", listen: "░", wait: "▚", idle: "·", right: "──▶", left: "◀──", rule: "│", axis: "─", tick: "┼",
-		open: "○", closed: "●", pause: "‖", resume: "▶", ellipsis: "…", to: "→", plusMinus: "±"}
+		open: "○", closed: "●", pause: "‖", resume: "▶", ellipsis: "…", to: "→", plusMinus: "±", dash: "–"}
 }
 
 // ANSI SGR codes.

@@ -11,7 +11,7 @@ import (
 // Summary prints the numbers of one call: the interruption and the
 // afterthought, each side's time talking, listening and waiting, the
 // overlap, the bytes and the connections.
-func Summary(w io.Writer, r report.Report, style Style) error {
+func Summary(w io.Writer, r report.Call, style Style) error {
 	g := style.glyphs()
 	var b strings.Builder
 	title := fmt.Sprintf("Summary: %s, latency %s (%s)", r.Mode, msText(r.LatencyMS), r.Transport)
@@ -30,15 +30,14 @@ func Summary(w io.Writer, r report.Report, style Style) error {
 	fmt.Fprintf(&b, "  %-14s%s (both directions in flight at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
 	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, report.BytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer, 5))
 	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, report.BytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient, 5))
-	fmt.Fprintf(&b, "  %-14s%d\n", "connections", s.Connections)
-	switch {
-	case r.Mode == "poll" || r.Mode == "longpoll":
-		fmt.Fprintf(&b, "  %-14s%d; polls that brought nothing: %d (%d B)\n", "requests", s.Requests, s.EmptyReplies, s.EmptyBytes)
-		if r.Mode == "longpoll" {
-			fmt.Fprintf(&b, "  %-14s%d times, %s in all: grandma could not speak then\n", "no poll held", s.NoPollGaps, msText(s.NoPollMS))
-		}
-	case s.Requests > 0:
-		fmt.Fprintf(&b, "  %-14s%d\n", "requests", s.Requests)
+	// The connections and the mode's own facts, their values lined up.
+	name := 14
+	for _, f := range s.Facts {
+		name = max(name, visibleWidth(f.Title)+1)
+	}
+	fmt.Fprintf(&b, "  %-*s%d\n", name, "connections", s.Connections)
+	for _, f := range s.Facts {
+		fmt.Fprintf(&b, "  %-*s%s\n", name, f.Title, f.Text())
 	}
 	if a := r.ClockAlignment; a != nil {
 		fmt.Fprintln(&b, strings.TrimRight(fit(fmt.Sprintf("  %-14s%s", "grandma at", r.Server), style.width(), g.ellipsis), " "))

@@ -1,9 +1,10 @@
 package render
 
 import (
-	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 )
 
 // visibleWidth counts the columns s takes on screen, skipping ANSI escapes.
@@ -25,6 +26,4 @@ func visibleWidth(s string) int {
 }
 
 // formatMS formats a duration as whole milliseconds, "731 ms".
-func formatMS(d time.Duration) string {
-	return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
-}
+func formatMS(d time.Duration) string { return result.DurationText(d) }

@@ -5,31 +5,41 @@ import (
 	"strings"
 )
 
-// Comparison is what `duplexdemo compare --json` prints: both calls, played
-// with the same script on the same link, and the measures that tell them
-// apart side by side.
-type Comparison struct {
-	Walkie   Report    `json:"walkie"`
-	Phone    Report    `json:"phone"`
+// Table sets any number of calls side by side, played with the same
+// script on the same link: what `duplexdemo compare --json` prints, for
+// two calls or for all of them. Calls are in the order they were played;
+// each measure has a value per call, by mode.
+type Table struct {
+	Calls    []Call    `json:"calls"`
 	Measures []Measure `json:"comparison"`
 }
 
-// Measure is one row of the comparison. A value is a number, a string, or
-// null when it did not happen.
+// Measure is one row of a Table: a value per mode, each a number, a
+// string, or null when it did not happen or the mode does not count it.
 type Measure struct {
 	// Name is the measure's key, such as "interruption_waited_ms".
 	Name string `json:"measure"`
 	// Title is how the table names it.
-	Title  string `json:"title"`
-	Walkie any    `json:"walkie"`
-	Phone  any    `json:"phone"`
+	Title string `json:"title"`
+	// Unit is "ms", "B", "%" or "" for a plain count or a word.
+	Unit   string         `json:"unit,omitempty"`
+	Values map[string]any `json:"values"`
 }
 
-// Compare sets two calls' reports side by side.
-func Compare(walkie, phone Report) Comparison {
+// Compare sets the calls side by side with the measures that tell them
+// apart: who may start, how long the interruption and the afterthought
+// waited and when they were heard, each side's waiting, the overlap, the
+// bytes and their overhead, and every fact a mode keeps that earns a row
+// (the requests it took, the polls that brought nothing), with null for a
+// call whose mode does not keep it.
+func Compare(calls ...Call) Table {
 	var rows []Measure
-	add := func(name, title string, get func(Report) any) {
-		rows = append(rows, Measure{Name: name, Title: title, Walkie: get(walkie), Phone: get(phone)})
+	add := func(name, title, unit string, get func(Call) any) {
+		m := Measure{Name: name, Title: title, Unit: unit, Values: map[string]any{}}
+		for _, c := range calls {
+			m.Values[c.Mode] = get(c)
+		}
+		rows = append(rows, m)
 	}
 	ms := func(v *float64) any {
 		if v == nil {
@@ -37,31 +47,69 @@ func Compare(walkie, phone Report) Comparison {
 		}
 		return *v
 	}
-	add("transport", "transport", func(r Report) any { return r.Transport })
-	add("connections", "connections", func(r Report) any { return r.Summary.Connections })
-	add("who_may_start", "who may start talking", func(r Report) any {
+	add("transport", "transport", "", func(r Call) any { return r.Transport })
+	add("connections", "connections", "", func(r Call) any { return r.Summary.Connections })
+	add("who_may_start", "who may start talking", "", func(r Call) any {
 		if r.ServerMayStart {
-			return "either side"
+			return "either"
 		}
-		return "the client only"
+		return "client"
 	})
-	add("interruption_waited_ms", "interruption waited", func(r Report) any { return ms(r.Summary.Interruption.WaitedMS) })
-	add("interruption_heard_after_ms", "interruption heard after", func(r Report) any { return ms(r.Summary.Interruption.HeardAfterMS) })
-	add("afterthought_waited_ms", "afterthought waited", func(r Report) any { return ms(r.Summary.Afterthought.WaitedMS) })
-	add("afterthought_heard_after_ms", "afterthought heard after", func(r Report) any { return ms(r.Summary.Afterthought.HeardAfterMS) })
-	add("client_waiting_ms", "grandchild waiting", func(r Report) any { return r.Summary.Client.WaitingMS })
-	add("server_waiting_ms", "grandma waiting", func(r Report) any { return r.Summary.Server.WaitingMS })
-	add("overlap_ms", "overlap", func(r Report) any { return r.Summary.OverlapMS })
-	add("bytes_client_to_server", "bytes to server", func(r Report) any { return r.Summary.Bytes.ClientToServer })
-	add("bytes_server_to_client", "bytes to client", func(r Report) any { return r.Summary.Bytes.ServerToClient })
-	add("overhead_client_to_server_pct", "overhead to server", func(r Report) any {
+	add("interruption_waited_ms", "interruption waited", "ms", func(r Call) any { return ms(r.Summary.Interruption.WaitedMS) })
+	add("interruption_heard_after_ms", "interruption heard after", "ms", func(r Call) any { return ms(r.Summary.Interruption.HeardAfterMS) })
+	add("afterthought_waited_ms", "afterthought waited", "ms", func(r Call) any { return ms(r.Summary.Afterthought.WaitedMS) })
+	add("afterthought_heard_after_ms", "afterthought heard after", "ms", func(r Call) any { return ms(r.Summary.Afterthought.HeardAfterMS) })
+	add("client_waiting_ms", "grandchild waiting", "ms", func(r Call) any { return r.Summary.Client.WaitingMS })
+	add("server_waiting_ms", "grandma waiting", "ms", func(r Call) any { return r.Summary.Server.WaitingMS })
+	add("overlap_ms", "overlap", "ms", func(r Call) any { return r.Summary.OverlapMS })
+	var facts []Fact // every compared fact, in the order the calls name them
+	for _, c := range calls {
+		for _, f := range c.Summary.Facts {
+			if f.Compared && !hasFact(facts, f.Key) {
+				facts = append(facts, f)
+			}
+		}
+	}
+	for _, f := range facts {
+		add(f.Key, f.Title, f.Unit, func(r Call) any {
+			if v, ok := r.Summary.Fact(f.Key); ok {
+				return v.Value
+			}
+			return nil
+		})
+	}
+	add("bytes_client_to_server", "bytes to server", "B", func(r Call) any { return r.Summary.Bytes.ClientToServer })
+	add("bytes_server_to_client", "bytes to client", "B", func(r Call) any { return r.Summary.Bytes.ServerToClient })
+	add("overhead_client_to_server_pct", "overhead to server", "%", func(r Call) any {
 		return overheadPct(r.Summary.Bytes.ClientToServer, r.Summary.PayloadBytes.ClientToServer)
 	})
-	add("overhead_server_to_client_pct", "overhead to client", func(r Report) any {
+	add("overhead_server_to_client_pct", "overhead to client", "%", func(r Call) any {
 		return overheadPct(r.Summary.Bytes.ServerToClient, r.Summary.PayloadBytes.ServerToClient)
 	})
-	add("messages", "messages", func(r Report) any { return r.Summary.Messages })
-	return Comparison{Walkie: walkie, Phone: phone, Measures: rows}
+	add("messages", "messages", "", func(r Call) any { return r.Summary.Messages })
+	return Table{Calls: calls, Measures: rows}
+}
+
+func hasFact(facts []Fact, key string) bool {
+	for _, f := range facts {
+		if f.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Only returns t with only the measures named, in t's order.
+func (t Table) Only(names ...string) Table {
+	out := Table{Calls: t.Calls}
+	for _, m := range t.Measures {
+		for _, n := range names {
+			if m.Name == n {
+				out.Measures = append(out.Measures, m)
+			}
+		}
+	}
+	return out
 }
 
 // overheadPct is the share of wire bytes that was not payload, in percent
@@ -73,31 +121,25 @@ func overheadPct(wire, payload int64) any {
 	return float64(int64(float64(wire-payload)/float64(wire)*1000+0.5)) / 10
 }
 
-// ValueText formats one value of the measure called name by its unit, read
-// off the name: "731 ms", "80%", "607 B", "never" for null, and a
-// transport's first word ("HTTP/1.1").
-func ValueText(name string, v any) string {
+// ValueText formats one value of measure m by its unit: "731 ms", "80%",
+// "607 B", a transport's first word ("HTTP/1.1"); null is "never" for a
+// time that did not happen, and "–" (or dash) for a count the mode does
+// not keep.
+func (m Measure) ValueText(v any, dash string) string {
 	switch x := v.(type) {
 	case nil:
-		if name == "requests" || name == "empty_replies" {
-			return "–" // not a polling mode
+		if m.Unit == "ms" {
+			return "never"
 		}
-		return "never"
+		return dash
 	case float64:
-		switch {
-		case strings.HasSuffix(name, "_ms"):
-			return MSText(x)
-		case strings.HasSuffix(name, "_pct"):
-			return fmt.Sprintf("%.0f%%", x)
-		}
-		return fmt.Sprint(x)
+		return UnitText(x, m.Unit)
+	case int:
+		return UnitText(float64(x), m.Unit)
 	case int64:
-		if strings.HasPrefix(name, "bytes") {
-			return fmt.Sprintf("%d B", x)
-		}
-		return fmt.Sprint(x)
+		return UnitText(float64(x), m.Unit)
 	case string:
-		if name == "transport" {
+		if m.Name == "transport" {
 			if f := strings.Fields(x); len(f) > 0 {
 				return strings.TrimRight(f[0], ",")
 			}
@@ -105,62 +147,4 @@ func ValueText(name string, v any) string {
 		return x
 	}
 	return fmt.Sprint(v)
-}
-
-// Table sets any number of calls side by side: what `duplexdemo compare
-// --all --json` prints. Calls are in the order they were played; each
-// measure has a value per call, by mode.
-type Table struct {
-	Calls    []Report `json:"calls"`
-	Measures []Row    `json:"comparison"`
-}
-
-// Row is one measure of a Table: a value per mode, null when it did not
-// happen.
-type Row struct {
-	Name   string         `json:"measure"`
-	Title  string         `json:"title"`
-	Values map[string]any `json:"values"`
-}
-
-// CompareAll sets the calls side by side with the measures that tell the
-// tricks apart: when the interruption and the afterthought were heard, the
-// requests and connections they took, and the bytes and their overhead.
-func CompareAll(calls []Report) Table {
-	var rows []Row
-	add := func(name, title string, get func(Report) any) {
-		r := Row{Name: name, Title: title, Values: map[string]any{}}
-		for _, c := range calls {
-			r.Values[c.Mode] = get(c)
-		}
-		rows = append(rows, r)
-	}
-	ms := func(v *float64) any {
-		if v == nil {
-			return nil
-		}
-		return *v
-	}
-	add("transport", "transport", func(r Report) any { return r.Transport })
-	add("interruption_heard_after_ms", "interruption heard after", func(r Report) any { return ms(r.Summary.Interruption.HeardAfterMS) })
-	add("afterthought_heard_after_ms", "afterthought heard after", func(r Report) any { return ms(r.Summary.Afterthought.HeardAfterMS) })
-	add("requests", "HTTP requests", func(r Report) any {
-		if r.Summary.Requests > 0 {
-			return r.Summary.Requests
-		}
-		return nil
-	})
-	add("empty_replies", "polls with nothing", func(r Report) any {
-		if r.Mode == "poll" || r.Mode == "longpoll" {
-			return r.Summary.EmptyReplies
-		}
-		return nil
-	})
-	add("connections", "connections", func(r Report) any { return r.Summary.Connections })
-	add("bytes_client_to_server", "bytes to server", func(r Report) any { return r.Summary.Bytes.ClientToServer })
-	add("bytes_server_to_client", "bytes to client", func(r Report) any { return r.Summary.Bytes.ServerToClient })
-	add("overhead_pct", "overhead, both ways", func(r Report) any {
-		return overheadPct(r.Summary.Bytes.ClientToServer+r.Summary.Bytes.ServerToClient, r.Summary.PayloadBytes.ClientToServer+r.Summary.PayloadBytes.ServerToClient)
-	})
-	return Table{Calls: calls, Measures: rows}
 }

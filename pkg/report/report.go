@@ -5,18 +5,20 @@
 package report
 
 import (
-	"math"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
-// Report is one call, as printed by --json. Times are milliseconds since
+// Call is one call, as printed by --json. Times are milliseconds since
 // the grandchild wanted to ask the question, to the microsecond.
-type Report struct {
+type Call struct {
+	// Mode is the mode's key ("walkie"), Name the mode in words ("the
+	// walkie-talkie").
 	Mode      string `json:"mode"`
+	Name      string `json:"name"`
 	Transport string `json:"transport"`
 	// ServerMayStart says whether grandma may speak without being asked.
 	ServerMayStart bool    `json:"server_may_start"`
@@ -76,16 +78,31 @@ type Summary struct {
 	Messages int       `json:"messages"`
 	Client   SideTimes `json:"client"`
 	Server   SideTimes `json:"server"`
-	// Requests, EmptyReplies and EmptyBytes are for a call by polling:
-	// the grandchild's requests, the polls that brought nothing, and the
-	// bytes those spent, both ways. Absent for other modes.
-	Requests     int   `json:"requests,omitempty"`
-	EmptyReplies int   `json:"empty_replies,omitempty"`
-	EmptyBytes   int64 `json:"empty_bytes,omitempty"`
-	// NoPollGaps and NoPollMS are for long polling: the stretches in which
-	// grandma held no poll and could not speak, and their total length.
-	NoPollGaps int     `json:"no_poll_gaps,omitempty"`
-	NoPollMS   float64 `json:"no_poll_ms,omitempty"`
+	// Facts are the counts only this call's mode keeps, such as the HTTP
+	// requests it took or the polls that brought nothing; absent for a
+	// mode that keeps none.
+	Facts []Fact `json:"facts,omitempty"`
+}
+
+// Fact is one count a mode keeps of its own call. Unit is "" for a plain
+// count, "B" for bytes, "ms" for milliseconds.
+type Fact struct {
+	Key   string  `json:"key"`
+	Title string  `json:"title"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+	// Compared says it earns a row when calls are set side by side.
+	Compared bool `json:"compared,omitempty"`
+}
+
+// Fact returns the fact with key, and whether the call has it.
+func (s Summary) Fact(key string) (Fact, bool) {
+	for _, f := range s.Facts {
+		if f.Key == key {
+			return f, true
+		}
+	}
+	return Fact{}, false
 }
 
 // Moment is the measured life of one key line. A time is null when it did
@@ -128,9 +145,7 @@ type Alignment struct {
 }
 
 // MS converts a duration to milliseconds, rounded to the microsecond.
-func MS(d time.Duration) float64 {
-	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
-}
+func MS(d time.Duration) float64 { return result.MS(d) }
 
 func msPtr(d time.Duration) *float64 {
 	v := MS(d)
@@ -138,13 +153,14 @@ func msPtr(d time.Duration) *float64 {
 }
 
 // Build assembles the report of one call.
-func Build(r *call.Result) Report {
+func Build(r *result.Result) Call {
 	tl := r.Timeline
 	spans := tl.Spans()
-	out := Report{
-		Mode:            r.Mode,
-		Transport:       r.Transport,
-		ServerMayStart:  r.ServerMayStart,
+	out := Call{
+		Mode:            r.Mode.Key,
+		Name:            r.Mode.Name,
+		Transport:       r.Mode.Transport,
+		ServerMayStart:  r.Mode.ServerMayStart,
 		LatencyMS:       MS(r.Latency),
 		DurationMS:      MS(tl.Duration),
 		Events:          make([]Event, 0, len(tl.Events)),
@@ -176,15 +192,13 @@ func Build(r *call.Result) Report {
 		Bytes:        Directions{ClientToServer: r.WireBytes[timeline.Client], ServerToClient: r.WireBytes[timeline.Server]},
 		PayloadBytes: Directions{ClientToServer: payload[timeline.Client], ServerToClient: payload[timeline.Server]},
 		Connections:  r.Connections,
-		Requests:     r.Requests,
-		EmptyReplies: r.EmptyReplies,
-		EmptyBytes:   r.EmptyBytes,
-		NoPollGaps:   r.NoPollGaps,
-		NoPollMS:     MS(r.NoPollTime),
 		Client:       sideTimes(tl, spans, timeline.Client),
 		Server:       sideTimes(tl, spans, timeline.Server),
 	}
 	out.Summary.Messages = out.Summary.Client.LinesSaid + out.Summary.Server.LinesSaid
+	for _, f := range r.Facts {
+		out.Summary.Facts = append(out.Summary.Facts, Fact{Key: f.Key, Title: f.Title, Value: f.Value, Unit: string(f.Unit), Compared: f.Compared})
+	}
 	return out
 }
 

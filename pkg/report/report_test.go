@@ -6,9 +6,10 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"go.uber.org/goleak"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
@@ -35,7 +36,7 @@ func TestBuild(t *testing.T) {
 		}
 		r.Want(timeline.Server, story.LabelAfterthought, "oh!", "no request to answer") // never said
 		time.Sleep(10 * time.Millisecond)
-		res := &call.Result{Mode: "walkie", Transport: "test", Latency: 40 * time.Millisecond, Timeline: r.Finish(), WireBytes: [2]int64{100, 0}, Connections: 1}
+		res := &result.Result{Mode: result.Mode{Key: "walkie", Transport: "test"}, Latency: 40 * time.Millisecond, Timeline: r.Finish(), WireBytes: [2]int64{100, 0}, Connections: 1}
 		rep := Build(res)
 		in := rep.Summary.Interruption
 		if *in.WantedAtMS != 0 || *in.SentAtMS != 700 || *in.HeardAtMS != 740 || *in.WaitedMS != 700 || *in.HeardAfterMS != 740 {

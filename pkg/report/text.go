@@ -3,12 +3,35 @@ package report
 import (
 	"fmt"
 	"math"
+
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 )
 
 // MSText formats milliseconds as a whole number, "731 ms".
-func MSText(ms float64) string {
-	return fmt.Sprintf("%d ms", int64(math.Round(ms)))
+func MSText(ms float64) string { return result.MSText(ms) }
+
+// UnitText formats a value in unit ("ms", "B", "%", or "" for a plain
+// count): "731 ms", "607 B", "80%", "12".
+func UnitText(v float64, unit string) string {
+	switch unit {
+	case "ms":
+		return MSText(v)
+	case "%":
+		return fmt.Sprintf("%.0f%%", v)
+	case "":
+		if v == math.Trunc(v) {
+			return fmt.Sprintf("%d", int64(v))
+		}
+		return fmt.Sprint(v)
+	}
+	if v == math.Trunc(v) {
+		return fmt.Sprintf("%d %s", int64(v), unit)
+	}
+	return fmt.Sprintf("%g %s", v, unit)
 }
+
+// Text formats the fact's value in its unit: "12", "414 B", "82 ms".
+func (f Fact) Text() string { return UnitText(f.Value, f.Unit) }
 
 // SpentText formats time spent talking or listening: "<1 ms" when a side
 // did speak or hear, but only lines too short to take a millisecond.

@@ -1,12 +1,6 @@
 package story
 
-import (
-	"context"
-	"sync"
-	"time"
-
-	"github.com/duplexdemo/duplexdemo/pkg/timeline"
-)
+import "sync"
 
 // Progress follows grandma's story as the grandchild hears it, so that she
 // interrupts only once it has begun and says goodbye only once it is over,
@@ -47,18 +41,22 @@ func (p *Progress) Begun() <-chan struct{} { return p.begun }
 // Ended is closed once she has heard its last.
 func (p *Progress) Ended() <-chan struct{} { return p.ended }
 
-// Await blocks until the call's clock reads at and after is closed,
-// whichever comes later, or until ctx ends, in which case it returns ctx's
-// error: a line is wanted at its scripted time, but never before it makes
-// sense to say it.
-func Await(ctx context.Context, rec *timeline.Recorder, at time.Duration, after <-chan struct{}) error {
-	if err := rec.SleepUntil(ctx, at); err != nil {
-		return err
+// Reached returns a channel that is closed once the grandchild has heard
+// the story get as far as m; for Anytime it is closed already.
+func (p *Progress) Reached(m Milestone) <-chan struct{} {
+	switch m {
+	case StoryBegun:
+		return p.begun
+	case StoryEnded:
+		return p.ended
 	}
-	select {
-	case <-after:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return closed
 }
+
+// closed is a channel closed from the start, for lines that wait for no
+// milestone.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()

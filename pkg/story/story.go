@@ -250,6 +250,42 @@ func (s Script) LineLabel(text string) (string, bool) {
 	return "", false
 }
 
+// Milestone is how far the grandchild must have heard grandma's story
+// before she says a line.
+type Milestone string
+
+const (
+	// Anytime: the line waits for nothing she hears.
+	Anytime Milestone = ""
+	// StoryBegun: she has heard the story's first sentence.
+	StoryBegun Milestone = "story_begun"
+	// StoryEnded: she has heard its last.
+	StoryEnded Milestone = "story_ended"
+)
+
+// Cue is one of the grandchild's lines and when she says it: she wants to
+// at At on the call's clock, but never before she has heard the story reach
+// After, however slow the link makes it.
+type Cue struct {
+	Label string
+	Text  string
+	At    time.Duration
+	After Milestone
+}
+
+// Cues returns the grandchild's schedule, in the order she says her lines:
+// the question at once, the interruption once the story has begun, the
+// goodbye once it has ended. Each line goes out after the one before it:
+// every transport keeps this order, and the classroom page plays the same
+// schedule (served as /script.json).
+func (s Script) Cues() []Cue {
+	return []Cue{
+		{LabelQuestion, s.Question, 0, Anytime},
+		{LabelInterruption, s.Interruption, s.InterruptAt, StoryBegun},
+		{LabelGoodbye, s.Goodbye, s.GoodbyeAt, StoryEnded},
+	}
+}
+
 // StoryEnd returns when, after grandma starts her story, its last sentence
 // is due.
 func (s Script) StoryEnd() time.Duration {

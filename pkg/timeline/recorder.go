@@ -21,6 +21,18 @@ import (
 // and overlaps shorter than this, are not drawn or counted.
 const Resolution = time.Millisecond
 
+// The reasons for waiting that every transport shares. A transport names
+// its own besides these (grandma's "no request to answer" on HTTP).
+const (
+	// ReasonConnecting is why a side's first line waits: the connection
+	// (and whatever handshake it needs) is still being opened.
+	ReasonConnecting = "connecting"
+	// ReasonChannelBusy is why a line waits for a channel that is carrying
+	// something else: the one HTTP connection still carrying an answer, or
+	// a WebSocket writer still writing an earlier message.
+	ReasonChannelBusy = "channel busy"
+)
+
 // Side is one end of the call.
 type Side uint8
 
@@ -217,6 +229,22 @@ func (r *Recorder) SleepUntil(ctx context.Context, at time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Await blocks until the recorder's clock reads at and after is closed,
+// whichever comes later, or until ctx ends, in which case it returns ctx's
+// error: a line is wanted at its scripted time, but never before it makes
+// sense to say it.
+func (r *Recorder) Await(ctx context.Context, at time.Duration, after <-chan struct{}) error {
+	if err := r.SleepUntil(ctx, at); err != nil {
+		return err
+	}
+	select {
+	case <-after:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -28,7 +28,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
@@ -105,13 +105,13 @@ const (
 
 // Build turns calls into a trace: one pair of processes per call, in the
 // order given.
-func Build(calls ...*call.Result) *File {
+func Build(calls ...*result.Result) *File {
 	f := &File{DisplayTimeUnit: "ms", OtherData: map[string]any{"generator": "duplexdemo"}}
 	var modes []string
 	var meta, events []Event
 	for i, res := range calls {
-		modes = append(modes, res.Mode)
-		b := &builder{res: res, pidBase: 2 * i, flowPrefix: fmt.Sprintf("%s-%d-", res.Mode, i)}
+		modes = append(modes, res.Mode.Key)
+		b := &builder{res: res, pidBase: 2 * i, flowPrefix: fmt.Sprintf("%s-%d-", res.Mode.Key, i)}
 		b.build()
 		meta = append(meta, b.meta...)
 		events = append(events, b.events...)
@@ -147,7 +147,7 @@ func Build(calls ...*call.Result) *File {
 }
 
 // Write writes the calls' trace to w as JSON, one event per line.
-func Write(w io.Writer, calls ...*call.Result) error {
+func Write(w io.Writer, calls ...*result.Result) error {
 	f := Build(calls...)
 	var b bytes.Buffer
 	b.WriteString("{\"displayTimeUnit\":")
@@ -184,7 +184,7 @@ func appendJSON(b *bytes.Buffer, v any) error {
 
 // builder lays out one call.
 type builder struct {
-	res        *call.Result
+	res        *result.Result
 	pidBase    int
 	flowPrefix string
 	meta       []Event
@@ -216,9 +216,9 @@ func (b *builder) build() {
 	for _, side := range []timeline.Side{timeline.Client, timeline.Server} {
 		pid := b.pid(side)
 		b.meta = append(b.meta,
-			Event{Name: "process_name", Ph: "M", PID: pid, Args: map[string]any{"name": fmt.Sprintf("%s: %s", b.res.Mode, sideName(side))}},
+			Event{Name: "process_name", Ph: "M", PID: pid, Args: map[string]any{"name": fmt.Sprintf("%s: %s", b.res.Mode.Key, sideName(side))}},
 			Event{Name: "process_sort_index", Ph: "M", PID: pid, Args: map[string]any{"sort_index": pid}},
-			Event{Name: "process_labels", Ph: "M", PID: pid, Args: map[string]any{"labels": b.res.Transport}},
+			Event{Name: "process_labels", Ph: "M", PID: pid, Args: map[string]any{"labels": b.res.Mode.Transport}},
 		)
 	}
 	for _, s := range tl.Spans() {

@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+
 	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
@@ -38,8 +40,8 @@ func TestGolden(t *testing.T) {
 // are noisy and no two events share a nanosecond.
 func TestRealCalls(t *testing.T) {
 	s := calltest.Script(t, story.Options{Speed: 4})
-	for _, run := range []calltest.Run{halfduplex.Run, fullduplex.Run} {
-		res, err := run(context.Background(), call.Config{Script: s, Latency: 10 * time.Millisecond})
+	for _, m := range []call.Mode{halfduplex.Mode(), fullduplex.Mode()} {
+		res, err := call.Run(context.Background(), m, call.Config{Script: s, Latency: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +49,7 @@ func TestRealCalls(t *testing.T) {
 		if err := traceevent.Write(&b, res); err != nil {
 			t.Fatal(err)
 		}
-		t.Run(res.Mode, func(t *testing.T) { checkTrace(t, b.Bytes(), []*call.Result{res}) })
+		t.Run(res.Mode.Key, func(t *testing.T) { checkTrace(t, b.Bytes(), []*result.Result{res}) })
 	}
 }
 
@@ -55,16 +57,16 @@ func TestRealCalls(t *testing.T) {
 // sentence of a long, fast story is in flight at once, which splits the
 // message tracks into many lanes.
 func TestSlowLink(t *testing.T) {
-	var res *call.Result
+	var res *result.Result
 	synctest.Test(t, func(t *testing.T) {
 		s := calltest.Script(t, story.Options{Sentences: story.MaxSentences, Pace: 20 * time.Millisecond})
-		res = calltest.InMemory(t, fullduplex.Run, s, 5*time.Second)
+		res = calltest.InMemory(t, fullduplex.Mode(), s, 5*time.Second)
 	})
 	var b bytes.Buffer
 	if err := traceevent.Write(&b, res); err != nil {
 		t.Fatal(err)
 	}
-	checkTrace(t, b.Bytes(), []*call.Result{res})
+	checkTrace(t, b.Bytes(), []*result.Result{res})
 	if !strings.Contains(b.String(), `"receiving (10)"`) {
 		t.Error("expected the receiving track split in ten or more lanes")
 	}
@@ -89,7 +91,7 @@ type track struct{ pid, tid int }
 
 // validate checks a trace file against the Trace Event Format as Perfetto
 // and chrome://tracing read it, and against the calls it was made from.
-func validate(data []byte, calls []*call.Result) (problems []string) {
+func validate(data []byte, calls []*result.Result) (problems []string) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	var file struct {
 		TraceEvents     []rawEvent     `json:"traceEvents"`
@@ -272,7 +274,7 @@ func validate(data []byte, calls []*call.Result) (problems []string) {
 					}
 				}
 				if !found {
-					bad("%s: the %s's wait of %v from %v has no slice at ts %vµs", c.Mode, m.Label, m.Waited(), m.WantedAt, float64(m.WantedAt)/1e3)
+					bad("%s: the %s's wait of %v from %v has no slice at ts %vµs", c.Mode.Key, m.Label, m.Waited(), m.WantedAt, float64(m.WantedAt)/1e3)
 				}
 			}
 		}
@@ -298,7 +300,7 @@ func enclosed(ss [][2]float64, ts float64) bool {
 }
 
 // checkTrace fails the test with every problem validate finds.
-func checkTrace(t *testing.T, data []byte, calls []*call.Result) {
+func checkTrace(t *testing.T, data []byte, calls []*result.Result) {
 	t.Helper()
 	for _, p := range validate(data, calls) {
 		t.Error(p)
@@ -325,11 +327,11 @@ func TestValidateCatches(t *testing.T) {
 		if broken == good {
 			t.Fatalf("%s: %q is not in the trace", tc.name, tc.old)
 		}
-		if len(validate([]byte(broken), []*call.Result{walkie})) == 0 {
+		if len(validate([]byte(broken), []*result.Result{walkie})) == 0 {
 			t.Errorf("%s: validate found nothing wrong", tc.name)
 		}
 	}
-	if p := validate([]byte(good), []*call.Result{walkie}); len(p) > 0 {
+	if p := validate([]byte(good), []*result.Result{walkie}); len(p) > 0 {
 		t.Errorf("the good trace has problems: %v", p)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -30,7 +31,7 @@ type grandchild struct {
 	every    time.Duration
 	streamed bool
 	meter    *link.Meter
-	progress *story.Progress
+	progress *story.Progress // follows the story as she hears it
 
 	// farewell is closed when she has heard grandma's farewell.
 	farewell     chan struct{}
@@ -54,6 +55,7 @@ func (c *grandchild) counts() (requests, empty int, emptyBytes int64) {
 // her side.
 func (c *grandchild) call(ctx context.Context) error {
 	c.farewell = make(chan struct{})
+	c.progress = story.NewProgress(c.script)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
@@ -67,7 +69,10 @@ func (c *grandchild) call(ctx context.Context) error {
 			return g.Wait()
 		}
 	}
-	if err := c.say(ctx, story.LabelQuestion, c.script.Question, ReasonConnecting); err != nil {
+	// Her first line is said before anything else goes; the rest, one
+	// after another, when the schedule says.
+	cues := c.script.Cues()
+	if err := c.say(ctx, cues[0], timeline.ReasonConnecting); err != nil {
 		cancel()
 		_ = g.Wait() // the stream ends with the context; the question's error says more
 		return err
@@ -76,16 +81,15 @@ func (c *grandchild) call(ctx context.Context) error {
 		g.Go(func() error { return c.poll(ctx) })
 	}
 	g.Go(func() error {
-		if err := story.Await(ctx, c.rec, c.script.InterruptAt, c.progress.Begun()); err != nil {
-			return err
+		for _, cue := range cues[1:] {
+			if err := c.rec.Await(ctx, cue.At, c.progress.Reached(cue.After)); err != nil {
+				return err
+			}
+			if err := c.say(ctx, cue, timeline.ReasonChannelBusy); err != nil {
+				return err
+			}
 		}
-		if err := c.say(ctx, story.LabelInterruption, c.script.Interruption, ReasonChannelBusy); err != nil {
-			return err
-		}
-		if err := story.Await(ctx, c.rec, c.script.GoodbyeAt, c.progress.Ended()); err != nil {
-			return err
-		}
-		return c.say(ctx, story.LabelGoodbye, c.script.Goodbye, ReasonChannelBusy)
+		return nil
 	})
 	err := g.Wait()
 	c.client.CloseIdleConnections() // hang up
@@ -151,7 +155,7 @@ func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
 	c.requests++
 	c.mu.Unlock()
 	close(open)
-	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), MaxMessage)
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), call.MaxLine)
 	var data []string
 	for {
 		line, err := br.ReadString('\n')
@@ -184,7 +188,8 @@ func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
 
 // say posts one line. It counts as sent when the transport hands the
 // request the connection: until then a poll has it, or it is opening.
-func (c *grandchild) say(ctx context.Context, label, text, reason string) error {
+func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string) error {
+	label, text := cue.Label, cue.Text
 	id := c.rec.Want(timeline.Client, label, text, reason)
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { c.rec.Sent(id) }}
 	_, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodPost, SayPath, text, nil)
@@ -218,7 +223,7 @@ func (c *grandchild) request(ctx context.Context, method, path, body string, rea
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return 0, fmt.Errorf("grandma answered %s", strings.TrimSpace(resp.Status+": "+string(msg)))
 	}
-	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), MaxMessage)
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), call.MaxLine)
 	heard := 0
 	for {
 		line, err := br.ReadString('\n')

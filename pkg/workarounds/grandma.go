@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
@@ -119,11 +120,11 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hear takes one of the grandchild's lines. The answer to the POST says
 // nothing: what grandma replies waits for a poll like everything else.
 func (g *grandma) hear(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxMessage))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, call.MaxLine))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", MaxMessage), http.StatusRequestEntityTooLarge)
+			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", call.MaxLine), http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "could not read the request body", http.StatusBadRequest)

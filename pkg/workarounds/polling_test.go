@@ -9,6 +9,7 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // of them for nothing.
 func TestRealTCP(t *testing.T) {
 	const latency, every = 10 * time.Millisecond, 80 * time.Millisecond
-	res, err := Run(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency}, every)
+	res, err := call.Run(context.Background(), Poll(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency, Every: every})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +47,11 @@ func TestRealTCP(t *testing.T) {
 	if d := afterthought.HeardAfter(); d > every+2*latency+100*time.Millisecond {
 		t.Errorf("the afterthought was heard %v after she wanted it; polls come every %v", d, every)
 	}
-	if res.Requests < 3+int(tl.Duration/every)/2 {
-		t.Errorf("%d requests in a call of %v polled every %v", res.Requests, tl.Duration, every)
+	if requests := calltest.Fact(t, res, "requests"); requests < float64(3+int(tl.Duration/every)/2) {
+		t.Errorf("%v requests in a call of %v polled every %v", requests, tl.Duration, every)
 	}
-	if res.EmptyReplies == 0 || res.EmptyBytes <= 0 {
-		t.Errorf("%d empty replies costing %d bytes; a poll every %v must often bring nothing", res.EmptyReplies, res.EmptyBytes, every)
+	if empty, cost := calltest.Fact(t, res, "empty_replies"), calltest.Fact(t, res, "empty_bytes"); empty == 0 || cost <= 0 {
+		t.Errorf("%v empty replies costing %v bytes; a poll every %v must often bring nothing", empty, cost, every)
 	}
 	if res.Connections != 1 {
 		t.Errorf("connections: %d, want 1", res.Connections)
@@ -58,11 +59,11 @@ func TestRealTCP(t *testing.T) {
 }
 
 func TestCancelled(t *testing.T) {
-	calltest.Cancelled(t, func(ctx context.Context, cfg call.Config) (*call.Result, error) { return Run(ctx, cfg, DefaultEvery) })
+	calltest.Cancelled(t, Poll())
 }
 
 func TestBadEvery(t *testing.T) {
-	if _, err := Run(context.Background(), call.Config{Script: story.Default()}, time.Microsecond); err == nil {
+	if _, err := call.Run(context.Background(), Poll(), call.Config{Script: story.Default(), Every: time.Microsecond}); err == nil {
 		t.Error("a poll every microsecond was accepted")
 	}
 }
@@ -72,12 +73,12 @@ func TestBadEvery(t *testing.T) {
 // arrival, a round trip; the posts take a second connection.
 func TestLongPollRealTCP(t *testing.T) {
 	const latency = 20 * time.Millisecond
-	res, err := RunLong(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
+	res, err := call.Run(context.Background(), LongPoll(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Mode != "longpoll" || res.EmptyReplies != 0 {
-		t.Errorf("mode %q with %d empty replies; want longpoll with none", res.Mode, res.EmptyReplies)
+	if empty := calltest.Fact(t, res, "empty_replies"); res.Mode.Key != "longpoll" || empty != 0 {
+		t.Errorf("mode %q with %v empty replies; want longpoll with none", res.Mode.Key, empty)
 	}
 	if res.Connections != 2 {
 		t.Errorf("connections: %d, want 2 (the held poll keeps one)", res.Connections)
@@ -92,8 +93,9 @@ func TestLongPollRealTCP(t *testing.T) {
 	}
 	// Between an answer and the next poll's arrival, a round trip, grandma
 	// holds no poll and cannot speak.
-	if res.NoPollGaps < 3 || res.NoPollTime < time.Duration(res.NoPollGaps)*latency {
-		t.Errorf("%d stretches without a poll, %v in all; want several, each about a round trip (%v)", res.NoPollGaps, res.NoPollTime, 2*latency)
+	gaps, gapMS := calltest.Fact(t, res, "no_poll_gaps"), calltest.Fact(t, res, "no_poll_ms")
+	if gaps < 3 || gapMS < gaps*result.MS(latency) {
+		t.Errorf("%v stretches without a poll, %v ms in all; want several, each about a round trip (%v)", gaps, gapMS, 2*latency)
 	}
 	afterthought := calltest.Said(t, res.Timeline, story.LabelAfterthought)
 	if d := afterthought.HeardAfter(); d < latency || d > 3*latency+100*time.Millisecond {
@@ -107,12 +109,12 @@ func TestLongPollRealTCP(t *testing.T) {
 // grandchild's lines travel the other way on a second connection.
 func TestSSERealTCP(t *testing.T) {
 	const latency = 20 * time.Millisecond
-	res, err := RunSSE(context.Background(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
+	res, err := call.Run(context.Background(), SSE(), call.Config{Script: calltest.Script(t, story.Options{Speed: 2}), Latency: latency})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Mode != "sse" || !res.ServerMayStart {
-		t.Errorf("mode %q, server may start %v; want sse, true", res.Mode, res.ServerMayStart)
+	if res.Mode.Key != "sse" || !res.Mode.ServerMayStart {
+		t.Errorf("mode %q, server may start %v; want sse, true", res.Mode.Key, res.Mode.ServerMayStart)
 	}
 	if res.Connections != 2 {
 		t.Errorf("connections: %d, want 2: the stream down and the posts up", res.Connections)
