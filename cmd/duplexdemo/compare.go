@@ -12,10 +12,10 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
-	"github.com/duplexdemo/duplexdemo/pkg/render"
-	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/view/render"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 // newCmdCompare builds the compare command: several modes at once, one

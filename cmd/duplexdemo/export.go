@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
-	"github.com/duplexdemo/duplexdemo/pkg/mermaid"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
-	"github.com/duplexdemo/duplexdemo/pkg/traceevent"
+	"github.com/duplexdemo/duplexdemo/pkg/view/htmlreport"
+	"github.com/duplexdemo/duplexdemo/pkg/view/mermaid"
+	"github.com/duplexdemo/duplexdemo/pkg/view/traceevent"
 )
 
 // exportOptions name the files a call's measured timeline is written to,

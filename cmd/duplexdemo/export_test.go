@@ -39,9 +39,9 @@ func TestExports(t *testing.T) {
 				}
 			})
 			for file, want := range map[string]string{
-				"t.json": "../../pkg/traceevent/testdata/" + mode + ".trace.json",
-				"m.md":   "../../pkg/mermaid/testdata/" + mode + ".md",
-				"r.html": "../../pkg/htmlreport/testdata/" + mode + ".html",
+				"t.json": "../../pkg/view/traceevent/testdata/" + mode + ".trace.json",
+				"m.md":   "../../pkg/view/mermaid/testdata/" + mode + ".md",
+				"r.html": "../../pkg/view/htmlreport/testdata/" + mode + ".html",
 			} {
 				got, err := os.ReadFile(filepath.Join(dir, file))
 				if err != nil {
@@ -75,7 +75,7 @@ func TestMermaidToStdout(t *testing.T) {
 		if err := execute(deps, "phone", "--mermaid", "-"); err != nil {
 			t.Fatalf("%v (stderr %q)", err, errOut)
 		}
-		want, err := os.ReadFile("../../pkg/mermaid/testdata/phone.md")
+		want, err := os.ReadFile("../../pkg/view/mermaid/testdata/phone.md")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/golden"
-	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

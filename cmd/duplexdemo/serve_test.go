@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 // binary builds duplexdemo once for the tests that run it as a user does.

@@ -19,7 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/relay"
+	"github.com/duplexdemo/duplexdemo/examples/internal/relay"
 )
 
 // The auction's script, on the hub's clock.

@@ -17,7 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/relay"
+	"github.com/duplexdemo/duplexdemo/examples/internal/relay"
 )
 
 // lines is the chat: who says what, when.

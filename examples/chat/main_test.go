@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/duplexdemo/duplexdemo/pkg/relay"
+	"github.com/duplexdemo/duplexdemo/examples/internal/relay"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

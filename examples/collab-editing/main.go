@@ -20,7 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/relay"
+	"github.com/duplexdemo/duplexdemo/examples/internal/relay"
 )
 
 // edits is how many changes each editor makes, one every gap, both at the

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"

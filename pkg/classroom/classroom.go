@@ -28,13 +28,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
-	"github.com/duplexdemo/duplexdemo/pkg/webpage"
-	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Defaults and limits.

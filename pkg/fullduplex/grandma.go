@@ -12,9 +12,9 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
-	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Grandma answers the phone. She tells her story at her own pace, answers

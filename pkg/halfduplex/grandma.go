@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
-	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Grandma answers the grandchild over HTTP. She may speak only in reply to

@@ -9,10 +9,10 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
-	"github.com/duplexdemo/duplexdemo/pkg/render"
-	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/view/render"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 	"github.com/duplexdemo/duplexdemo/pkg/workarounds"
 )
 

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/render"
-	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/view/render"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 // Teacher plays chapters to a writer. Its zero value is not usable: set

@@ -13,10 +13,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
-	"github.com/duplexdemo/duplexdemo/pkg/render"
-	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/view/render"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

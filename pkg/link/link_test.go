@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/duplexdemo/duplexdemo/pkg/pipenet"
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

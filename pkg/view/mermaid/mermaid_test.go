@@ -24,9 +24,9 @@ import (
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
-	"github.com/duplexdemo/duplexdemo/pkg/mermaid"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/view/mermaid"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

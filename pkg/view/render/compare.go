@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duplexdemo/duplexdemo/pkg/report"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 // Compare prints a comparison of any number of calls: a row per measure,

@@ -18,10 +18,10 @@ import (
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/view/htmlreport"
 )
 
 var docs = flag.String("docs", "", "write a screenshot of each report, from calls on real sockets, to this directory (../../docs)")

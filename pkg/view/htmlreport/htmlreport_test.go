@@ -7,7 +7,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
-	"github.com/duplexdemo/duplexdemo/pkg/htmlreport"
+	"github.com/duplexdemo/duplexdemo/pkg/view/htmlreport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -23,7 +23,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
-	"github.com/duplexdemo/duplexdemo/pkg/traceevent"
+	"github.com/duplexdemo/duplexdemo/pkg/view/traceevent"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -17,8 +17,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
-	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 //go:embed static

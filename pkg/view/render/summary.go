@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/duplexdemo/duplexdemo/pkg/report"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 // Summary prints the numbers of one call: the interruption and the
