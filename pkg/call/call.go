@@ -91,7 +91,7 @@ type RemoteRoles struct {
 	// Grandchild places the call and returns when she has hung up.
 	Grandchild func(ctx context.Context) error
 	// Record returns grandma's record of the call as she handed it over
-	// (wire.EncodeLog), and the bytes it took on the wire, framing
+	// (wire.EncodeRecord), and the bytes it took on the wire, framing
 	// included; nil if she did not hand it over.
 	Record func() (record []byte, wireBytes int64)
 	// Facts, as in Roles.

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
@@ -36,6 +37,9 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
+
+// The modes grandma takes calls in, by their keys in the call log.
+var walkieKey, phoneKey = halfduplex.Mode().Key, fullduplex.Mode().Key
 
 // Defaults and limits.
 const (
@@ -48,12 +52,15 @@ const (
 	// three; a peer that says more is cut off.
 	MaxLines = wire.MaxLines
 	// ReadHeaderTimeout bounds a request's headers (a slowloris is closed
-	// after it), beyond one round trip of the emulated link.
-	ReadHeaderTimeout = 5 * time.Second
-	// IdleTimeout bounds a kept-alive connection with no request.
+	// after it), beyond one round trip of the emulated link: as for every
+	// grandma.
+	ReadHeaderTimeout = call.ReadHeaderTimeout
+	// IdleTimeout bounds a kept-alive connection with no request: longer
+	// than a grandma's in one process, since a student's browser keeps its
+	// connections for the next call.
 	IdleTimeout = 30 * time.Second
-	// MaxHeaderBytes bounds a request's headers.
-	MaxHeaderBytes = 8 << 10
+	// MaxHeaderBytes bounds a request's headers, as for every grandma.
+	MaxHeaderBytes = call.MaxHeaderBytes
 	// PingEvery and PongWait drop a phone caller that has gone: a pong must
 	// come within PongWait of each ping.
 	PingEvery = 2 * time.Second
@@ -112,8 +119,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Listener == nil {
 		return nil, errors.New("classroom: no listener")
 	}
-	if cfg.Latency < 0 || cfg.Latency > 5*time.Second {
-		return nil, fmt.Errorf("classroom: latency %v: want 0 to 5s", cfg.Latency)
+	if cfg.Latency < 0 || cfg.Latency > call.MaxLatency {
+		return nil, fmt.Errorf("classroom: latency %v: want 0 to %v", cfg.Latency, call.MaxLatency)
 	}
 	if cfg.MaxCalls == 0 {
 		cfg.MaxCalls = DefaultMaxCalls
@@ -309,11 +316,11 @@ func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
 		}
 		script, err := wire.ParseScript(r.URL.Query())
 		if err != nil {
-			s.refuse(w, r, "walkie", http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
+			s.refuse(w, r, walkieKey, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
 			return
 		}
 		if c = s.startWalkie(callID, script, r.RemoteAddr); c == nil {
-			s.busy(w, r, "walkie")
+			s.busy(w, r, walkieKey)
 			return
 		}
 	}
@@ -401,7 +408,7 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 		}
 		lines := c.lines
 		c.mu.Unlock()
-		s.logCall(c.id, "walkie", c.peer, time.Since(c.start), in, out, lines, outcome)
+		s.logCall(c.id, walkieKey, c.peer, time.Since(c.start), in, out, lines, outcome)
 	}()
 	return c
 }
@@ -411,12 +418,12 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	script, err := wire.ParseScript(r.URL.Query())
 	if err != nil {
-		s.refuse(w, r, "phone", http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
+		s.refuse(w, r, phoneKey, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
 		return
 	}
 	id, ok := s.begin()
 	if !ok {
-		s.busy(w, r, "phone")
+		s.busy(w, r, phoneKey)
 		return
 	}
 	defer s.end()
@@ -448,7 +455,7 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	if out == "" {
 		return // the handshake failed; the upgrader has answered
 	}
-	s.logCall(id, "phone", r.RemoteAddr, time.Since(start), in, sent, lines, out)
+	s.logCall(id, phoneKey, r.RemoteAddr, time.Since(start), in, sent, lines, out)
 }
 
 // checkOrigin is gorilla's same-origin rule, widened by AllowOrigins: a

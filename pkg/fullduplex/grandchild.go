@@ -92,7 +92,7 @@ func (c *grandchild) call(ctx context.Context) error {
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the WebSocket is open")
 	conn.SetReadLimit(call.MaxLine)
 	if c.remote != nil {
-		conn.SetReadLimit(wire.MaxLog)
+		conn.SetReadLimit(wire.MaxRecord)
 	}
 
 	var listenErr error
@@ -204,7 +204,7 @@ func (c *grandchild) listen(conn *websocket.Conn) error {
 		if kind != websocket.TextMessage {
 			return fmt.Errorf("grandma sent a message of type %d; only text was expected", kind)
 		}
-		if c.remote != nil && strings.HasPrefix(string(data), wire.LogPrefix) {
+		if c.remote != nil && strings.HasPrefix(string(data), wire.RecordPrefix) {
 			c.remote.log = data
 			continue
 		}

@@ -334,7 +334,7 @@ func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 // handLogOver ends her record of the call and sends it as a text message,
 // for a grandchild elsewhere to show her side too.
 func (g *Grandma) handLogOver(conn *websocket.Conn) error {
-	log, err := wire.EncodeLog(g.rec.Finish(), wire.Facts{Connections: 1, Latency: g.latency})
+	log, err := wire.EncodeRecord(g.rec.Finish(), wire.Facts{Connections: 1, Latency: g.latency})
 	if err != nil {
 		return err
 	}

@@ -140,12 +140,12 @@ func (c *grandchild) hear(body io.Reader, progress *story.Progress) error {
 	defer c.hearing.Unlock()
 	limit := int64(MaxAnswer)
 	if c.remote != nil {
-		limit += wire.MaxLog
+		limit += wire.MaxRecord
 	}
 	br := bufio.NewReaderSize(io.LimitReader(body, limit), call.MaxLine)
 	for {
 		line, err := br.ReadString('\n')
-		if c.remote != nil && strings.HasPrefix(line, wire.LogPrefix) && strings.HasSuffix(line, "\n") {
+		if c.remote != nil && strings.HasPrefix(line, wire.RecordPrefix) && strings.HasSuffix(line, "\n") {
 			c.remote.mu.Lock()
 			c.remote.log = []byte(strings.TrimSuffix(line, "\n"))
 			c.remote.mu.Unlock()

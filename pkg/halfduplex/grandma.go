@@ -23,7 +23,7 @@ import (
 // Mode's local role makes one for a call in this process. NewGrandma makes one for a call
 // from a grandchild elsewhere (duplexdemo serve): she records on a clock of
 // her own and, after her farewell, hands her record of the call over as
-// the answer's last line (wire.EncodeLog).
+// the answer's last line (wire.EncodeRecord).
 type Grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
@@ -154,7 +154,7 @@ func (g *Grandma) handLogOver(w http.ResponseWriter, rc *http.ResponseController
 	if g.facts != nil {
 		f = g.facts()
 	}
-	log, err := wire.EncodeLog(g.rec.Finish(), f)
+	log, err := wire.EncodeRecord(g.rec.Finish(), f)
 	if err != nil {
 		return err
 	}

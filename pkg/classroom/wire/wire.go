@@ -37,8 +37,8 @@ const (
 	HeaderCall = "Duplexdemo-Call"
 )
 
-// MaxLog bounds grandma's record of a call, as encoded, in bytes.
-const MaxLog = 64 << 10
+// MaxRecord bounds grandma's record of a call, as encoded, in bytes.
+const MaxRecord = 64 << 10
 
 // MaxLines bounds the lines one call may say to grandma, and so the
 // connections it may use.
@@ -112,9 +112,9 @@ func ParseScript(q url.Values) (story.Script, error) {
 	return s, nil
 }
 
-// Log is grandma's own record of a call, on her clock: what she wanted to
+// Record is grandma's own record of a call, on her clock: what she wanted to
 // say, sent and heard, and when.
-type Log struct {
+type Record struct {
 	Protocol int `json:"protocol"`
 	// DurationNS is how long her side of the call lasted.
 	DurationNS int64 `json:"duration_ns"`
@@ -137,9 +137,9 @@ type LogEvent struct {
 	WaitedNS int64  `json:"waited_ns,omitempty"`
 }
 
-// LogPrefix starts the line (on the walkie) or message (on the phone) that
+// RecordPrefix starts the line (on the walkie) or message (on the phone) that
 // carries grandma's record; no line of the story starts with it.
-const LogPrefix = "{\"protocol\":"
+const RecordPrefix = "{\"protocol\":"
 
 // Facts are what grandma's record says besides her events: how many
 // connections carried the call, and the emulated link on her side.
@@ -148,9 +148,9 @@ type Facts struct {
 	Latency     time.Duration
 }
 
-// EncodeLog writes grandma's record of a call as one line of JSON.
-func EncodeLog(tl *timeline.Timeline, f Facts) ([]byte, error) {
-	l := Log{Protocol: Version, DurationNS: int64(tl.Duration), Connections: f.Connections, LatencyNS: int64(f.Latency)}
+// EncodeRecord writes grandma's record of a call as one line of JSON.
+func EncodeRecord(tl *timeline.Timeline, f Facts) ([]byte, error) {
+	l := Record{Protocol: Version, DurationNS: int64(tl.Duration), Connections: f.Connections, LatencyNS: int64(f.Latency)}
 	for _, e := range tl.Events {
 		if e.Side != timeline.Server {
 			continue
@@ -162,8 +162,8 @@ func EncodeLog(tl *timeline.Timeline, f Facts) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxLog {
-		return nil, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(b), MaxLog)
+	if len(b) > MaxRecord {
+		return nil, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(b), MaxRecord)
 	}
 	return b, nil
 }
@@ -173,7 +173,7 @@ func EncodeLog(tl *timeline.Timeline, f Facts) ([]byte, error) {
 // and that every message an event names is one she wanted to say, or
 // heard. It also returns the facts her record states.
 func DecodeRecord(data []byte, script story.Script) (*timeline.Timeline, Facts, error) {
-	l, err := decodeLog(data)
+	l, err := decodeRecord(data)
 	if err != nil {
 		return nil, Facts{}, err
 	}
@@ -181,40 +181,40 @@ func DecodeRecord(data []byte, script story.Script) (*timeline.Timeline, Facts, 
 	return tl, Facts{Connections: l.Connections, Latency: time.Duration(l.LatencyNS)}, err
 }
 
-func decodeLog(data []byte) (Log, error) {
-	if len(data) > MaxLog {
-		return Log{}, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(data), MaxLog)
+func decodeRecord(data []byte) (Record, error) {
+	if len(data) > MaxRecord {
+		return Record{}, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(data), MaxRecord)
 	}
-	var l Log
+	var l Record
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
-		return Log{}, fmt.Errorf("grandma's record of the call is not valid: %w", err)
+		return Record{}, fmt.Errorf("grandma's record of the call is not valid: %w", err)
 	}
 	if dec.More() {
-		return Log{}, errors.New("grandma's record of the call has something after it")
+		return Record{}, errors.New("grandma's record of the call has something after it")
 	}
 	if l.Protocol != Version {
-		return Log{}, fmt.Errorf("grandma's record of the call is in protocol %d; this one speaks %d", l.Protocol, Version)
+		return Record{}, fmt.Errorf("grandma's record of the call is in protocol %d; this one speaks %d", l.Protocol, Version)
 	}
 	if len(l.Events) > maxEvents {
-		return Log{}, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
+		return Record{}, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
 	}
 	if l.Connections < 0 || l.Connections > MaxLines {
-		return Log{}, fmt.Errorf("grandma's record of the call says %d connections carried it, which no call needs", l.Connections)
+		return Record{}, fmt.Errorf("grandma's record of the call says %d connections carried it, which no call needs", l.Connections)
 	}
 	if l.DurationNS < 0 || l.DurationNS > int64(story.MaxScriptTime+time.Hour) {
-		return Log{}, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))
+		return Record{}, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))
 	}
 	if l.LatencyNS < 0 || l.LatencyNS > int64(time.Minute) {
-		return Log{}, fmt.Errorf("grandma's record of the call gives her link a latency of %v, which no link has", time.Duration(l.LatencyNS))
+		return Record{}, fmt.Errorf("grandma's record of the call gives her link a latency of %v, which no link has", time.Duration(l.LatencyNS))
 	}
 	return l, nil
 }
 
 // rebuild turns grandma's checked record into her timeline, checking each
 // event against the script.
-func rebuild(l Log, script story.Script) (*timeline.Timeline, error) {
+func rebuild(l Record, script story.Script) (*timeline.Timeline, error) {
 	tl := &timeline.Timeline{Duration: time.Duration(l.DurationNS)}
 	msgs := map[int]int{} // message id in the log to index in tl.Messages
 	var last int64

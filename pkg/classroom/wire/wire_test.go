@@ -45,7 +45,7 @@ func grandmasLog(t testing.TB) []byte {
 		r.Sent(id)
 		say(story.LabelFarewell, s.Farewell)
 		var err error
-		if log, err = wire.EncodeLog(r.Finish(), wire.Facts{Connections: 1}); err != nil {
+		if log, err = wire.EncodeRecord(r.Finish(), wire.Facts{Connections: 1}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -54,8 +54,8 @@ func grandmasLog(t testing.TB) []byte {
 
 func TestLogRoundTrip(t *testing.T) {
 	log := grandmasLog(t)
-	if !strings.HasPrefix(string(log), wire.LogPrefix) {
-		t.Fatalf("the log does not start with %q: %.40s", wire.LogPrefix, log)
+	if !strings.HasPrefix(string(log), wire.RecordPrefix) {
+		t.Fatalf("the log does not start with %q: %.40s", wire.RecordPrefix, log)
 	}
 	tl, _, err := wire.DecodeRecord(log, story.Default())
 	if err != nil {
@@ -87,7 +87,7 @@ func TestDecodeLogRefuses(t *testing.T) {
 		{"an unknown kind", strings.Replace(good, `"kind":"send"`, `"kind":"shout"`, 1), "unknown kind"},
 		{"a line not in the script", strings.Replace(good, "county fair", "moon landing", 1), "not the script's"},
 		{"time going back", strings.Replace(good, `"at_ns":0`, `"at_ns":999999999999`, 1), "out of order"},
-		{"too big", good + strings.Repeat(" ", wire.MaxLog), "over the"},
+		{"too big", good + strings.Repeat(" ", wire.MaxRecord), "over the"},
 		{"something after it", good + "{}", "after it"},
 	} {
 		_, _, err := wire.DecodeRecord([]byte(tc.log), story.Default())
@@ -144,9 +144,9 @@ func TestServerURL(t *testing.T) {
 	}
 }
 
-// FuzzDecodeLog feeds grandma's record decoder anything: it must never
+// FuzzDecodeRecord feeds grandma's record decoder anything: it must never
 // panic, and what it accepts must be a sound timeline.
-func FuzzDecodeLog(f *testing.F) {
+func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"protocol":1,"duration_ns":0,"events":[]}`))
 	f.Add([]byte(`{"protocol":1,"duration_ns":5,"events":[{"at_ns":1,"kind":"want","msg":0,"label":"farewell","text":"Goodbye, sweetheart. Call me again soon."}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -187,7 +187,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	for name, s := range seeds {
 		body := "go test fuzz v1\n[]byte(" + strconv.Quote(s) + ")\n"
-		if err := os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzDecodeLog", name), []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzDecodeRecord", name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

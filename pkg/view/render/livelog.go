@@ -98,8 +98,6 @@ func (l *LiveLog) Observe(e timeline.Event) {
 		cell, code = g.open+" "+e.Text, sgrDim
 	case timeline.KindClose:
 		cell, code = g.closed+" "+e.Text, sgrDim
-	case timeline.KindWant:
-		return // a line said at once needs no "wants to"; a wait shows below
 	case timeline.KindWaiting:
 		l.note(e, fmt.Sprintf("%s WAITS to say the %s", g.pause, e.Label), "  because: "+e.Reason)
 		return

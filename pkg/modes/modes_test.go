@@ -1,0 +1,128 @@
+package modes_test
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRegistry: every mode says what it is, for people and for the
+// command line, and its key is its own.
+func TestRegistry(t *testing.T) {
+	seen := map[string]bool{}
+	for _, m := range modes.All() {
+		if m.Key == "" || m.Name == "" || m.Transport == "" || m.Title == nil || m.Local == nil {
+			t.Errorf("mode %+v lacks a key, name, transport, title or local roles", m.Mode)
+			continue
+		}
+		if seen[m.Key] || strings.ContainsAny(m.Key, " ,") {
+			t.Errorf("key %q is named twice or is not a command name", m.Key)
+		}
+		seen[m.Key] = true
+		if m.Help.Short == "" || !strings.HasPrefix(m.Help.Long, m.Key+" ") || !strings.Contains(m.Help.Example, "duplexdemo "+m.Key) {
+			t.Errorf("%s: its help must have a short line, a long text that starts with its key, and examples of it", m.Key)
+		}
+		if got, ok := modes.Lookup(m.Key); !ok || got.Key != m.Key {
+			t.Errorf("Lookup(%q) = %q, %v", m.Key, got.Key, ok)
+		}
+	}
+	if _, ok := modes.Lookup("carrier-pigeon"); ok {
+		t.Error("Lookup found a mode that is not there")
+	}
+	ends := modes.Ends()
+	if ends[0].ServerMayStart || !ends[1].ServerMayStart {
+		t.Errorf("the ends are %s and %s: want half duplex first (grandma speaks only when asked) and full duplex last", ends[0].Key, ends[1].Key)
+	}
+}
+
+// TestEveryModePlaysTheCall plays every mode at once on the fake clock:
+// each result names its mode, every line of the script was said and heard,
+// and only the first end of the lesson keeps grandma from speaking unasked.
+func TestEveryModePlaysTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		all := modes.All()
+		config := func() call.Config {
+			l := pipenet.Listen()
+			return call.Config{Script: story.Default(), Latency: 40 * time.Millisecond, Listener: l, Dial: l.DialContext}
+		}
+		results, err := modes.RunAll(context.Background(), config, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, res := range results {
+			if res.Mode != all[i].Mode {
+				t.Errorf("result %d is of mode %q, want %q", i, res.Mode.Key, all[i].Key)
+			}
+			said := map[string]int{}
+			for _, m := range res.Timeline.Messages {
+				if m.Sent && m.Heard {
+					said[m.Label]++
+				}
+			}
+			for _, label := range []string{story.LabelQuestion, story.LabelInterruption, story.LabelAnswer, story.LabelAfterthought, story.LabelGoodbye, story.LabelFarewell} {
+				if said[label] != 1 {
+					t.Errorf("%s: the %s was said and heard %d times, want once", res.Mode.Key, label, said[label])
+				}
+			}
+			if said[story.LabelStory] != len(story.Default().Story) {
+				t.Errorf("%s: %d sentences of the story said and heard, want %d", res.Mode.Key, said[story.LabelStory], len(story.Default().Story))
+			}
+			after, _ := res.Timeline.Message(story.LabelAfterthought)
+			waited := after.Waited() >= timeline.Resolution
+			if res.Mode.Key == modes.Ends()[0].Key && !waited {
+				t.Errorf("%s: grandma's afterthought did not wait, on a transport where she speaks only when asked", res.Mode.Key)
+			}
+		}
+	})
+}
+
+// TestViewsNameNoMode: a mode's key is written once, in its own package;
+// the views, the lesson, the lifecycle, the classroom and the command read
+// it from the registry or the result.
+func TestViewsNameNoMode(t *testing.T) {
+	keys := map[string]bool{}
+	for _, m := range modes.All() {
+		keys[m.Key] = true
+	}
+	for _, dir := range []string{"../view", "../lesson", "../call", "../classroom", "../result", "../modes", "../../cmd"} {
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil && keys[s] {
+						t.Errorf("%s names the mode %q: read it from the registry or the result instead", path, s)
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
