@@ -130,6 +130,14 @@ func TestBadInput(t *testing.T) {
 		{[]string{"walkie", "--html", ""}, "want a file name"},
 		{[]string{"walkthrough", "--html", "x.html"}, "compare --html x.html"},
 		{[]string{"walkthrough", "--mermaid", "-"}, "writes no files"},
+		{[]string{"compare", "--modes", "walkie,pigeon"}, "no mode \"pigeon\""},
+		{[]string{"compare", "--modes", "poll,poll"}, "named twice"},
+		{[]string{"compare", "--modes", "sse"}, "at least two"},
+		{[]string{"compare", "--all", "--modes", "poll,sse"}, "give one of them"},
+		{[]string{"compare", "--every", "1s"}, "--every is for a mode that polls"},
+		{[]string{"poll", "--every", "1ms"}, "--every"},
+		{[]string{"sse", "--every", "1s"}, "--every"},
+		{[]string{"longpoll", "--server", "http://127.0.0.1:1"}, "--server"},
 	} {
 		out, _, err := run(t, false, nil, c.args...)
 		if err == nil {
@@ -276,6 +284,31 @@ func TestDefaultsMatchTheScript(t *testing.T) {
 	s, err := story.New(o.Story)
 	if err != nil || len(s.Story) != story.DefaultSentences || o.Latency != defaultLatency {
 		t.Errorf("default flags give %d sentences, latency %v, %v", len(s.Story), o.Latency, err)
+	}
+}
+
+// TestCompareModes: --modes plays the modes named, in that order, in the
+// one shape compare --all has; --every reaches the poll.
+func TestCompareModes(t *testing.T) {
+	out, _, err := run(t, false, nil, "compare", "--modes", "sse,poll", "--every", "50ms", "--speed", "4", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c report.Table
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Calls) != 2 || c.Calls[0].Mode != "sse" || c.Calls[1].Mode != "poll" {
+		t.Fatalf("got %d calls; want sse then poll", len(c.Calls))
+	}
+	requests, ok := c.Calls[1].Summary.Fact("requests")
+	if !ok || requests.Value < float64(c.Calls[1].DurationMS/50)/2 {
+		t.Errorf("poll made %v requests in %v ms; polling every 50ms it makes about one a period", requests.Value, c.Calls[1].DurationMS)
+	}
+	for _, m := range c.Measures {
+		if len(m.Values) != 2 {
+			t.Errorf("measure %s has %d values, want one per mode", m.Name, len(m.Values))
+		}
 	}
 }
 

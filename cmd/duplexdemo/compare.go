@@ -79,6 +79,9 @@ func chooseModes(all bool, picked []string) ([]call.Mode, error) {
 	case len(picked) == 0:
 		return modes.Ends(), nil
 	}
+	if len(picked) < 2 {
+		return nil, &usageError{fmt.Errorf("--modes %s: name at least two modes to set side by side, or run duplexdemo %s alone", strings.Join(picked, ","), picked[0])}
+	}
 	var chosen []call.Mode
 	seen := map[string]bool{}
 	for _, key := range picked {
@@ -153,5 +156,5 @@ func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call
 // addEveryFlag registers --every, a polling period within b.
 func addEveryFlag(fs *pflag.FlagSet, o *callOptions, b call.Bounds, usage string) {
 	o.Every = b.Default
-	fs.Var(&durationValue{&o.Every, false, b.Max}, "every", fmt.Sprintf("%s (%v to %v)", usage, b.Min, b.Max))
+	fs.Var(&durationValue{p: &o.Every, max: b.Max, min: b.Min}, "every", fmt.Sprintf("%s (%v to %v)", usage, b.Min, b.Max))
 }

@@ -47,13 +47,13 @@ const defaultLatency = 40 * time.Millisecond
 func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 	o.Latency = defaultLatency
 	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
-	fs.Var(&durationValue{&o.Latency, true, call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
-	fs.Var(&durationValue{&o.Story.Pace, false, story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (at most %v)", story.MaxPace))
+	fs.Var(&durationValue{p: &o.Latency, allowZero: true, max: call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
+	fs.Var(&durationValue{p: &o.Story.Pace, allowZero: false, max: story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (at most %v)", story.MaxPace))
 	fs.Var(&intValue{&o.Story.Sentences, 2, story.MaxSentences}, "sentences", fmt.Sprintf("sentences in grandma's story (2 to %d)", story.MaxSentences))
-	fs.Var(&durationValue{&o.Story.InterruptAt, false, story.MaxScriptTime}, "interrupt-at",
+	fs.Var(&durationValue{p: &o.Story.InterruptAt, allowZero: false, max: story.MaxScriptTime}, "interrupt-at",
 		fmt.Sprintf("when the grandchild wants to interrupt; inside the story (default just after the third sentence: %v at the default pace)", story.DefaultInterruptAt))
-	fs.Var(&durationValue{&o.Story.AfterthoughtAt, false, story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
-	fs.Var(&durationValue{&o.Story.GoodbyeAt, false, story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
+	fs.Var(&durationValue{p: &o.Story.AfterthoughtAt, allowZero: false, max: story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
+	fs.Var(&durationValue{p: &o.Story.GoodbyeAt, allowZero: false, max: story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
 	fs.Var(&speedValue{&o.Story.Speed}, "speed", fmt.Sprintf("play every scripted time this many times faster, up to %d (the latency stays as set)", story.MaxSpeed))
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object with every event, span and number, and nothing else")
 	o.Color = "auto"
@@ -81,6 +81,7 @@ type durationValue struct {
 	p         *time.Duration
 	allowZero bool
 	max       time.Duration
+	min       time.Duration // 0: any duration above 0 (or 0 itself, with allowZero)
 }
 
 // String returns the duration; "0" for none, which help leaves unsaid.
@@ -98,6 +99,9 @@ func (v *durationValue) Set(s string) error {
 			return fmt.Errorf("want a duration such as 40ms, 1.5s or 0")
 		}
 		return fmt.Errorf("want a duration such as 250ms or 1.5s")
+	}
+	if v.min > 0 && (d < v.min || d > v.max) {
+		return fmt.Errorf("want a duration from %v to %v", v.min, v.max)
 	}
 	if d < 0 || (d == 0 && !v.allowZero) || d > v.max {
 		if v.allowZero {

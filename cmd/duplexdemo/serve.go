@@ -60,7 +60,7 @@ walkie answers get a moment to finish, and it exits within a second.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.Listen, "listen", o.Listen, "address to take calls on, host:port; 0.0.0.0:8080 takes them from every network this machine is on")
-	fs.Var(&durationValue{&o.Latency, true, call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of an emulated link on grandma's side of every call, each direction (0 = none, at most %v)", call.MaxLatency))
+	fs.Var(&durationValue{p: &o.Latency, allowZero: true, max: call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of an emulated link on grandma's side of every call, each direction (0 = none, at most %v)", call.MaxLatency))
 	fs.Var(&intValue{&o.MaxCalls, 1, 100000}, "max-calls", "calls grandma takes at once; past it a caller is told to try again")
 	fs.StringArrayVar(&o.AllowOrigins, "allow-origin", nil, "a web origin, such as http://teacher.local:8080, whose pages may call on the phone besides grandma's own (repeat for more)")
 	fs.Var(&choiceValue{&o.LogFormat, []string{"text", "json"}}, "log-format", "the call log on stderr: text or json")
