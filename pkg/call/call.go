@@ -103,8 +103,12 @@ type RemoteRoles struct {
 const MaxLatency = 5 * time.Second
 
 // MaxLine is the largest line either side accepts, in bytes, in every
-// mode.
-const MaxLine = 4 << 10
+// mode; MaxAnswer bounds one whole HTTP answer (a story, and what rides on
+// it).
+const (
+	MaxLine   = 4 << 10
+	MaxAnswer = 64 << 10
+)
 
 // closeWait bounds how long a finished call waits for the grandchild's HTTP
 // or WebSocket client to close its connections before closing them itself.

@@ -138,7 +138,7 @@ func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string, prog
 func (c *grandchild) hear(body io.Reader, progress *story.Progress) error {
 	c.hearing.Lock()
 	defer c.hearing.Unlock()
-	limit := int64(MaxAnswer)
+	limit := int64(call.MaxAnswer)
 	if c.remote != nil {
 		limit += wire.MaxRecord
 	}

@@ -30,8 +30,6 @@ import (
 const (
 	// Path is where grandma listens for lines.
 	Path = "/say"
-	// MaxAnswer bounds one whole response: a story and what rides on it.
-	MaxAnswer = 64 << 10
 
 	// ReasonNoRequest is why grandma waits: HTTP lets a server speak only in
 	// reply to a request.

@@ -155,7 +155,7 @@ func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
 	c.requests++
 	c.mu.Unlock()
 	close(open)
-	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), call.MaxLine)
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, call.MaxAnswer), call.MaxLine)
 	var data []string
 	for {
 		line, err := br.ReadString('\n')
@@ -223,7 +223,7 @@ func (c *grandchild) request(ctx context.Context, method, path, body string, rea
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return 0, fmt.Errorf("grandma answered %s", strings.TrimSpace(resp.Status+": "+string(msg)))
 	}
-	br := bufio.NewReaderSize(io.LimitReader(resp.Body, MaxAnswer), call.MaxLine)
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, call.MaxAnswer), call.MaxLine)
 	heard := 0
 	for {
 		line, err := br.ReadString('\n')

@@ -35,8 +35,6 @@ const (
 	PollPath = "/poll"
 	// EventsPath is where she opens grandma's event stream.
 	EventsPath = "/events"
-	// MaxAnswer bounds one poll's answer.
-	MaxAnswer = 64 << 10
 	// HoldFor bounds how long grandma holds a long poll with nothing to
 	// say before answering it empty.
 	HoldFor = 20 * time.Second
