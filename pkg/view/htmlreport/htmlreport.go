@@ -168,7 +168,7 @@ func build(calls []*result.Result) page {
 		p.Calls = append(p.Calls, callView{Mode: c.Mode.Key, Transport: c.Mode.Transport, Report: r})
 		p.Headline = append(p.Headline, headline(c.Mode, r))
 		names = append(names, c.Mode.Name)
-		ways = append(ways, fmt.Sprintf("as %s (%s)", c.Mode.Name, firstWord(c.Mode.Transport)))
+		ways = append(ways, fmt.Sprintf("%s (%s)", c.Mode.Name, firstWord(c.Mode.Transport)))
 	}
 	total = max(total, time.Millisecond)
 	p.Latency = latencyText(calls[0].Latency)
@@ -178,7 +178,7 @@ func build(calls []*result.Result) page {
 		p.Compare = &t
 		p.Title = "duplexdemo: " + list(names, "beside")
 	}
-	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s, %s. Every bar, arrow and number was measured on the real connection.", list(ways, "and"), p.Latency)
+	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s: %s. Every bar, arrow and number was measured on the real connection.", p.Latency, list(ways, "and"))
 	if r := p.Calls[0].Report; r.ClockAlignment != nil {
 		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, report.MSText(r.ClockAlignment.UncertaintyMS))
 	}
