@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // addServerFlag registers --server on fs.

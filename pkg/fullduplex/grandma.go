@@ -12,19 +12,19 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Grandma answers the phone. She tells her story at her own pace, answers
 // an interruption the moment she hears it, and says her afterthought when
 // she thinks of it: nobody has to ask first.
 //
-// Mode's local role makes one for a call in this process. NewGrandma makes one for a call
-// from a grandchild elsewhere (duplexdemo serve): she records on a clock of
-// her own, pings to drop a peer that has gone, and hands her record of the
-// call over in a last text message before her closing frame.
+// Mode's local role makes one for a call in this process. NewGrandma makes
+// one for a call from a grandchild elsewhere (duplexdemo serve): she records
+// on a clock of her own, pings to drop a peer that has gone, and hands her
+// record of the call over in a last text message before her closing frame.
 type Grandma struct {
 	script   story.Script
 	rec      *timeline.Recorder

@@ -11,19 +11,19 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Grandma answers the grandchild over HTTP. She may speak only in reply to
 // a request: what she wants to say between requests waits until the answer
 // to the next request she hears.
 //
-// Mode's local role makes one for a call in this process. NewGrandma makes one for a call
-// from a grandchild elsewhere (duplexdemo serve): she records on a clock of
-// her own and, after her farewell, hands her record of the call over as
-// the answer's last line (wire.EncodeRecord).
+// Mode's local role makes one for a call in this process. NewGrandma makes
+// one for a call from a grandchild elsewhere (duplexdemo serve): she records
+// on a clock of her own and, after her farewell, hands her record of the
+// call over as the answer's last line (wire.EncodeRecord).
 type Grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
