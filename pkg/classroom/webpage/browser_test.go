@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
 var docs = flag.String("docs", "", "write a screenshot of the page after both calls to this directory (../../docs)")
@@ -26,8 +29,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestPageInChromium opens the page in headless Chromium, plays the walkie
 // and the phone call, and checks what the student sees: one lane per side
 // for each call, the phone's interruption heard sooner than the walkie's,
-// the connections grandma saw, no console error or failed request, and
-// nothing loaded from another origin.
+// the connections grandma saw, the grandchild's lines as the schedule has
+// them, no console error or failed request, and nothing loaded from another
+// origin.
 func TestPageInChromium(t *testing.T) {
 	base := classroomtest.Serve(t, classroom.Config{Latency: 40 * time.Millisecond})
 	b := browsertest.New(t)
@@ -72,6 +76,13 @@ func TestPageInChromium(t *testing.T) {
 		if conns < 1 || (mode == "phone" && conns != 1) {
 			t.Errorf("%s: grandma saw %d connections", mode, conns)
 		}
+		said, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string](`duplexdemoRuns.`+mode+`.lines.filter(m => m.from === 'client').map(m => [m.label, m.reason, m.sent && m.heard].join('|'))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := schedule(); !slices.Equal(said, want) {
+			t.Errorf("%s: the page said %q; want the schedule %q, each line sent and heard", mode, said, want)
+		}
 		note, err := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("#run-"+mode+" .note")))
 		if err != nil {
 			t.Fatal(err)
@@ -103,6 +114,21 @@ func TestPageInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// schedule is what the page should say, as its tests read it: each cue's
+// label, the reason it may wait (connecting for the first, the channel for
+// the others), and that it was sent and heard.
+func schedule() []string {
+	var want []string
+	for i, c := range story.Default().Cues() {
+		reason := timeline.ReasonChannelBusy
+		if i == 0 {
+			reason = timeline.ReasonConnecting
+		}
+		want = append(want, c.Label+"|"+reason+"|true")
+	}
+	return want
 }
 
 func containsBoth(classes []string) bool {

@@ -17,8 +17,10 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/duplexdemo/duplexdemo/pkg/classroom/wire"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 //go:embed static
@@ -85,9 +87,10 @@ func validHost(host string) bool {
 	return h != ""
 }
 
-// Script is the call the page plays: every line, and when each side wants
-// to say its lines, in milliseconds. Query is what the page sends with its
-// question, so that grandma plays the same script.
+// Script is the call the page plays: every line, the grandchild's schedule
+// (Cues, in the order she says them), and the reasons her lines wait, with
+// times in milliseconds. Query is what the page sends with its first line,
+// so that grandma plays the same script.
 type Script struct {
 	Question       string   `json:"question"`
 	Story          []string `json:"story"`
@@ -97,21 +100,45 @@ type Script struct {
 	Goodbye        string   `json:"goodbye"`
 	Farewell       string   `json:"farewell"`
 	PaceMS         float64  `json:"pace_ms"`
-	InterruptAtMS  float64  `json:"interrupt_at_ms"`
-	GoodbyeAtMS    float64  `json:"goodbye_at_ms"`
 	AfterthoughtMS float64  `json:"afterthought_at_ms"`
+	Cues           []Cue    `json:"cues"`
+	Reasons        Reasons  `json:"reasons"`
 	Query          string   `json:"query"`
 	Protocol       int      `json:"protocol"`
 }
 
+// Cue is a story.Cue as the page plays it: the line goes out at AtMS, once
+// the grandchild has heard the story reach After (a story.Milestone: "",
+// "story_begun" or "story_ended"), and after the cue before it.
+type Cue struct {
+	Label string  `json:"label"`
+	Text  string  `json:"text"`
+	AtMS  float64 `json:"at_ms"`
+	After string  `json:"after"`
+}
+
+// Reasons are the shared reasons for waiting the page gives its lines: the
+// first line's (timeline.ReasonConnecting) and the later ones'
+// (timeline.ReasonChannelBusy).
+type Reasons struct {
+	Connecting  string `json:"connecting"`
+	ChannelBusy string `json:"channel_busy"`
+}
+
 func serveScript(w http.ResponseWriter) {
 	s := story.Default()
-	ms := func(d interface{ Milliseconds() int64 }) float64 { return float64(d.Milliseconds()) }
+	ms := result.MS
+	var cues []Cue
+	for _, c := range s.Cues() {
+		cues = append(cues, Cue{Label: c.Label, Text: c.Text, AtMS: ms(c.At), After: string(c.After)})
+	}
 	body, err := json.Marshal(Script{
 		Question: s.Question, Story: s.Story, Interruption: s.Interruption, Answer: s.Answer,
 		Afterthought: s.Afterthought, Goodbye: s.Goodbye, Farewell: s.Farewell,
-		PaceMS: ms(s.Pace), InterruptAtMS: ms(s.InterruptAt), GoodbyeAtMS: ms(s.GoodbyeAt), AfterthoughtMS: ms(s.AfterthoughtAt),
-		Query: wire.ScriptQuery(s).Encode(), Protocol: wire.Version,
+		PaceMS: ms(s.Pace), AfterthoughtMS: ms(s.AfterthoughtAt),
+		Cues:    cues,
+		Reasons: Reasons{Connecting: timeline.ReasonConnecting, ChannelBusy: timeline.ReasonChannelBusy},
+		Query:   wire.ScriptQuery(s).Encode(), Protocol: wire.Version,
 	})
 	if err != nil {
 		http.Error(w, fmt.Sprintf("the script: %v", err), http.StatusInternalServerError)

@@ -73,19 +73,27 @@
       this.onChange();
       return m;
     }
+    // sleepUntil resolves at `at`, at once if that has passed.
     sleepUntil(at) {
-      return new Promise((r) => setTimeout(r, Math.max(0, at - this.now())));
+      const left = at - this.now();
+      if (left <= 0) return Promise.resolve();
+      return new Promise((r) => setTimeout(r, left));
     }
   }
+
+  // The milestones a cue may wait for (story.Milestone on the server):
+  // how far the grandchild must have heard the story.
+  const MILESTONES = ['', 'story_begun', 'story_ended'];
 
   // progress follows the story as the page hears it.
   function progress(rec) {
     const begun = deferred();
     const ended = deferred();
+    const reached = { '': Promise.resolve(), story_begun: begun.promise, story_ended: ended.promise };
     let heard = 0;
     return {
-      begun: begun.promise,
-      ended: ended.promise,
+      // reached resolves once the story has reached the milestone.
+      reached(milestone) { return reached[milestone]; },
       heard(m) {
         if (m.label !== 'story') return;
         heard++;
@@ -95,6 +103,10 @@
     };
   }
 
+  // reasonFor says why the cue at index i waits, if it does: the first line
+  // for the connection, the later ones for the channel.
+  const reasonFor = (i) => (i === 0 ? script.reasons.connecting : script.reasons.channel_busy);
+
   // walkie plays the call over HTTP: each line a POST, grandma's answers
   // streamed. The browser may open another connection to send a line while
   // an answer is still streaming; grandma's record says how many it used.
@@ -102,19 +114,21 @@
     const callID = randomHex(16);
     const p = progress(rec);
     let log = null;
-    let interrupting = deferred();
     performance.clearResourceTimings();
-    async function say(label, text, reason, query) {
+    // say says a line and reads grandma's answer; handed is called once
+    // the request is the browser's, so that the next line can follow it.
+    async function say(label, text, reason, query, handed) {
       const m = rec.want(label, text, reason);
-      if (label === 'interruption') interrupting.resolve();
       const url = new URL('/say?' + query, location.href).href;
       const handedOver = rec.now(); // a lower bound: the browser has the request
-      const resp = await fetch(url, {
+      const answer = fetch(url, {
         method: 'POST',
         cache: 'no-store',
         headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Duplexdemo-Protocol': String(script.protocol), 'Duplexdemo-Call': callID },
         body: text,
       });
+      handed();
+      const resp = await answer;
       if (!resp.ok) throw new Error(`grandma answered the ${label} with ${resp.status}: ${(await resp.text()).slice(0, 200)}`);
       const reader = resp.body.getReader();
       const decoder = new TextDecoder();
@@ -136,20 +150,22 @@
       const entry = await timingOf(url, handedOver + rec.t0);
       rec.sent(m, entry ? entry.requestStart - rec.t0 : handedOver);
     }
-    await Promise.all([
-      say('question', script.question, 'connecting', script.query + '&line=question'),
-      (async () => {
-        await rec.sleepUntil(script.interrupt_at_ms);
-        await p.begun;
-        await say('interruption', script.interruption, 'channel busy', 'line=interruption');
-      })(),
-      (async () => {
-        await rec.sleepUntil(script.goodbye_at_ms);
-        await p.ended;
-        await interrupting.promise;
-        await say('goodbye', script.goodbye, 'channel busy', 'line=goodbye');
-      })(),
-    ]);
+    // Each cue waits for its time, its milestone and the cue before it
+    // to be handed to fetch; the first also carries the script's query,
+    // which starts the call.
+    let previous = Promise.resolve();
+    await Promise.all(script.cues.map((cue, i) => {
+      const before = previous;
+      const handed = deferred();
+      previous = handed.promise;
+      return (async () => {
+        await rec.sleepUntil(cue.at_ms);
+        await p.reached(cue.after);
+        await before;
+        const query = (i === 0 ? script.query + '&' : '') + 'line=' + encodeURIComponent(cue.label);
+        await say(cue.label, cue.text, reasonFor(i), query, handed.resolve);
+      })();
+    }));
     return log;
   }
 
@@ -165,34 +181,36 @@
   }
 
   // phone plays the call over the browser's WebSocket: lines go the moment
-  // they are wanted, whatever grandma is saying.
-  function phone(rec) {
+  // they are wanted, whatever grandma is saying. The first line opens the
+  // call and goes when it is open; the last is the grandchild's goodbye.
+  async function phone(rec) {
+    const p = progress(rec);
+    const [first, ...rest] = script.cues;
+    await rec.sleepUntil(first.at_ms);
+    await p.reached(first.after); // '' (start() checks): nothing is heard before the call
     return new Promise((resolve, reject) => {
-      const p = progress(rec);
       let log = null;
-      const question = rec.want('question', script.question, 'connecting');
-      const ws = new WebSocket(`ws://${location.host}/call?${script.query}`);
       let bye = null;
+      const opening = rec.want(first.label, first.text, reasonFor(0));
+      const ws = new WebSocket(`ws://${location.host}/call?${script.query}`);
       const open = () => ws.readyState === WebSocket.OPEN;
+      // say sends a wanted line. The last goes as a message too: a browser
+      // drops whatever arrives after it sends its own closing frame,
+      // grandma's record included, so it lets her close the call.
+      const say = (m, last) => {
+        rec.sent(m);
+        ws.send(m.text);
+        if (last) bye = m;
+      };
       ws.onopen = () => {
-        rec.sent(question);
-        ws.send(script.question);
+        say(opening, rest.length === 0);
         (async () => {
-          await rec.sleepUntil(script.interrupt_at_ms);
-          await p.begun;
-          if (!open()) return;
-          const m = rec.want('interruption', script.interruption, 'channel busy');
-          rec.sent(m);
-          ws.send(script.interruption);
-          await rec.sleepUntil(script.goodbye_at_ms);
-          await p.ended;
-          if (!open()) return;
-          // Goodbye as a message: a browser drops whatever arrives after
-          // it sends its own closing frame, grandma's record included, so
-          // it lets her close the call.
-          bye = rec.want('goodbye', script.goodbye, 'channel busy');
-          rec.sent(bye);
-          ws.send(script.goodbye);
+          for (const [i, cue] of rest.entries()) {
+            await rec.sleepUntil(cue.at_ms);
+            await p.reached(cue.after);
+            if (!open()) return;
+            say(rec.want(cue.label, cue.text, reasonFor(i + 1)), i === rest.length - 1);
+          }
         })().catch(reject);
       };
       ws.onmessage = (e) => {
@@ -392,7 +410,8 @@
     // A line the page heard was sent by grandma at some time it will learn
     // from her record; until then it is drawn where it was heard.
     for (const m of lines) if (m.from === 'server') { m.sent = true; m.sentAt = m.heardAt; m.wantedAt = m.heardAt; }
-    draw($(`#run-${mode} .figure`), mode, lines, Math.max(script.goodbye_at_ms + 400, rec.now()));
+    const lastCue = script.cues[script.cues.length - 1];
+    draw($(`#run-${mode} .figure`), mode, lines, Math.max(lastCue.at_ms + 400, rec.now()));
   }
 
   const fmt = (v) => (v === undefined || v === null ? '–' : `${Math.round(v)} ms`);
@@ -527,11 +546,24 @@
     }
   }
 
+  // checkSchedule makes sure the page can play the schedule it was served.
+  function checkSchedule({ cues, reasons }) {
+    if (!reasons || typeof reasons.connecting !== 'string' || typeof reasons.channel_busy !== 'string') throw new Error('the script gives no reasons for waiting');
+    if (!Array.isArray(cues) || cues.length === 0) throw new Error('the script has no lines for you');
+    for (const c of cues) {
+      if (typeof c.text !== 'string' || typeof c.at_ms !== 'number' || !MILESTONES.includes(c.after)) {
+        throw new Error(`the script's ${c.label} line cannot be played`);
+      }
+    }
+    if (cues[0].after !== '') throw new Error(`the script's first line waits for the story, which cannot begin before it`);
+  }
+
   async function start() {
     try {
       const resp = await fetch('/script.json', { cache: 'no-store' });
       if (!resp.ok) throw new Error(`the script: ${resp.status}`);
       script = await resp.json();
+      checkSchedule(script);
     } catch (err) {
       status(`Cannot load the script from grandma: ${err.message}`, true);
       return;
