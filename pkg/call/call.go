@@ -236,8 +236,9 @@ type Session struct {
 	dialer   *link.Dialer
 	open     sync.WaitGroup // the grandchild's connections not yet closed
 
-	mu    sync.Mutex
-	conns []net.Conn // every connection the grandchild opened
+	mu      sync.Mutex
+	conns   []net.Conn    // every connection the grandchild opened
+	aborted chan struct{} // closed by Abort: no connection opens after it
 }
 
 // start validates cfg, starts the call's clock and, for a call in this
@@ -250,7 +251,7 @@ func start(cfg Config, local bool) (*Session, error) {
 	if len(cfg.Script.Story) == 0 {
 		return nil, fmt.Errorf("the script has no story: build it with story.New")
 	}
-	s := &Session{Script: cfg.Script, Meter: new(link.Meter), cfg: cfg, listener: cfg.Listener}
+	s := &Session{Script: cfg.Script, Meter: new(link.Meter), cfg: cfg, listener: cfg.Listener, aborted: make(chan struct{})}
 	if local {
 		s.Rec = timeline.NewRecorder(cfg.Observer)
 		if s.listener == nil {
@@ -316,6 +317,11 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 func (s *Session) Abort() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	select {
+	case <-s.aborted:
+	default:
+		close(s.aborted)
+	}
 	for _, conn := range s.conns {
 		_ = link.Abort(conn) // already closed is as good as closed
 	}
@@ -346,7 +352,20 @@ func (s *Session) RoundTrip() time.Duration { return 2 * s.cfg.Latency }
 
 // DialContext opens the grandchild's connection through the emulated link
 // and records it. Every connection the grandchild makes goes through it.
+//
+// A dial still under way when the call is aborted gives up: an HTTP client
+// may dial on without its request's context, to keep the connection for
+// later, and a call that is over keeps nothing.
 func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.aborted:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	s.open.Add(1)
 	conn, err := s.dialer.DialContext(ctx, network, addr)
 	if err != nil {
@@ -354,6 +373,13 @@ func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Co
 		return nil, err
 	}
 	s.mu.Lock()
+	select {
+	case <-s.aborted:
+		s.mu.Unlock()
+		_ = link.Abort(conn)
+		return nil, net.ErrClosed
+	default:
+	}
 	s.conns = append(s.conns, conn)
 	s.mu.Unlock()
 	s.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")

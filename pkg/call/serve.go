@@ -16,7 +16,8 @@ import (
 // Grandma's server limits: a slow or stuck peer is dropped, never waited for.
 const (
 	// ReadHeaderTimeout bounds how long a request's headers may take,
-	// beyond one round trip of the emulated link.
+	// beyond two round trips of the emulated link (a new connection's
+	// handshake, and the headers' way).
 	ReadHeaderTimeout = 5 * time.Second
 	// IdleTimeout bounds how long a kept-alive connection may sit unused,
 	// beyond the script's own silences (see Session.Silence).
@@ -40,7 +41,9 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 	ln := &trackingListener{Listener: s.listener, rec: s.Rec}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout + s.RoundTrip(),
+		// The link charges a new connection its TCP handshake after grandma
+		// has accepted it: its first headers come a round trip later.
+		ReadHeaderTimeout: ReadHeaderTimeout + 2*s.RoundTrip(),
 		IdleTimeout:       s.Silence(IdleTimeout),
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),

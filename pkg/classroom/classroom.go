@@ -515,14 +515,14 @@ func (l *meteredListener) Accept() (net.Conn, error) {
 // back for one more round trip. A browser that opens a second connection
 // to get a word in pays for it, as it would on a real network.
 type handshaking struct {
-	net.Conn
+	link.Counted
 	ready  time.Time
 	closed chan struct{}
 	once   sync.Once
 }
 
-func newHandshaking(c net.Conn, rt time.Duration) *handshaking {
-	return &handshaking{Conn: c, ready: time.Now().Add(rt), closed: make(chan struct{})}
+func newHandshaking(c link.Counted, rt time.Duration) *handshaking {
+	return &handshaking{Counted: c, ready: time.Now().Add(rt), closed: make(chan struct{})}
 }
 
 func (h *handshaking) Read(p []byte) (int, error) {
@@ -535,12 +535,12 @@ func (h *handshaking) Read(p []byte) (int, error) {
 			return 0, net.ErrClosed
 		}
 	}
-	return h.Conn.Read(p)
+	return h.Counted.Read(p)
 }
 
 func (h *handshaking) Close() error {
 	h.once.Do(func() { close(h.closed) })
-	return h.Conn.Close()
+	return h.Counted.Close()
 }
 
 type meteredConn struct {

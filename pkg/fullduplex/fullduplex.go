@@ -33,8 +33,9 @@ const (
 	// the peer's, as RFC 6455 asks, before closing the connection anyway;
 	// one round trip of the emulated link is added to it.
 	closeWait = time.Second
-	// handshakeTimeout bounds the WebSocket opening handshake, plus one
-	// round trip of the emulated link.
+	// handshakeTimeout bounds opening the WebSocket, plus two round trips
+	// of the emulated link: the TCP handshake's and the opening
+	// handshake's (on grandma's side, only the latter's).
 	handshakeTimeout = 5 * time.Second
 	// remoteSlack multiplies the handshake's and the goodbye's bounds for
 	// a grandma elsewhere: a classroom server may be busy with hundreds of
@@ -91,7 +92,7 @@ func local(s *call.Session) call.Roles {
 	kid := &grandchild{
 		script:    s.Script,
 		rec:       s.Rec,
-		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: handshakeTimeout + s.RoundTrip()},
+		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: handshakeTimeout + 2*s.RoundTrip()},
 		closeWait: closeWait + s.RoundTrip(),
 		readWait:  s.Silence(readWait),
 		url:       "ws://" + s.Addr() + Path,
@@ -107,7 +108,7 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 	kid := &grandchild{
 		script:    s.Script,
 		rec:       s.Rec,
-		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: remoteSlack * (handshakeTimeout + s.RoundTrip())},
+		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: remoteSlack * (handshakeTimeout + 2*s.RoundTrip())},
 		closeWait: remoteSlack * (closeWait + s.RoundTrip()),
 		readWait:  s.Silence(readWait),
 		url:       "ws" + strings.TrimPrefix(base, "http") + Path + "?" + wire.ScriptQuery(s.Script).Encode(),

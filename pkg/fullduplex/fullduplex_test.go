@@ -24,8 +24,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestRealTCP plays the call on loopback and checks what full duplex
 // means, with orderings and bounds that hold on a slow, busy machine.
 func TestRealTCP(t *testing.T) {
-	const latency = 25 * time.Millisecond
-	s := calltest.Script(t, story.Options{Speed: 2})
+	// Sentences every 50ms, each 60ms on the link: while the story is told
+	// some sentence is always travelling, so the interruption, said
+	// mid-story, is on the link with one.
+	const latency = 60 * time.Millisecond
+	s := calltest.Script(t, story.Options{Sentences: story.MaxSentences, Pace: 50 * time.Millisecond})
 	res, err := call.Run(context.Background(), Mode(), call.Config{Script: s, Latency: latency})
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +46,8 @@ func TestRealTCP(t *testing.T) {
 	if answer.SentAt >= lastSentence.SentAt {
 		t.Errorf("grandma answered at %v, after the story; she should answer mid-story", answer.SentAt)
 	}
-	if got := tl.Overlap(); got <= 0 {
-		t.Errorf("overlap: got %v, want some: the interruption travels while the story does", got)
+	if got := tl.Overlap(); got <= 0 || got > interruption.HeardAt-interruption.SentAt+latency {
+		t.Errorf("overlap: got %v, want some, at most the interruption's and its answer's flight: it travels while the story does", got)
 	}
 	afterthought := calltest.Said(t, tl, story.LabelAfterthought)
 	if after := afterthought.HeardAfter(); after < latency || after > latency+250*time.Millisecond {
@@ -61,11 +64,11 @@ func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		res := calltest.InMemory(t, Mode(), story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
-		// The question is wanted at once, and waits for the TCP connection
-		// and the WebSocket handshake: one round trip.
+		// The question is wanted at once, and waits for the TCP handshake
+		// (a round trip) and the WebSocket's opening handshake (another).
 		q := calltest.Said(t, tl, story.LabelQuestion)
-		if q.WantedAt != 0 || q.Waited() != 80*time.Millisecond || q.Reason != timeline.ReasonConnecting {
-			t.Errorf("question wanted at %v, waited %v (%s); want 0, 80ms, %s", q.WantedAt, q.Waited(), q.Reason, timeline.ReasonConnecting)
+		if q.WantedAt != 0 || q.Waited() != 160*time.Millisecond || q.Reason != timeline.ReasonConnecting {
+			t.Errorf("question wanted at %v, waited %v (%s); want 0, 160ms, %s", q.WantedAt, q.Waited(), q.Reason, timeline.ReasonConnecting)
 		}
 		i := calltest.Said(t, tl, story.LabelInterruption)
 		if i.WantedAt != 600*time.Millisecond || i.SentAt != 600*time.Millisecond || i.HeardAt != 640*time.Millisecond {
@@ -75,8 +78,17 @@ func TestExactTimes(t *testing.T) {
 		if a.WantedAt != 2*time.Second || a.Waited() != 0 || a.HeardAfter() != 40*time.Millisecond {
 			t.Errorf("afterthought wanted at %v, waited %v, heard %v after; want 2s, 0 and 40ms", a.WantedAt, a.Waited(), a.HeardAfter())
 		}
-		if got := tl.Overlap(); got != 40*time.Millisecond {
-			t.Errorf("overlap: got %v, want 40ms (the interruption's flight)", got)
+		// Grandma's sentences leave at 200ms + k×250ms and travel 40ms; the
+		// interruption travels from 600ms to 640ms, between two of them:
+		// no bytes went both ways at once.
+		if got := tl.Overlap(); got != 0 {
+			t.Errorf("overlap: got %v, want 0: the interruption travelled between two sentences", got)
+		}
+		// Interrupting at 710ms, while the third sentence (sent at 700ms)
+		// travels: both on the link from 710ms to 740ms.
+		res = calltest.InMemory(t, Mode(), calltest.Script(t, story.Options{InterruptAt: 710 * time.Millisecond}), 40*time.Millisecond)
+		if got := res.Timeline.Overlap(); got != 30*time.Millisecond {
+			t.Errorf("overlap: got %v, want 30ms: the interruption (710ms to 750ms) met a sentence (700ms to 740ms)", got)
 		}
 		if farewell := calltest.Said(t, tl, story.LabelFarewell); farewell.HeardAt != 2680*time.Millisecond {
 			t.Errorf("farewell heard at %v, want 2.68s", farewell.HeardAt)

@@ -70,11 +70,20 @@ func TestExactTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		res := calltest.InMemory(t, Mode(), story.Default(), 40*time.Millisecond)
 		tl := res.Timeline
-		// The last sentence is sent at 40ms + 5×250ms and heard 40ms later;
-		// only then does the transport free the one connection.
+		// The question waits for the TCP handshake, a round trip, and
+		// reaches grandma at 120ms. The last sentence is sent at
+		// 120ms + 5×250ms and heard 40ms later; only then does the
+		// transport free the one connection.
+		q := calltest.Said(t, tl, story.LabelQuestion)
+		if q.Waited() != 80*time.Millisecond || q.Reason != timeline.ReasonConnecting || q.HeardAt != 120*time.Millisecond {
+			t.Errorf("question waited %v (%s), heard at %v; want 80ms, connecting, 120ms", q.Waited(), q.Reason, q.HeardAt)
+		}
 		i := calltest.Said(t, tl, story.LabelInterruption)
-		if i.WantedAt != 600*time.Millisecond || i.SentAt != 1330*time.Millisecond || i.HeardAt != 1370*time.Millisecond {
-			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 600ms/1.33s/1.37s", i.WantedAt, i.SentAt, i.HeardAt)
+		if i.WantedAt != 600*time.Millisecond || i.SentAt != 1410*time.Millisecond || i.HeardAt != 1450*time.Millisecond {
+			t.Errorf("interruption wanted/sent/heard at %v/%v/%v, want 600ms/1.41s/1.45s", i.WantedAt, i.SentAt, i.HeardAt)
+		}
+		if got := tl.Overlap(); got != 0 {
+			t.Errorf("overlap: got %v, want 0 on a walkie-talkie", got)
 		}
 		a := calltest.Said(t, tl, story.LabelAfterthought)
 		if a.WantedAt != 2*time.Second || a.SentAt != 2640*time.Millisecond || a.HeardAt != 2680*time.Millisecond {

@@ -86,7 +86,7 @@ Same grandchild, same grandma, same story, same link: now on the phone.`,
 before it could go. After that, grandma's sentences kept coming while the
 grandchild was free to speak.`, ms(q.waited))
 				if r.Summary.OverlapMS >= 1 {
-					text += fmt.Sprintf(" For %s her interruption was on its way to grandma while grandma was in the middle of her story: both directions in use at once.", ms(&r.Summary.OverlapMS))
+					text += fmt.Sprintf(" For %s bytes were on the link both ways at once: a line of hers on its way to grandma while one of grandma's was on its way to her.", ms(&r.Summary.OverlapMS))
 				}
 				return text, nil
 			},

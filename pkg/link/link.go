@@ -7,6 +7,8 @@
 // bytes that arrive from the real connection at t become readable at
 // t+latency. Bytes in flight never block the other direction, nor later
 // writes: Write queues and returns at once, as a real link's sender does.
+// A Dialer's connection is handed over only after the round trip a TCP
+// handshake takes, 2×latency after dialing.
 package link
 
 import (
@@ -42,6 +44,22 @@ func (m *Meter) Read() int64 { return m.read.Load() }
 // Conns returns how many connections were wrapped.
 func (m *Meter) Conns() int { return int(m.conns.Load()) }
 
+// Counted is a connection wrapped in the link, which counts the bytes it
+// carried each way as its Meter does: every connection Wrap returns is one.
+type Counted interface {
+	net.Conn
+	// BytesWritten returns the bytes written by the wrapped end so far.
+	BytesWritten() int64
+	// BytesRead returns the bytes that arrived from the peer so far.
+	BytesRead() int64
+}
+
+// counts are one connection's bytes, each way.
+type counts struct{ written, read atomic.Int64 }
+
+func (c *counts) BytesWritten() int64 { return c.written.Load() }
+func (c *counts) BytesRead() int64    { return c.read.Load() }
+
 // Dialer dials connections and wraps them in the emulated link.
 type Dialer struct {
 	// Latency is the one-way delay added in each direction; 0 means none.
@@ -55,7 +73,8 @@ type Dialer struct {
 	OnClose func()
 }
 
-// DialContext dials addr and returns the connection wrapped in the link.
+// DialContext dials addr and returns the connection wrapped in the link,
+// once its TCP handshake has taken the round trip it takes on a real link.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	dial := d.Dial
 	if dial == nil {
@@ -66,6 +85,19 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
+	// TCP's handshake takes a round trip before the connecting side may
+	// send: its SYN crosses the link, and the SYN-ACK crosses back. On
+	// loopback it is instant, so the link charges it here.
+	if d.Latency > 0 {
+		t := time.NewTimer(2 * d.Latency)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			c.Close()
+			return nil, ctx.Err()
+		}
+	}
 	return Wrap(c, d.Latency, d.Meter, d.OnClose), nil
 }
 
@@ -73,7 +105,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 // counting bytes in m. onClose, if not nil, is called once when the returned
 // connection's Close is first called, before the peer can notice. With a latency of 0 the connection only counts
 // bytes. The caller must Close the returned connection, which closes c.
-func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) net.Conn {
+func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) Counted {
 	m.conns.Add(1)
 	if latency <= 0 {
 		return &countingConn{Conn: c, meter: m, onClose: onClose}
@@ -96,6 +128,7 @@ func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) net.Conn 
 // countingConn is the zero-latency link: plain reads and writes, counted.
 type countingConn struct {
 	net.Conn
+	counts
 	meter     *Meter
 	onClose   func()
 	closeOnce sync.Once
@@ -104,12 +137,14 @@ type countingConn struct {
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.meter.read.Add(int64(n))
+	c.read.Add(int64(n))
 	return n, err
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.meter.written.Add(int64(n))
+	c.written.Add(int64(n))
 	return n, err
 }
 
@@ -134,6 +169,7 @@ type chunk struct {
 // Both end when the real connection is closed.
 type delayedConn struct {
 	net.Conn
+	counts
 	latency time.Duration
 	meter   *Meter
 	onClose func()
@@ -167,6 +203,7 @@ func (c *delayedConn) readPump() {
 		n, err := c.Conn.Read(buf)
 		due := time.Now().Add(c.latency)
 		c.meter.read.Add(int64(n))
+		c.read.Add(int64(n))
 		c.mu.Lock()
 		if n > 0 {
 			c.in = append(c.in, chunk{due: due, data: append([]byte(nil), buf[:n]...)})
@@ -248,6 +285,7 @@ func (c *delayedConn) Write(p []byte) (int, error) {
 	}
 	c.out = append(c.out, chunk{due: time.Now().Add(c.latency), data: append([]byte(nil), p...)})
 	c.meter.written.Add(int64(len(p)))
+	c.written.Add(int64(len(p)))
 	select {
 	case c.outSignal <- struct{}{}:
 	default:

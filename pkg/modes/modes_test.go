@@ -57,11 +57,17 @@ func TestRegistry(t *testing.T) {
 // each result names its mode, every line of the script was said and heard,
 // and only the first end of the lesson keeps grandma from speaking unasked.
 func TestEveryModePlaysTheCall(t *testing.T) {
+	const latency = 40 * time.Millisecond
+	connecting := map[string]time.Duration{
+		"walkie": 2 * latency, "poll": 2 * latency, "longpoll": 2 * latency, // a TCP handshake
+		"sse":   6 * latency, // the stream's handshake and request, then the posts' handshake
+		"phone": 4 * latency, // a TCP handshake and the WebSocket's
+	}
 	synctest.Test(t, func(t *testing.T) {
 		all := modes.All()
 		config := func() call.Config {
 			l := pipenet.Listen()
-			return call.Config{Script: story.Default(), Latency: 40 * time.Millisecond, Listener: l, Dial: l.DialContext}
+			return call.Config{Script: story.Default(), Latency: latency, Listener: l, Dial: l.DialContext}
 		}
 		results, err := modes.RunAll(context.Background(), config, all)
 		if err != nil {
@@ -84,6 +90,15 @@ func TestEveryModePlaysTheCall(t *testing.T) {
 			}
 			if said[story.LabelStory] != len(story.Default().Story) {
 				t.Errorf("%s: %d sentences of the story said and heard, want %d", res.Mode.Key, said[story.LabelStory], len(story.Default().Story))
+			}
+			// Every mode's question is wanted at the call's start and waits
+			// while its connections open: a TCP handshake is a round trip
+			// (80ms here), a WebSocket's opening handshake another, and the
+			// event stream's request another before the posts' own
+			// connection opens.
+			q, _ := res.Timeline.Message(story.LabelQuestion)
+			if want := connecting[res.Mode.Key]; q.WantedAt != 0 || q.Waited() != want || q.Reason != timeline.ReasonConnecting {
+				t.Errorf("%s: the question was wanted at %v and waited %v (%s); want 0, %v, %s", res.Mode.Key, q.WantedAt, q.Waited(), q.Reason, want, timeline.ReasonConnecting)
 			}
 			after, _ := res.Timeline.Message(story.LabelAfterthought)
 			waited := after.Waited() >= timeline.Resolution

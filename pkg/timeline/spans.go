@@ -176,20 +176,27 @@ func TimeIn(spans []Span, side Side, state State) time.Duration {
 	return length(union(ivs))
 }
 
-// Overlap returns the total time both directions were in flight at once. A
-// direction is in flight from the first byte of an utterance being sent
-// until its last part is heard (or, if it never was, the end of the call).
-// Overlaps shorter than Resolution are left out: an application takes a few
-// microseconds to hear what its transport already has, and that is not two
-// people talking at once.
+// Overlap returns the total time bytes of both directions were on the link
+// at once. A line is on the link from the moment it is sent (its first
+// byte is about to be written) until the moment it is heard (its last byte
+// has been read), or, if it never was, the end of the call; each line
+// counts on its own, so a story told sentence by sentence is on the link
+// only while each sentence travels, not for the whole story. On a channel
+// that carries one direction at a time this is 0.
+// Overlaps shorter than Resolution are left out: an application takes a
+// few microseconds to hear what its transport already has, and that is not
+// two people talking at once.
 func (t *Timeline) Overlap() time.Duration {
 	var dir [2][]interval
-	for _, u := range t.Utterances() {
-		end := t.Duration
-		if last := u.Messages[len(u.Messages)-1]; last.Heard {
-			end = last.HeardAt
+	for _, m := range t.Messages {
+		if !m.Sent {
+			continue
 		}
-		dir[u.From] = append(dir[u.From], interval{u.Messages[0].SentAt, end})
+		end := t.Duration
+		if m.Heard {
+			end = m.HeardAt
+		}
+		dir[m.From] = append(dir[m.From], interval{m.SentAt, end})
 	}
 	var d time.Duration
 	for _, iv := range intersect(union(dir[Client]), union(dir[Server])) {

@@ -112,6 +112,37 @@ func TestOverlap(t *testing.T) {
 	})
 }
 
+// TestOverlapIsPerLine: a line said while the other side's story is under
+// way, but between two of its sentences, overlaps nothing: no bytes of the
+// story were on the link while it travelled.
+func TestOverlapIsPerLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := NewRecorder(nil)
+		s1 := r.Want(Server, "story", "s1", "")
+		r.Sent(s1)
+		time.Sleep(40 * ms) // 40
+		mustHear(t, r, Server, "s1")
+		time.Sleep(10 * ms) // 50
+		i := r.Want(Client, "interruption", "i", "")
+		r.Sent(i)
+		time.Sleep(40 * ms) // 90
+		mustHear(t, r, Client, "i")
+		time.Sleep(10 * ms) // 100
+		s2 := r.Want(Server, "story", "s2", "")
+		r.Sent(s2)
+		time.Sleep(20 * ms) // 120
+		a := r.Want(Client, "interruption", "j", "")
+		r.Sent(a)
+		time.Sleep(20 * ms) // 140
+		mustHear(t, r, Server, "s2")
+		time.Sleep(20 * ms) // 160
+		mustHear(t, r, Client, "j")
+		if got := r.Finish().Overlap(); got != 20*ms {
+			t.Errorf("got %v, want 20ms: only s2 (100 to 140) and j (120 to 160) were on the link together", got)
+		}
+	})
+}
+
 // TestUtterancesGroupByLabel: a story stays one utterance when an answer
 // comes in the middle of it.
 func TestUtterancesGroupByLabel(t *testing.T) {

@@ -30,8 +30,13 @@ type grandchild struct {
 	base     string
 	every    time.Duration
 	streamed bool
-	meter    *link.Meter
 	progress *story.Progress // follows the story as she hears it
+	// hearing, when polling on the one connection, is held while an
+	// answer is being heard. The transport hands the connection to the
+	// next request the instant the answer's last byte arrives; the
+	// grandchild sends her next line only once she has heard that last
+	// line too (microseconds later), as on the walkie-talkie.
+	hearing *sync.Mutex
 
 	// farewell is closed when she has heard grandma's farewell.
 	farewell     chan struct{}
@@ -59,6 +64,13 @@ func (c *grandchild) call(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
+	// Her first line is wanted when the schedule says, before any
+	// connection is open: opening them is what it waits for.
+	cues := c.script.Cues()
+	if err := c.rec.Await(ctx, cues[0].At, c.progress.Reached(cues[0].After)); err != nil {
+		return err
+	}
+	first := c.rec.Want(timeline.Client, cues[0].Label, cues[0].Text, timeline.ReasonConnecting)
 	if c.streamed {
 		// A page opens its event stream first, and speaks once it is open.
 		open := make(chan struct{})
@@ -69,10 +81,9 @@ func (c *grandchild) call(ctx context.Context) error {
 			return g.Wait()
 		}
 	}
-	// Her first line is said before anything else goes; the rest, one
-	// after another, when the schedule says.
-	cues := c.script.Cues()
-	if err := c.say(ctx, cues[0], timeline.ReasonConnecting); err != nil {
+	// Her first line goes before anything else; the rest, one after
+	// another, when the schedule says.
+	if err := c.post(ctx, first, cues[0]); err != nil {
 		cancel()
 		_ = g.Wait() // the stream ends with the context; the question's error says more
 		return err
@@ -96,27 +107,52 @@ func (c *grandchild) call(ctx context.Context) error {
 	return err
 }
 
+// pollSkew is how long after each tick a poll goes: a line the script wants
+// at the very moment of a tick goes first, so that on the fake clock the
+// order of the two is always the same, not the scheduler's choice.
+const pollSkew = time.Microsecond
+
 // poll asks grandma for anything new every c.every, counting the polls
 // that bring nothing and what they cost, until the farewell is heard.
 func (c *grandchild) poll(ctx context.Context) error {
-	start := c.rec.Now()
-	for n := 1; ; n++ {
-		// A poll every c.every, or, long polling (c.every 0), the next
-		// the moment the last is answered.
-		if err := c.rec.SleepUntil(ctx, start+c.every*time.Duration(n)); err != nil {
-			return err
+	for {
+		// A poll at each tick of a timer that started with the call, as a
+		// page's setInterval does (a tick missed while a poll was under way
+		// is skipped), or, long polling (c.every 0), the next the moment
+		// the last is answered.
+		if c.every > 0 {
+			if err := c.rec.SleepUntil(ctx, (c.rec.Now()/c.every+1)*c.every+pollSkew); err != nil {
+				return err
+			}
 		}
-		// What this poll cost on the wire: its request, from taking the
-		// connection to having written it, and its answer, from then to
-		// its end. The next request may take the connection the moment
-		// this answer ends, so nothing later is counted.
+		// What this poll cost on the link, counted on its own connection:
+		// its request, from taking the connection to the first byte of the
+		// answer (by then every byte of it has crossed: grandma answered),
+		// and its answer, from taking the connection to its end. Nothing
+		// else uses the connection in between: HTTP/1.1 answers one request
+		// at a time.
+		var conn atomic.Pointer[link.Counted]
 		var wroteFrom, wroteTo, readFrom atomic.Int64
 		trace := &httptrace.ClientTrace{
-			GotConn:      func(httptrace.GotConnInfo) { wroteFrom.Store(c.meter.Written()); readFrom.Store(c.meter.Read()) },
-			WroteRequest: func(httptrace.WroteRequestInfo) { wroteTo.Store(c.meter.Written()) },
+			GotConn: func(info httptrace.GotConnInfo) {
+				if lc, ok := info.Conn.(link.Counted); ok {
+					conn.Store(&lc)
+					wroteFrom.Store(lc.BytesWritten())
+					readFrom.Store(lc.BytesRead())
+				}
+			},
+			GotFirstResponseByte: func() {
+				if lc := conn.Load(); lc != nil {
+					wroteTo.Store((*lc).BytesWritten())
+				}
+			},
 		}
 		var readTo int64
-		heard, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodGet, PollPath, "", &readTo)
+		heard, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodGet, PollPath, "", func() {
+			if lc := conn.Load(); lc != nil {
+				readTo = (*lc).BytesRead()
+			}
+		})
 		if err != nil {
 			return fmt.Errorf("polling: %w", err)
 		}
@@ -189,9 +225,19 @@ func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
 // say posts one line. It counts as sent when the transport hands the
 // request the connection: until then a poll has it, or it is opening.
 func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string) error {
+	return c.post(ctx, c.rec.Want(timeline.Client, cue.Label, cue.Text, reason), cue)
+}
+
+// post posts a line already wanted as id.
+func (c *grandchild) post(ctx context.Context, id timeline.MsgID, cue story.Cue) error {
 	label, text := cue.Label, cue.Text
-	id := c.rec.Want(timeline.Client, label, text, reason)
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { c.rec.Sent(id) }}
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
+		if c.hearing != nil {
+			c.hearing.Lock() // hooks run before the request is written
+			defer c.hearing.Unlock()
+		}
+		c.rec.Sent(id)
+	}}
 	_, err := c.request(httptrace.WithClientTrace(ctx, trace), http.MethodPost, SayPath, text, nil)
 	if err != nil {
 		return fmt.Errorf("saying the %s: %w", label, err)
@@ -203,10 +249,9 @@ func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string) erro
 }
 
 // request makes one request and hears every line of its answer, returning
-// how many there were.
-// If readTo is not nil, it is set to the bytes read on the link when the
-// answer ended.
-func (c *grandchild) request(ctx context.Context, method, path, body string, readTo *int64) (int, error) {
+// how many there were. ended, if not nil, is called the moment the answer
+// has been read to its end, before the connection can take another request.
+func (c *grandchild) request(ctx context.Context, method, path, body string, ended func()) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -222,6 +267,10 @@ func (c *grandchild) request(ctx context.Context, method, path, body string, rea
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return 0, fmt.Errorf("grandma answered %s", strings.TrimSpace(resp.Status+": "+string(msg)))
+	}
+	if c.hearing != nil {
+		c.hearing.Lock()
+		defer c.hearing.Unlock()
 	}
 	br := bufio.NewReaderSize(io.LimitReader(resp.Body, call.MaxAnswer), call.MaxLine)
 	heard := 0
@@ -241,8 +290,8 @@ func (c *grandchild) request(ctx context.Context, method, path, body string, rea
 			return heard, fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
 		}
 		if err == io.EOF {
-			if readTo != nil {
-				*readTo = c.meter.Read()
+			if ended != nil {
+				ended()
 			}
 			return heard, nil
 		}

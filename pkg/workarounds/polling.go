@@ -21,6 +21,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
@@ -164,10 +165,10 @@ func local(s *call.Session, t trick) call.Roles {
 		client:   &http.Client{Transport: tr},
 		base:     "http://" + s.Addr(),
 		streamed: t == streaming,
-		meter:    s.Meter,
 	}
 	if t == polling {
 		kid.every = s.Every(DefaultEvery)
+		kid.hearing = new(sync.Mutex)
 	}
 	return call.Roles{
 		Grandma:    g,

@@ -154,9 +154,15 @@ func (l *LiveLog) note(e timeline.Event, parts ...string) {
 	}
 }
 
-// time formats the time column for e.
+// time formats the time column for e: when it happened, or, for a wait
+// noticed, when the side wanted to speak, so that the wait's start and its
+// end ("wait over after …") add up.
 func (l *LiveLog) time(e timeline.Event) string {
-	return fmt.Sprintf("%*d ", timeColumn-1, e.At.Round(time.Millisecond).Milliseconds())
+	at := e.At
+	if e.Kind == timeline.KindWaiting {
+		at -= e.Waited
+	}
+	return fmt.Sprintf("%*d ", timeColumn-1, at.Round(time.Millisecond).Milliseconds())
 }
 
 // cell prints text, painted, in side's column.

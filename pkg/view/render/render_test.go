@@ -107,6 +107,7 @@ func TestLiveLog(t *testing.T) {
 	l := NewLiveLog(&b, Style{Width: 80, ASCII: true})
 	l.Header("title")
 	l.Observe(timeline.Event{At: 600 * time.Millisecond, Side: timeline.Client, Kind: timeline.KindWant, Text: "hush"})
+	// A wait is noticed a millisecond in, and stamped when the line was wanted.
 	l.Observe(timeline.Event{At: 601 * time.Millisecond, Side: timeline.Client, Kind: timeline.KindWaiting, Label: "hush", Reason: "channel busy", Waited: time.Millisecond})
 	l.Observe(timeline.Event{At: 1330 * time.Millisecond, Side: timeline.Client, Kind: timeline.KindSend, Text: "hush", Waited: 730 * time.Millisecond})
 	l.Observe(timeline.Event{At: 1370 * time.Millisecond, Side: timeline.Server, Kind: timeline.KindHeard, Text: "hush"})
@@ -117,7 +118,7 @@ func TestLiveLog(t *testing.T) {
 	want := []string{
 		"title",
 		"    ms GRANDCHILD (client)                 | GRANDMA (server)",
-		"   601 || WAITS to say the hush            |",
+		"   600 || WAITS to say the hush            |",
 		"         because: channel busy             |",
 		"  1330 >> wait over after 730 ms           |",
 		`  1330 says --> "hush"                     |`,

@@ -27,7 +27,7 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, report.SpentText(row.t.TalkingMS, row.t.LinesSaid), report.SpentText(row.t.ListeningMS, row.t.LinesHeard), msText(row.t.WaitingMS))
 	}
 	fmt.Fprintln(&b)
-	fmt.Fprintf(&b, "  %-14s%s (both directions in flight at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
+	fmt.Fprintf(&b, "  %-14s%s (bytes on the link both ways at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
 	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, report.BytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer, 5))
 	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, report.BytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient, 5))
 	// The connections and the mode's own facts, their values lined up.

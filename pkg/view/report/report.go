@@ -69,7 +69,8 @@ type Span struct {
 type Summary struct {
 	Interruption Moment `json:"interruption"`
 	Afterthought Moment `json:"afterthought"`
-	// OverlapMS is how long both directions were in flight at once.
+	// OverlapMS is how long bytes were on the link both ways at once: a line
+	// is on the link from being sent until it is heard.
 	OverlapMS    float64    `json:"overlap_ms"`
 	Bytes        Directions `json:"bytes"`
 	PayloadBytes Directions `json:"payload_bytes"`
