@@ -40,7 +40,7 @@ const (
 func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error) {
 	ln := &trackingListener{Listener: s.listener, rec: s.Rec}
 	srv := &http.Server{
-		Handler:           h,
+		Handler: h,
 		// The link charges a new connection its TCP handshake after grandma
 		// has accepted it: its first headers come a round trip later.
 		ReadHeaderTimeout: ReadHeaderTimeout + 2*s.RoundTrip(),
