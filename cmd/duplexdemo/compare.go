@@ -30,7 +30,8 @@ func newCmdCompare(deps *env) *cobra.Command {
 		Short: fmt.Sprintf("Play the call as %s and as %s (or every way), and set them side by side", ends[0].Key, ends[1].Key),
 		Long: fmt.Sprintf(`compare plays the same call several ways at once, with the same script on
 the same emulated link, each on its own connection. By default it plays the
-two ends of the lesson: %s (%s) and %s (%s).
+two ends of the lesson: %s (%s)
+and %s (%s).
 It prints one table, a row per measure and a column per mode, and every
 call's swimlanes on one time axis.
 
@@ -58,7 +59,7 @@ any of them, in the order given.`, ends[0].Key, ends[0].Transport, ends[1].Key, 
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
 	cmd.Flags().BoolVar(&all, "all", false, "play every mode: "+strings.Join(modes.Keys(), ", "))
-	cmd.Flags().StringSliceVar(&picked, "modes", nil, fmt.Sprintf("play these modes, comma-separated, in this order (from %s; default %s,%s)", strings.Join(modes.Keys(), ", "), ends[0].Key, ends[1].Key))
+	cmd.Flags().StringSliceVar(&picked, "modes", nil, fmt.Sprintf("play these modes, in this order (default %s,%s)", ends[0].Key, ends[1].Key))
 	for _, m := range modes.All() {
 		if m.Every != nil {
 			addEveryFlag(cmd.Flags(), opts, *m.Every, fmt.Sprintf("how often %s polls", m.Key))
@@ -76,11 +77,14 @@ func chooseModes(all bool, picked []string) ([]call.Mode, error) {
 		return nil, &usageError{errors.New("--all and --modes both choose the modes: give one of them")}
 	case all:
 		return modes.All(), nil
-	case len(picked) == 0:
+	case picked == nil:
 		return modes.Ends(), nil
 	}
+	for i, key := range picked {
+		picked[i] = strings.TrimSpace(key)
+	}
 	if len(picked) < 2 {
-		return nil, &usageError{fmt.Errorf("--modes %s: name at least two modes to set side by side, or run duplexdemo %s alone", strings.Join(picked, ","), picked[0])}
+		return nil, &usageError{fmt.Errorf("--modes %q: name at least two of %s to set side by side", strings.Join(picked, ","), strings.Join(modes.Keys(), ", "))}
 	}
 	var chosen []call.Mode
 	seen := map[string]bool{}

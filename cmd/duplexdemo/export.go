@@ -31,9 +31,9 @@ type exportOptions struct {
 
 // addExportFlags registers the export flags on fs.
 func addExportFlags(fs *pflag.FlagSet, o *exportOptions) {
-	fs.Var(&pathValue{&o.TraceOut}, "trace-out", "also write the timeline as a trace FILE.json, to open in ui.perfetto.dev or chrome://tracing")
-	fs.Var(&pathValue{&o.Mermaid}, "mermaid", "also write a Mermaid sequence diagram, in Markdown, to FILE.md; - prints only the diagram")
-	fs.Var(&pathValue{&o.HTML}, "html", "also write a self-contained report page to FILE.html, for a browser, a projector or paper")
+	fs.Var(&pathValue{&o.TraceOut}, "trace-out", "also write the timeline as a trace to FILE (such as call.json), to open in ui.perfetto.dev")
+	fs.Var(&pathValue{&o.Mermaid}, "mermaid", "also write a Mermaid sequence diagram, in Markdown, to FILE (such as call.md); - prints the Markdown instead of the picture")
+	fs.Var(&pathValue{&o.HTML}, "html", "also write a self-contained report page to FILE (such as call.html), for a browser, a projector or paper")
 }
 
 // pathValue is a flag naming a file to write.

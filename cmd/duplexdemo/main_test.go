@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -16,7 +17,22 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The binary the process tests build (see binary) is removed after them,
+	// whatever they did; goleak checks for goroutines before it exits.
+	goleak.VerifyTestMain(exitHook{m})
+}
+
+// exitHook runs the tests, then removes the binary they built.
+type exitHook struct{ m *testing.M }
+
+func (h exitHook) Run() int {
+	code := h.m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	return code
+}
 
 // testDeps returns dependencies writing to buffers, acting as a terminal
 // or a pipe, with the given environment.

@@ -55,7 +55,10 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 	}
 	defer ex.discard()
 	cfg := deps.callConfig(script, opts)
-	title := m.Title(cfg)
+	title := strings.ToUpper(m.Name)
+	if m.Title != nil {
+		title = m.Title(cfg)
+	}
 	run := func(ctx context.Context, cfg call.Config) (*result.Result, error) { return call.Run(ctx, m, cfg) }
 	if opts.Server != "" {
 		cfg.Listener, cfg.Dial = nil, nil // a grandma elsewhere is on the real network

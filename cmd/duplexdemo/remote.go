@@ -14,7 +14,7 @@ import (
 
 // addServerFlag registers --server on fs.
 func addServerFlag(fs *pflag.FlagSet, o *callOptions) {
-	fs.Var(&serverValue{&o.Server}, "server", "call a grandma served elsewhere by `duplexdemo serve`, at this URL (such as http://192.168.1.20:8080), instead of playing both sides here")
+	fs.Var(&serverValue{&o.Server}, "server", "call a grandma served elsewhere by duplexdemo serve, at this URL (such as http://192.168.1.20:8080), instead of playing both sides here")
 }
 
 // serverValue is the --server flag: a URL checked as it is given.

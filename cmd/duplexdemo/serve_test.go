@@ -29,7 +29,7 @@ func binary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		buildPath = filepath.Join(dir, "duplexdemo")
+		buildDir, buildPath = dir, filepath.Join(dir, "duplexdemo")
 		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New(string(out))
@@ -43,6 +43,7 @@ func binary(t *testing.T) string {
 
 var (
 	buildOnce sync.Once
+	buildDir  string // removed by TestMain
 	buildPath string
 	buildErr  error
 )

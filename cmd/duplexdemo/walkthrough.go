@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/lesson"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
@@ -35,7 +36,8 @@ func newCmdWalkthrough(deps *env) *cobra.Command {
 in plain words, runs a real call right there, and points at what just
 happened in the numbers that call measured: taking turns on HTTP, trying to
 interrupt grandma, the phone call on a WebSocket, who may start talking, the
-two side by side, and where it matters.
+two side by side, the workarounds before WebSocket, and where it matters
+(--list names every chapter).
 
 Keys, on a terminal: Enter for the next chapter, b to go back (the demo runs
 again), r to run this chapter again, q to quit. With --no-pause, or when
@@ -53,7 +55,7 @@ input is not a terminal, it runs straight through.`,
 				return nil
 			}
 			if opts.JSON {
-				return &usageError{fmt.Errorf("--json: the walkthrough is for people; for JSON use walkie, phone or compare")}
+				return &usageError{fmt.Errorf("--json: the walkthrough is for people; for JSON use compare or one of %s", strings.Join(modes.Keys(), ", "))}
 			}
 			for _, f := range []struct{ name, value string }{{"trace-out", opts.Export.TraceOut}, {"mermaid", opts.Export.Mermaid}, {"html", opts.Export.HTML}} {
 				if f.value != "" {

@@ -46,7 +46,8 @@ type Config struct {
 // registry (package modes) lists them all.
 type Mode struct {
 	result.Mode
-	// Title heads the call's live log.
+	// Title, if not nil, heads the call's live log; nil heads it with
+	// the mode's name.
 	Title func(Config) string
 	// Help is the mode's command-line help.
 	Help Help

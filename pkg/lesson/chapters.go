@@ -166,7 +166,7 @@ page asks again at once. Server-sent events: the server answers one request
 with a stream that never ends, and the page sends its own words in separate
 requests, on a second connection.
 
-All five ways at once, same script, same link: the walkie-talkie, the three
+Every way at once, same script, same link: the walkie-talkie, the three
 tricks, and the phone call.`,
 			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
 				all := modes.All()

@@ -1,7 +1,7 @@
 // Package modes is the registry: every way duplexdemo carries the call, in
-// one list, from half duplex to full duplex. The command line, compare,
-// the lesson and the classroom read it; a new mode is its own package and
-// one line here.
+// one list, from half duplex to full duplex. The command line (a command
+// per mode), compare and the lesson's table of every mode read it; a new
+// mode is its own package and one line here.
 package modes
 
 import (

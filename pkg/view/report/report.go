@@ -80,9 +80,9 @@ type Summary struct {
 	Client   SideTimes `json:"client"`
 	Server   SideTimes `json:"server"`
 	// Facts are the counts only this call's mode keeps, such as the HTTP
-	// requests it took or the polls that brought nothing; absent for a
-	// mode that keeps none.
-	Facts []Fact `json:"facts,omitempty"`
+	// requests it took or the polls that brought nothing; empty for a mode
+	// that keeps none.
+	Facts []Fact `json:"facts"`
 }
 
 // Fact is one count a mode keeps of its own call. Unit is "" for a plain
@@ -91,9 +91,9 @@ type Fact struct {
 	Key   string  `json:"key"`
 	Title string  `json:"title"`
 	Value float64 `json:"value"`
-	Unit  string  `json:"unit,omitempty"`
+	Unit  string  `json:"unit"`
 	// Compared says it earns a row when calls are set side by side.
-	Compared bool `json:"compared,omitempty"`
+	Compared bool `json:"compared"`
 }
 
 // Fact returns the fact with key, and whether the call has it.
@@ -197,6 +197,7 @@ func Build(r *result.Result) Call {
 		Server:       sideTimes(tl, spans, timeline.Server),
 	}
 	out.Summary.Messages = out.Summary.Client.LinesSaid + out.Summary.Server.LinesSaid
+	out.Summary.Facts = []Fact{}
 	for _, f := range r.Facts {
 		out.Summary.Facts = append(out.Summary.Facts, Fact{Key: f.Key, Title: f.Title, Value: f.Value, Unit: string(f.Unit), Compared: f.Compared})
 	}
