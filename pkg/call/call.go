@@ -238,7 +238,7 @@ type Session struct {
 	open     sync.WaitGroup // the grandchild's connections not yet closed
 
 	mu      sync.Mutex
-	conns   []net.Conn    // every connection the grandchild opened
+	conns   []link.Counted // every connection the grandchild opened
 	aborted chan struct{} // closed by Abort: no connection opens after it
 }
 
@@ -306,6 +306,15 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 		WireBytes:   [2]int64{timeline.Client: s.Meter.Written(), timeline.Server: s.Meter.Read()},
 		Connections: s.Meter.Conns(),
 	}
+	s.mu.Lock()
+	for _, c := range s.conns {
+		cb := result.ConnBytes{Bytes: [2]int64{timeline.Client: c.BytesWritten(), timeline.Server: c.BytesRead()}}
+		if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+			cb.ClientPort = a.Port
+		}
+		res.PerConnection = append(res.PerConnection, cb)
+	}
+	s.mu.Unlock()
 	if facts != nil {
 		res.Facts = facts(res.Timeline)
 	}
@@ -381,7 +390,7 @@ func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Co
 		return nil, net.ErrClosed
 	default:
 	}
-	s.conns = append(s.conns, conn)
+	s.conns = append(s.conns, conn.(link.Counted)) // the link wraps every connection it dials
 	s.mu.Unlock()
 	s.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
 	return conn, nil

@@ -39,6 +39,9 @@ type Result struct {
 	WireBytes [2]int64
 	// Connections is how many connections the grandchild opened.
 	Connections int
+	// PerConnection counts the bytes of each of those connections, each
+	// way, in the order they were opened.
+	PerConnection []ConnBytes
 	// Facts are the counts only this mode keeps (the requests of a call
 	// over HTTP, the polls that brought nothing), in the order to show them.
 	Facts []Fact
@@ -51,6 +54,15 @@ type Result struct {
 	// ServerLatency is the emulated link on grandma's side, when she was
 	// elsewhere and had one (serve --latency), on top of Latency.
 	ServerLatency time.Duration
+}
+
+// ConnBytes is one connection's bytes, counted where they crossed the
+// emulated link, indexed by the side that sent them, and the grandchild's
+// port, when it was a TCP connection (0 otherwise), for matching it with a
+// packet capture.
+type ConnBytes struct {
+	ClientPort int
+	Bytes      [2]int64
 }
 
 // PayloadBytes returns the bytes of message text each side sent, indexed

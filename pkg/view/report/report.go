@@ -75,6 +75,9 @@ type Summary struct {
 	Bytes        Directions `json:"bytes"`
 	PayloadBytes Directions `json:"payload_bytes"`
 	Connections  int        `json:"connections"`
+	// PerConnection is each connection's bytes each way, in the order they
+	// were opened, with the grandchild's port when it was TCP.
+	PerConnection []ConnBytes `json:"per_connection"`
 	// Messages is how many lines were sent, both sides together.
 	Messages int       `json:"messages"`
 	Client   SideTimes `json:"client"`
@@ -104,6 +107,13 @@ func (s Summary) Fact(key string) (Fact, bool) {
 		}
 	}
 	return Fact{}, false
+}
+
+// ConnBytes is one connection's bytes each way.
+type ConnBytes struct {
+	ClientPort     int   `json:"client_port,omitempty"`
+	ClientToServer int64 `json:"client_to_server"`
+	ServerToClient int64 `json:"server_to_client"`
 }
 
 // Moment is the measured life of one key line. A time is null when it did
@@ -198,6 +208,10 @@ func Build(r *result.Result) Call {
 	}
 	out.Summary.Messages = out.Summary.Client.LinesSaid + out.Summary.Server.LinesSaid
 	out.Summary.Facts = []Fact{}
+	out.Summary.PerConnection = []ConnBytes{}
+	for _, c := range r.PerConnection {
+		out.Summary.PerConnection = append(out.Summary.PerConnection, ConnBytes{ClientPort: c.ClientPort, ClientToServer: c.Bytes[timeline.Client], ServerToClient: c.Bytes[timeline.Server]})
+	}
 	for _, f := range r.Facts {
 		out.Summary.Facts = append(out.Summary.Facts, Fact{Key: f.Key, Title: f.Title, Value: f.Value, Unit: string(f.Unit), Compared: f.Compared})
 	}
