@@ -38,9 +38,11 @@ first moments of the call.`,
 					return "", err
 				}
 				q, first := moment(r, story.LabelQuestion), moment(r, story.LabelStory)
-				return fmt.Sprintf(`The question left at %s and reached grandma at %s. Only then could her
-answer begin: her first sentence left at %s. Each side spoke only in its turn.`,
-					ms(q.sent), ms(q.heard), ms(first.sent)), nil
+				return fmt.Sprintf(`The question waited %s while TCP opened the connection (its handshake
+takes a round trip), left at %s and reached grandma at %s. Only then could
+her answer begin: her first sentence left at %s. Each side spoke only in its
+turn.`,
+					ms(q.waited), ms(q.sent), ms(q.heard), ms(first.sent)), nil
 			},
 		},
 		{
@@ -82,8 +84,8 @@ Same grandchild, same grandma, same story, same link: now on the phone.`,
 					return "", err
 				}
 				q := moment(r, story.LabelQuestion)
-				text := fmt.Sprintf(`Opening the WebSocket took one round trip, so the question waited %s
-before it could go. After that, grandma's sentences kept coming while the
+				text := fmt.Sprintf(`Opening the WebSocket took two round trips, one for TCP's handshake and
+one for the HTTP upgrade, so the question waited %s before it could go. After that, grandma's sentences kept coming while the
 grandchild was free to speak.`, ms(q.waited))
 				if r.Summary.OverlapMS >= 1 {
 					text += fmt.Sprintf(" For %s bytes were on the link both ways at once: a line of hers on its way to grandma while one of grandma's was on its way to her.", ms(&r.Summary.OverlapMS))
@@ -149,12 +151,17 @@ WebSocket. One table, and all four swimlanes on one time axis.`,
 					return "", err
 				}
 				w, p := c.half.Summary, c.full.Summary
-				return fmt.Sprintf(`The interruption was heard %s after it was wanted on the walkie-talkie,
+				text := fmt.Sprintf(`The interruption was heard %s after it was wanted on the walkie-talkie,
 and %s after on the phone. The phone paid %s once, up front, to open its
-line; on the walkie-talkie the grandchild waited %s for the channel and
-grandma %s for a request to answer.`,
+line (two round trips), the walkie-talkie %s (one). After that, on the
+walkie-talkie the interruption waited %s for the channel and grandma %s for
+a request to answer.`,
 					ms(w.Interruption.HeardAfterMS), ms(p.Interruption.HeardAfterMS), ms(moment(c.full, story.LabelQuestion).waited),
-					ms(&w.Client.WaitingMS), ms(&w.Server.WaitingMS)), nil
+					ms(moment(c.half, story.LabelQuestion).waited), ms(w.Interruption.WaitedMS), ms(w.Afterthought.WaitedMS))
+				if q := moment(c.full, story.LabelQuestion).waited; q != nil && p.Client.WaitingMS-*q < 1 && p.Server.WaitingMS < 1 {
+					text += " On the phone nothing waited again."
+				}
+				return text, nil
 			},
 		},
 		{
