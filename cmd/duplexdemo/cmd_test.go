@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/duplexdemo/duplexdemo/pkg/lesson"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
@@ -138,6 +141,13 @@ func TestBadInput(t *testing.T) {
 		{[]string{"poll", "--every", "1ms"}, "--every"},
 		{[]string{"sse", "--every", "1s"}, "--every"},
 		{[]string{"longpoll", "--server", "http://127.0.0.1:1"}, "--server"},
+		{[]string{"walkie", "--server", "http://127.0.0.1:99999"}, "from 1 to 65535"},
+		{[]string{"walkie", "--ascii=maybe"}, "want true or false"},
+		{[]string{"compare", "--all=perhaps"}, "want true or false"},
+		{[]string{"walkie", "--pace", "100us"}, "use at least 1ms"},
+		{[]string{"walkee"}, "did you mean walkie?"},
+		{[]string{"help", "walkee"}, "did you mean walkie?"},
+		{[]string{"completion", "tcsh"}, "want one of bash, zsh, fish or powershell"},
 	} {
 		out, _, err := run(t, false, nil, c.args...)
 		if err == nil {
@@ -222,13 +232,18 @@ func TestHelpTeaches(t *testing.T) {
 }
 
 // TestInterrupt runs the real program (this test binary, re-executed as
-// main) and sends it Ctrl-C mid-call: it must stop within a second, say so
-// on one line, and exit 130.
+// main) and sends it Ctrl-C (SIGINT) or SIGTERM mid-call: it must stop
+// within a second, say so on one line, and exit 130 or 143, as shells do.
 func TestInterrupt(t *testing.T) {
 	if os.Getenv("DUPLEXDEMO_AS_MAIN") == "1" {
 		return
 	}
-	for _, mode := range []string{"walkie", "phone"} {
+	for _, tc := range []struct {
+		mode string
+		sig  syscall.Signal
+		code int
+	}{{"walkie", syscall.SIGINT, 130}, {"phone", syscall.SIGINT, 130}, {"walkie", syscall.SIGTERM, 143}} {
+		mode := tc.mode
 		cmd := exec.Command(os.Args[0], "-test.run=^TestMainProgram$")
 		cmd.Env = append(os.Environ(), "DUPLEXDEMO_AS_MAIN=1", "DUPLEXDEMO_ARGS="+mode)
 		var stderr bytes.Buffer
@@ -250,7 +265,7 @@ func TestInterrupt(t *testing.T) {
 			io.Copy(io.Discard, stdout) // keep the pipe flowing until it closes
 		}()
 		sent := time.Now()
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		if err := cmd.Process.Signal(tc.sig); err != nil {
 			t.Fatal(err)
 		}
 		<-drained // all reads from the pipe are done before Wait, as os/exec asks
@@ -259,8 +274,8 @@ func TestInterrupt(t *testing.T) {
 			t.Errorf("%s: took %v to stop after Ctrl-C; want under a second", mode, d)
 		}
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-			t.Errorf("%s: got %v, want exit status 130", mode, err)
+		if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
+			t.Errorf("%s, %v: got %v, want exit status %d", mode, tc.sig, err, tc.code)
 		}
 		if msg := stderr.String(); strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "interrupted") {
 			t.Errorf("%s: stderr %q, want one line saying it was interrupted", mode, msg)
@@ -346,4 +361,91 @@ func TestCompareJSON(t *testing.T) {
 		return
 	}
 	t.Error("no interruption_waited_ms measure")
+}
+
+// TestConventions: what a Go command-line user expects of any tool.
+func TestConventions(t *testing.T) {
+	t.Run("version", func(t *testing.T) {
+		for _, args := range [][]string{{"version"}, {"--version"}} {
+			out, _, err := run(t, false, nil, args...)
+			if err != nil || !strings.HasPrefix(out, "duplexdemo ") || !strings.Contains(out, "built with go") || strings.Count(out, "\n") != 1 {
+				t.Errorf("%v: got %q, %v; want one line naming duplexdemo's version and its Go", args, out, err)
+			}
+		}
+	})
+	t.Run("help fits 80 columns on a pipe", func(t *testing.T) {
+		for _, cmd := range []string{"walkie", "compare", "walkthrough", "serve", "poll"} {
+			out, _, err := run(t, false, nil, cmd, "--help")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if n := len([]rune(line)); n > 80 {
+					t.Errorf("%s --help: a line of %d columns: %q", cmd, n, line)
+				}
+			}
+		}
+	})
+	t.Run("walkthrough help names every chapter", func(t *testing.T) {
+		out, _, err := run(t, false, nil, "walkthrough", "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range lesson.Chapters() {
+			if want := fmt.Sprintf("%d. %s", i+1, c.Title); !strings.Contains(out, want) {
+				t.Errorf("walkthrough --help does not list %q", want)
+			}
+		}
+	})
+	t.Run("completion offers each flag's words", func(t *testing.T) {
+		for _, c := range []struct {
+			args []string
+			want []string
+		}{
+			{[]string{"__complete", "walkie", "--color", ""}, []string{"auto", "always", "never"}},
+			{[]string{"__complete", "serve", "--log-format", ""}, []string{"text", "json"}},
+			{[]string{"__complete", "walkthrough", "--chapter", ""}, []string{"1\tTaking turns", "8\tWhere this matters"}},
+			{[]string{"__complete", "compare", "--modes", ""}, modes.Keys()},
+			{[]string{"__complete", "help", ""}, []string{"walkie", "compare", "walkthrough"}},
+		} {
+			out, _, err := run(t, false, nil, c.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w+"\n") {
+					t.Errorf("%v: got %q, want %q among them", c.args, out, w)
+				}
+			}
+		}
+	})
+	t.Run("a story shorter than a round trip is warned about", func(t *testing.T) {
+		_, errOut, err := run(t, false, nil, "walkie", "--pace", "10ms", "--latency", "100ms", "--json")
+		if err != nil || !strings.Contains(errOut, "less than a round trip") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("got %q, %v; want one line warning that the story is over before an interruption can arrive", errOut, err)
+		}
+		_, errOut, _ = run(t, false, nil, "walkie", "--json")
+		if errOut != "" {
+			t.Errorf("the default story: got %q on stderr, want nothing", errOut)
+		}
+	})
+	t.Run("an export's leftovers are cleaned up", func(t *testing.T) {
+		dir := t.TempDir()
+		gone := filepath.Join(dir, ".r.html.999999999.1.tmp") // no such process
+		mine := filepath.Join(dir, fmt.Sprintf(".r.html.%d.2.tmp", os.Getpid()))
+		for _, f := range []string{gone, mine} {
+			if err := os.WriteFile(f, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := run(t, false, nil, "walkie", "--speed", "4", "--html", filepath.Join(dir, "r.html")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a killed run's temporary file is still there: %v", err)
+		}
+		if _, err := os.Stat(mine); err != nil {
+			t.Errorf("a live process's temporary file was removed: %v", err)
+		}
+	})
 }

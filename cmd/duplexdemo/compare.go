@@ -43,7 +43,7 @@ any of them, in the order given.`, ends[0].Key, ends[0].Transport, ends[1].Key, 
   duplexdemo compare --json
   duplexdemo compare --all
   duplexdemo compare --modes poll,longpoll,sse --every 100ms
-  duplexdemo compare --html lesson.html --mermaid lesson.md --trace-out lesson.json`,
+  duplexdemo compare --html lesson.html --trace-out lesson.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			chosen, err := chooseModes(all, picked)
@@ -58,8 +58,11 @@ any of them, in the order given.`, ends[0].Key, ends[0].Transport, ends[1].Key, 
 	}
 	addCallFlags(cmd.Flags(), opts)
 	addExportFlags(cmd.Flags(), &opts.Export)
-	cmd.Flags().BoolVar(&all, "all", false, "play every mode: "+strings.Join(modes.Keys(), ", "))
+	boolFlag(cmd.Flags(), &all, "all", "play every mode: "+strings.Join(modes.Keys(), ", "))
 	cmd.Flags().StringSliceVar(&picked, "modes", nil, fmt.Sprintf("play these modes, in this order (default %s,%s)", ends[0].Key, ends[1].Key))
+	_ = cmd.RegisterFlagCompletionFunc("modes", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return modes.Keys(), cobra.ShellCompDirectiveNoFileComp
+	})
 	for _, m := range modes.All() {
 		if m.Every != nil {
 			addEveryFlag(cmd.Flags(), opts, *m.Every, fmt.Sprintf("how often %s polls", m.Key))
@@ -123,6 +126,7 @@ func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call
 		return err
 	}
 	defer ex.discard()
+	warnShortStory(deps, script, opts.Latency)
 	results, err := modes.RunAll(ctx, func() call.Config { return deps.callConfig(script, opts) }, chosen)
 	if err != nil {
 		return asUsage(err)

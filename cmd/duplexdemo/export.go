@@ -8,6 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -121,7 +124,8 @@ func (o *exportOptions) prepare(json bool) (*exporter, error) {
 			ex.discard()
 			return nil, &usageError{fmt.Errorf("--%s %s: that is a directory; want a file name in it", e.flag, e.path)}
 		}
-		tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*.tmp")
+		removeLeftovers(dir, filepath.Base(target))
+		tmp, err := os.CreateTemp(dir, fmt.Sprintf(".%s.%d.*.tmp", filepath.Base(target), os.Getpid()))
 		if err != nil {
 			ex.discard()
 			return nil, &usageError{fmt.Errorf("--%s %s: %s", e.flag, e.path, cannotWrite(dir, err))}
@@ -130,6 +134,28 @@ func (o *exportOptions) prepare(json bool) (*exporter, error) {
 		ex.files = append(ex.files, e)
 	}
 	return ex, nil
+}
+
+// removeLeftovers removes the temporary files that earlier runs left beside
+// the target base in dir when they were killed before renaming them into
+// place: each is named for its run's process, and that process is gone.
+func removeLeftovers(dir, base string) {
+	names, _ := filepath.Glob(filepath.Join(dir, "."+globQuote(base)+".*.*.tmp"))
+	for _, name := range names {
+		rest := strings.TrimPrefix(filepath.Base(name), "."+base+".")
+		pid, err := strconv.Atoi(rest[:max(strings.IndexByte(rest, '.'), 0)])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.Remove(name) // a leftover; if it is already gone, so much the better
+		}
+	}
+}
+
+// globQuote escapes the characters filepath.Match treats as patterns.
+func globQuote(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
 }
 
 // cannotWrite says why a file cannot be created in dir.

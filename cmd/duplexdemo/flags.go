@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
@@ -55,10 +57,10 @@ func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 	fs.Var(&durationValue{p: &o.Story.AfterthoughtAt, allowZero: false, max: story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
 	fs.Var(&durationValue{p: &o.Story.GoodbyeAt, allowZero: false, max: story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
 	fs.Var(&speedValue{&o.Story.Speed}, "speed", fmt.Sprintf("play every scripted time this many times faster, up to %d (the latency stays as set)", story.MaxSpeed))
-	fs.BoolVar(&o.JSON, "json", false, "print one JSON object with every event, span and number, and nothing else")
+	boolFlag(fs, &o.JSON, "json", "print one JSON object with every event, span and number, and nothing else")
 	o.Color = "auto"
-	fs.Var(&choiceValue{&o.Color, []string{"auto", "always", "never"}}, "color", "colour: auto (on a terminal), always or never; NO_COLOR in the environment always wins")
-	fs.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII, for terminals without Unicode")
+	choiceFlag(fs, &choiceValue{&o.Color, []string{"auto", "always", "never"}}, "color", "colour: auto (on a terminal), always or never; NO_COLOR in the environment always wins")
+	boolFlag(fs, &o.ASCII, "ascii", "draw with plain ASCII, for terminals without Unicode")
 	fs.Var(&intValue{&o.Width, render.MinWidth, maxWidth}, "width", fmt.Sprintf("columns to fit the picture to, %d to %d (default: the terminal's, or %d)", render.MinWidth, maxWidth, render.DefaultWidth))
 }
 
@@ -142,6 +144,55 @@ func (v *speedValue) Set(s string) error {
 	}
 	*v.p = f
 	return nil
+}
+
+// boolValue is a switch: given alone it is on; given a value, it takes
+// true or false and says so in plain words when it is neither.
+type boolValue struct{ p *bool }
+
+func (v *boolValue) String() string   { return strconv.FormatBool(*v.p) }
+func (v *boolValue) Type() string     { return "bool" }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false, or the flag alone for true")
+	}
+	*v.p = b
+	return nil
+}
+
+// boolFlag registers a switch, off unless given.
+func boolFlag(fs *pflag.FlagSet, p *bool, name, usage string) {
+	fs.Var(&boolValue{p}, name, usage)
+	fs.Lookup(name).NoOptDefVal = "true"
+}
+
+// choiceFlag registers a flag that takes one of a few words, and offers
+// them to shell completion.
+func choiceFlag(fs *pflag.FlagSet, v *choiceValue, name, usage string) {
+	fs.Var(v, name, usage)
+	_ = fs.SetAnnotation(name, choicesAnnotation, v.choices)
+}
+
+// choicesAnnotation marks a flag's choices, for shell completion (see
+// completeChoices).
+const choicesAnnotation = "duplexdemo_choices"
+
+// completeChoices offers each choice flag's words to shell completion.
+func completeChoices(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		choices, ok := f.Annotations[choicesAnnotation]
+		if !ok {
+			return
+		}
+		_ = cmd.RegisterFlagCompletionFunc(f.Name, func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return choices, cobra.ShellCompDirectiveNoFileComp
+		})
+	})
+	for _, c := range cmd.Commands() {
+		completeChoices(c)
+	}
 }
 
 // choiceValue is a flag that takes one of a few words.

@@ -16,11 +16,28 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if sig, ok := <-signals; ok {
+			cancel(interrupted{sig.(syscall.Signal)})
+		}
+	}()
 	err := newCmdRoot(systemStreams()).ExecuteContext(ctx)
-	stop()
+	signal.Stop(signals)
+	if cause := context.Cause(ctx); err != nil && errors.Is(err, context.Canceled) && cause != nil {
+		err = cause // say which signal stopped it
+	}
 	os.Exit(exitCode(err, os.Stderr))
 }
+
+// interrupted is the error of a run stopped by a signal: Ctrl-C (SIGINT)
+// or SIGTERM. It is a context.Canceled, as the run saw it.
+type interrupted struct{ sig syscall.Signal }
+
+func (e interrupted) Error() string        { return "stopped by " + e.sig.String() }
+func (e interrupted) Is(target error) bool { return target == context.Canceled }
 
 // systemStreams describes the process's real standard streams.
 func systemStreams() *env {
@@ -41,8 +58,15 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	}
 	if errors.Is(err, context.Canceled) {
+		// The shells' convention: 128 and the signal's number, 130 for
+		// Ctrl-C (SIGINT), 143 for SIGTERM.
+		code := 130
+		var in interrupted
+		if errors.As(err, &in) {
+			code = 128 + int(in.sig)
+		}
 		fmt.Fprintln(stderr, "duplexdemo: interrupted; everything it started has stopped")
-		return 130
+		return code
 	}
 	fmt.Fprintln(stderr, "duplexdemo: "+err.Error())
 	var ue *usageError

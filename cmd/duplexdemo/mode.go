@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +55,7 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 		return err
 	}
 	defer ex.discard()
+	warnShortStory(deps, script, opts.Latency)
 	cfg := deps.callConfig(script, opts)
 	title := strings.ToUpper(m.Name)
 	if m.Title != nil {
@@ -133,6 +135,15 @@ func writeJSON(deps *env, v any) error {
 func warnNarrow(deps *env, opts *callOptions, style render.Style) {
 	if deps.IsTerminal && opts.Width == 0 && deps.TerminalWidth > 0 && deps.TerminalWidth < style.Width {
 		fmt.Fprintf(deps.ErrOut, "duplexdemo: this terminal is %d columns wide and the picture needs %d; lines will wrap\n", deps.TerminalWidth, style.Width)
+	}
+}
+
+// warnShortStory says when grandma's story is over sooner than a round
+// trip of the link: then no interruption can reach her before she has
+// finished, on any transport, and the lesson's point is lost.
+func warnShortStory(deps *env, s story.Script, latency time.Duration) {
+	if rt := 2 * latency; s.StoryEnd() < rt {
+		fmt.Fprintf(deps.ErrOut, "duplexdemo: grandma's story lasts %v, less than a round trip of the link (%v): no interruption can reach her before she has finished; try a slower --pace or a shorter --latency\n", s.StoryEnd(), rt)
 	}
 }
 

@@ -25,7 +25,7 @@ func (v *serverValue) Type() string   { return "URL" }
 func (v *serverValue) Set(s string) error {
 	u, err := wire.ServerURL(s, "http")
 	if err != nil {
-		return errors.New("want a server URL such as http://192.168.1.20:8080, as duplexdemo serve prints it")
+		return err // it says what was wrong, and what a URL looks like
 	}
 	*v.p = u
 	return nil

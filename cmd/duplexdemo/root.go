@@ -77,6 +77,9 @@ func newCmdRoot(deps *env) *cobra.Command {
 choose: a grandchild calls grandma, asks about her childhood, tries to
 interrupt her story, and grandma remembers something after the story is over.
 
+Start with the lesson, duplexdemo walkthrough: eight chapters, each with a
+live call. Then play any mode alone:
+
 %s
 %s is half duplex: one side talks at a time. %s is full duplex: both sides
 talk whenever they like. The modes between are the tricks web pages used
@@ -84,8 +87,10 @@ before WebSocket. Run them, then compare what the same moments cost.
 
 Each run prints a live log as things happen, a swimlane per side and a
 summary. Every wait it shows was measured on the connection, never scripted.`, list.String(), ends[0].Key, ends[1].Key),
-		Example: `  duplexdemo walkie
+		Example: `  duplexdemo walkthrough
+  duplexdemo walkie
   duplexdemo phone --latency 100ms
+  duplexdemo compare --all
   duplexdemo walkie --json | jq .summary.interruption`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -93,7 +98,7 @@ summary. Every wait it shows was measured on the connection, never scripted.`, l
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return &usageError{fmt.Errorf("unknown command %q: try walkthrough, compare, or one of %s", args[0], strings.Join(modes.Keys(), ", "))}
+				return unknownCommand(cmd, args[0])
 			}
 			return cmd.Help()
 		},
@@ -102,9 +107,76 @@ summary. Every wait it shows was measured on the connection, never scripted.`, l
 	root.SetOut(deps.Out)
 	root.SetErr(deps.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newCmdWalkthrough(deps), newCmdCompare(deps), newCmdServe(deps))
+	root.Version = buildInfo()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newCmdWalkthrough(deps), newCmdCompare(deps), newCmdServe(deps), newCmdVersion(deps))
 	for _, m := range modes.All() {
 		root.AddCommand(newCmdMode(deps, m))
 	}
+	completeChoices(root)
+	root.SuggestionsMinimumDistance = 2
+	root.SetHelpCommand(newCmdHelp())
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			// An unknown shell is an error, not the completion's help.
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return &usageError{fmt.Errorf("no completion for %q: want one of bash, zsh, fish or powershell", args[0])}
+				}
+				return cmd.Help()
+			}
+		}
+	}
+	// Help fits the terminal: flag lines wrap at its width (80 on a pipe).
+	width := 80
+	if deps.IsTerminal && deps.TerminalWidth >= 60 {
+		width = min(deps.TerminalWidth, 120)
+	}
+	root.SetUsageTemplate(strings.NewReplacer(
+		"{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}", fmt.Sprintf("{{.LocalFlags.FlagUsagesWrapped %d | trimTrailingWhitespaces}}", width),
+		"{{.InheritedFlags.FlagUsages | trimTrailingWhitespaces}}", fmt.Sprintf("{{.InheritedFlags.FlagUsagesWrapped %d | trimTrailingWhitespaces}}", width),
+	).Replace(root.UsageTemplate()))
 	return root
+}
+
+// unknownCommand is the usage error for a command that does not exist,
+// with cobra's suggestions of the ones it may have meant.
+func unknownCommand(root *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := root.SuggestionsFor(name); len(s) > 0 {
+		return &usageError{fmt.Errorf("%s: did you mean %s?", msg, strings.Join(s, " or "))}
+	}
+	return &usageError{fmt.Errorf("%s: try walkthrough, compare, or one of %s", msg, strings.Join(modes.Keys(), ", "))}
+}
+
+// newCmdHelp builds the help command: help for a command, or a usage error
+// for one that does not exist.
+func newCmdHelp() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 || target == nil {
+				name := strings.Join(args, " ")
+				if len(rest) > 0 {
+					name = rest[0]
+				}
+				return unknownCommand(root, name)
+			}
+			return target.Help()
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+			var names []string
+			for _, c := range cmd.Root().Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+	}
 }

@@ -63,7 +63,7 @@ walkie answers get a moment to finish, and it exits within a second.`,
 	fs.Var(&durationValue{p: &o.Latency, allowZero: true, max: call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of an emulated link on grandma's side of every call, each direction (0 = none, at most %v)", call.MaxLatency))
 	fs.Var(&intValue{&o.MaxCalls, 1, 100000}, "max-calls", "calls grandma takes at once; past it a caller is told to try again")
 	fs.StringArrayVar(&o.AllowOrigins, "allow-origin", nil, "a web origin, such as http://teacher.local:8080, whose pages may call on the phone besides grandma's own (repeat for more)")
-	fs.Var(&choiceValue{&o.LogFormat, []string{"text", "json"}}, "log-format", "the call log on stderr: text or json")
+	choiceFlag(fs, &choiceValue{&o.LogFormat, []string{"text", "json"}}, "log-format", "the call log on stderr: text or json")
 	return cmd
 }
 

@@ -24,6 +24,15 @@ type walkthroughOptions struct {
 	List bool
 }
 
+// chapterList numbers the chapters' titles, one a line.
+func chapterList(chapters []lesson.Chapter) string {
+	var b strings.Builder
+	for i, c := range chapters {
+		fmt.Fprintf(&b, "  %d. %s\n", i+1, c.Title)
+	}
+	return b.String()
+}
+
 // newCmdWalkthrough builds the walkthrough command: the classroom lesson.
 func newCmdWalkthrough(deps *env) *cobra.Command {
 	opts := &callOptions{}
@@ -34,11 +43,9 @@ func newCmdWalkthrough(deps *env) *cobra.Command {
 		Short: "The classroom lesson: half duplex and full duplex, chapter by chapter, run live",
 		Long: `walkthrough is a narrated lesson for a class. Each chapter explains one idea
 in plain words, runs a real call right there, and points at what just
-happened in the numbers that call measured: taking turns on HTTP, trying to
-interrupt grandma, the phone call on a WebSocket, who may start talking, the
-two side by side, the workarounds before WebSocket, and where it matters
-(--list names every chapter).
+happened in the numbers that call measured:
 
+` + chapterList(chapters) + `
 Keys, on a terminal: Enter for the next chapter, b to go back (the demo runs
 again), r to run this chapter again, q to quit. With --no-pause, or when
 input is not a terminal, it runs straight through.`,
@@ -69,8 +76,15 @@ input is not a terminal, it runs straight through.`,
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
-	cmd.Flags().BoolVar(&w.NoPause, "no-pause", false, "run every chapter without waiting for a key")
+	boolFlag(cmd.Flags(), &w.NoPause, "no-pause", "run every chapter without waiting for a key")
 	cmd.Flags().Var(&intValue{&w.Chapter, 1, len(chapters)}, "chapter", fmt.Sprintf("start at this chapter (1 to %d)", len(chapters)))
+	_ = cmd.RegisterFlagCompletionFunc("chapter", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for i, c := range chapters {
+			out = append(out, fmt.Sprintf("%d\t%s", i+1, c.Title))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	})
 	// --json comes with the shared flags but is refused here: keep it out of
 	// the help. Its only error is for a flag that does not exist.
 	// So do the picture files, which compare writes for the same calls.
@@ -78,7 +92,7 @@ input is not a terminal, it runs straight through.`,
 	for _, name := range []string{"json", "trace-out", "mermaid", "html"} {
 		_ = cmd.Flags().MarkHidden(name)
 	}
-	cmd.Flags().BoolVar(&w.List, "list", false, "list the chapters and stop")
+	boolFlag(cmd.Flags(), &w.List, "list", "list the chapters and stop")
 	return cmd
 }
 
@@ -89,6 +103,7 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 	if err != nil {
 		return asUsage(err)
 	}
+	warnShortStory(deps, script, opts.Latency)
 	style := opts.style(deps)
 	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
 	pause := !w.NoPause && deps.InIsTerminal

@@ -239,7 +239,7 @@ type Session struct {
 
 	mu      sync.Mutex
 	conns   []link.Counted // every connection the grandchild opened
-	aborted chan struct{} // closed by Abort: no connection opens after it
+	aborted chan struct{}  // closed by Abort: no connection opens after it
 }
 
 // start validates cfg, starts the call's clock and, for a call in this

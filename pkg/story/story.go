@@ -74,6 +74,10 @@ const (
 	// is a demonstration, over in seconds, not something to wait minutes for.
 	MaxPace       = 5 * time.Second
 	MaxScriptTime = 2 * time.Minute
+	// MinPace bounds the pace from below, after Speed: faster, the whole
+	// story is told in less time than the timeline tells apart from noise,
+	// and no wait would show.
+	MinPace = time.Millisecond
 )
 
 // Options choose the script's shape and timing, before Speed scales it.
@@ -185,6 +189,10 @@ func New(o Options) (Script, error) {
 			fmt.Sprintf("must come after the afterthought at %v, such as %v", o.AfterthoughtAt, o.AfterthoughtAt+DefaultGoodbyeDelay)}
 	}
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / o.Speed) }
+	if p := scale(o.Pace); p < MinPace {
+		return Script{}, &OptionError{"pace", o.Pace.String(),
+			fmt.Sprintf("a sentence every %v (after --speed %v) tells the whole story before anyone could interrupt it, and nothing would wait; use at least %v", p, o.Speed, time.Duration(float64(MinPace)*o.Speed))}
+	}
 	if goodbye := scale(o.GoodbyeAt); goodbye > MaxScriptTime || scale(o.Pace) > MaxPace {
 		slowest := max(float64(o.GoodbyeAt)/float64(MaxScriptTime), float64(o.Pace)/float64(MaxPace))
 		return Script{}, &OptionError{"speed", fmt.Sprint(o.Speed),

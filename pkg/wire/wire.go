@@ -327,6 +327,11 @@ func ServerURL(s, scheme string) (string, error) {
 	default:
 		return "", fmt.Errorf("%q: want an http:// URL such as http://192.168.1.20:8080", s)
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%q: the port must be a number from 1 to 65535, such as 8080", s)
+		}
+	}
 	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
 		return "", fmt.Errorf("%q: want only the server's address, such as http://192.168.1.20:8080, with no path", s)
 	}
