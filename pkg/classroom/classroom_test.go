@@ -86,8 +86,19 @@ func TestRemoteCalls(t *testing.T) {
 				if interruption.SentAt < lastStory.HeardAt {
 					t.Errorf("walkie: the interruption went at %v, before the story's end was heard at %v", interruption.SentAt, lastStory.HeardAt)
 				}
-				if afterthought.Waited() < 100*time.Millisecond {
-					t.Errorf("walkie: the afterthought waited only %v", afterthought.Waited())
+				// Grandma may speak only in reply to a request: the
+				// afterthought waited for one (how long depends on when her
+				// clock started and her timer fired, which a busy machine
+				// delays), and went out on the goodbye's answer, after she
+				// heard the goodbye and before her farewell.
+				goodbye := calltest.Said(t, tl, story.LabelGoodbye)
+				farewell := calltest.Said(t, tl, story.LabelFarewell)
+				if afterthought.Reason != halfduplex.ReasonNoRequest || afterthought.Waited() <= 0 {
+					t.Errorf("walkie: the afterthought waited %v because %q; want a wait because %q", afterthought.Waited(), afterthought.Reason, halfduplex.ReasonNoRequest)
+				}
+				if afterthought.SentAt < goodbye.HeardAt || afterthought.SentAt > farewell.SentAt {
+					t.Errorf("walkie: the afterthought went at %v; want it on the goodbye's answer, after grandma heard the goodbye at %v and by her farewell at %v",
+						afterthought.SentAt, goodbye.HeardAt, farewell.SentAt)
 				}
 			case "phone":
 				if interruption.Waited() > 20*time.Millisecond {
