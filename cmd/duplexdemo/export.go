@@ -81,7 +81,7 @@ func (o *exportOptions) prepare(json bool) (*exporter, error) {
 	ex := &exporter{}
 	seen := map[string]string{}
 	for _, e := range []*export{
-		{flag: "trace-out", path: o.TraceOut, write: traceevent.Write, done: "wrote the trace to %s: open it at https://ui.perfetto.dev (Open trace file) or in chrome://tracing"},
+		{flag: "trace-out", path: o.TraceOut, write: traceevent.Write, done: "wrote the trace to %s: open it at https://ui.perfetto.dev with Open trace file"},
 		{flag: "mermaid", path: o.Mermaid, write: mermaid.Write, done: "wrote the sequence diagram to %s: GitHub shows it as a picture; for a slide, paste a mermaid block into mermaid.live"},
 		{flag: "html", path: o.HTML, write: htmlreport.Write, done: "wrote the report to %s: open it in a browser, or print it"},
 	} {

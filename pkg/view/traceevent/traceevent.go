@@ -1,5 +1,5 @@
 // Package traceevent writes measured calls in the Chrome Trace Event Format,
-// the JSON that Perfetto (ui.perfetto.dev) and chrome://tracing open.
+// the JSON that Perfetto (ui.perfetto.dev) opens.
 //
 // Each side of each call is a process. Its threads are tracks:
 //
