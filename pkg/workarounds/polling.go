@@ -159,6 +159,11 @@ func local(s *call.Session, t trick) call.Roles {
 		IdleConnTimeout:       s.Silence(call.IdleTimeout),
 		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip(),
 	}
+	if t == longPolling {
+		// A held poll's answer starts only when grandma has something to
+		// say, or after HoldFor.
+		tr.ResponseHeaderTimeout += HoldFor
+	}
 	kid := &grandchild{
 		script:   s.Script,
 		rec:      s.Rec,
