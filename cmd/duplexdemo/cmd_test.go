@@ -386,6 +386,19 @@ func TestConventions(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the root's help starts with the lesson; --server shows its URL", func(t *testing.T) {
+		out, _, err := run(t, false, nil, "--help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i, j := strings.Index(out, "duplexdemo walkthrough"), strings.Index(out, "  walkie "); i < 0 || j < 0 || i > j {
+			t.Errorf("the root's help should name the lesson before the modes:\n%s", out)
+		}
+		out, _, err = run(t, false, nil, "walkie", "--help")
+		if err != nil || !strings.Contains(out, "--server URL") {
+			t.Errorf("walkie --help should show --server URL; got %v:\n%s", err, out)
+		}
+	})
 	t.Run("walkthrough help names every chapter", func(t *testing.T) {
 		out, _, err := run(t, false, nil, "walkthrough", "--help")
 		if err != nil {
