@@ -7,6 +7,7 @@ import "sync"
 // however slow the link makes it. Its methods are safe for concurrent use.
 type Progress struct {
 	sentences int
+	anytime   chan struct{} // closed from the start
 	begun     chan struct{}
 	ended     chan struct{}
 
@@ -16,7 +17,9 @@ type Progress struct {
 
 // NewProgress follows a story of s's length.
 func NewProgress(s Script) *Progress {
-	return &Progress{sentences: len(s.Story), begun: make(chan struct{}), ended: make(chan struct{})}
+	p := &Progress{sentences: len(s.Story), anytime: make(chan struct{}), begun: make(chan struct{}), ended: make(chan struct{})}
+	close(p.anytime)
+	return p
 }
 
 // Heard notes a line the grandchild heard, by its label.
@@ -35,12 +38,6 @@ func (p *Progress) Heard(label string) {
 	}
 }
 
-// Begun is closed once the grandchild has heard the story's first sentence.
-func (p *Progress) Begun() <-chan struct{} { return p.begun }
-
-// Ended is closed once she has heard its last.
-func (p *Progress) Ended() <-chan struct{} { return p.ended }
-
 // Reached returns a channel that is closed once the grandchild has heard
 // the story get as far as m; for Anytime it is closed already.
 func (p *Progress) Reached(m Milestone) <-chan struct{} {
@@ -50,13 +47,5 @@ func (p *Progress) Reached(m Milestone) <-chan struct{} {
 	case StoryEnded:
 		return p.ended
 	}
-	return closed
+	return p.anytime
 }
-
-// closed is a channel closed from the start, for lines that wait for no
-// milestone.
-var closed = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()

@@ -123,7 +123,7 @@ func TestProgress(t *testing.T) {
 	p := NewProgress(Default())
 	p.Heard(LabelAnswer)
 	select {
-	case <-p.Begun():
+	case <-p.Reached(StoryBegun):
 		t.Fatal("begun before any sentence")
 	default:
 	}
@@ -131,12 +131,12 @@ func TestProgress(t *testing.T) {
 		p.Heard(LabelStory)
 	}
 	select {
-	case <-p.Ended():
+	case <-p.Reached(StoryEnded):
 		t.Fatal("ended before the last sentence")
 	default:
 	}
 	p.Heard(LabelStory)
-	<-p.Begun()
-	<-p.Ended()
+	<-p.Reached(StoryBegun)
+	<-p.Reached(StoryEnded)
 	p.Heard(LabelStory) // a story told again closes nothing twice
 }
