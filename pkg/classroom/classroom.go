@@ -38,9 +38,6 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
-// The modes grandma takes calls in, by their keys in the call log.
-var walkieKey, phoneKey = halfduplex.Mode().Key, fullduplex.Mode().Key
-
 // Defaults and limits.
 const (
 	// DefaultAddr is where the server listens unless told otherwise: this
@@ -316,11 +313,11 @@ func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
 		}
 		script, err := wire.ParseScript(r.URL.Query())
 		if err != nil {
-			s.refuse(w, r, walkieKey, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
+			s.refuse(w, r, halfduplex.Mode().Key, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
 			return
 		}
 		if c = s.startWalkie(callID, script, r.RemoteAddr); c == nil {
-			s.busy(w, r, walkieKey)
+			s.busy(w, r, halfduplex.Mode().Key)
 			return
 		}
 	}
@@ -408,7 +405,7 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 		}
 		lines := c.lines
 		c.mu.Unlock()
-		s.logCall(c.id, walkieKey, c.peer, time.Since(c.start), in, out, lines, outcome)
+		s.logCall(c.id, halfduplex.Mode().Key, c.peer, time.Since(c.start), in, out, lines, outcome)
 	}()
 	return c
 }
@@ -418,12 +415,12 @@ func (s *Server) startWalkie(callID string, script story.Script, peer string) *w
 func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	script, err := wire.ParseScript(r.URL.Query())
 	if err != nil {
-		s.refuse(w, r, phoneKey, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
+		s.refuse(w, r, fullduplex.Mode().Key, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
 		return
 	}
 	id, ok := s.begin()
 	if !ok {
-		s.busy(w, r, phoneKey)
+		s.busy(w, r, fullduplex.Mode().Key)
 		return
 	}
 	defer s.end()
@@ -455,7 +452,7 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	if out == "" {
 		return // the handshake failed; the upgrader has answered
 	}
-	s.logCall(id, phoneKey, r.RemoteAddr, time.Since(start), in, sent, lines, out)
+	s.logCall(id, fullduplex.Mode().Key, r.RemoteAddr, time.Since(start), in, sent, lines, out)
 }
 
 // checkOrigin is gorilla's same-origin rule, widened by AllowOrigins: a
