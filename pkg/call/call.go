@@ -8,7 +8,9 @@ package call
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -92,11 +94,29 @@ type RemoteRoles struct {
 	// Grandchild places the call and returns when she has hung up.
 	Grandchild func(ctx context.Context) error
 	// Record returns grandma's record of the call as she handed it over
-	// (wire.EncodeRecord), and the bytes it took on the wire, framing
-	// included; nil if she did not hand it over.
-	Record func() (record []byte, wireBytes int64)
+	// (wire.EncodeRecord); nil if she did not hand it over.
+	Record func() []byte
+	// HandOver, if not nil, returns a new watcher for each connection the
+	// grandchild opens, to find the bytes on it that carried her record.
+	HandOver func() HandOver
 	// Facts, as in Roles.
 	Facts func(tl *timeline.Timeline) []result.Fact
+}
+
+// HandOver finds, among the bytes that arrive on one of the grandchild's
+// connections, those that carried grandma's record of the call: the line
+// or message that holds it, framing included. Her record is not part of
+// the conversation, so the call's counts (Result.WireBytes and the
+// connection's Result.PerConnection entry) leave those bytes out: counted
+// where they crossed the link, never worked out from the record's length.
+type HandOver interface {
+	// Write is given every byte that arrives on the connection, in order,
+	// as the link counts it (link.WrapTapped). It keeps only what it needs
+	// and never fails. The session calls it and Bytes under one lock.
+	io.Writer
+	// Bytes returns how many of the bytes given to Write carried her
+	// record; 0 if it did not come on this connection.
+	Bytes() int64
 }
 
 // MaxLatency bounds the emulated latency: slower than this, a call would
@@ -181,9 +201,10 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 	defer cancel()
 
 	roles := m.Remote(s, base)
+	s.handOver = roles.HandOver // before the grandchild dials
 	err = roles.Grandchild(ctx)
 	cancel()
-	record, handOver := roles.Record()
+	record := roles.Record()
 	var hers *timeline.Timeline
 	var facts wire.Facts
 	if record != nil && err == nil {
@@ -191,8 +212,12 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 	}
 	res := s.finish(m, roles.Facts)
 	res.Server, res.ServerLatency = base, facts.Latency
-	// Her record is not part of the conversation: the counts leave it out.
-	res.WireBytes[timeline.Server] -= min(handOver, res.WireBytes[timeline.Server])
+	if err == nil && record != nil && s.handedOver == 0 {
+		// Her record came, but the bytes that carried it were not found
+		// where they crossed: the counts would hold them, and a count is
+		// never worked out instead.
+		err = errors.New("grandma's record of the call arrived, but the bytes that carried it were not found on the grandchild's connections")
+	}
 	if err == nil {
 		err = s.join(res, hers, base)
 	}
@@ -237,9 +262,35 @@ type Session struct {
 	dialer   *link.Dialer
 	open     sync.WaitGroup // the grandchild's connections not yet closed
 
+	// handOver, set for a call to a grandma elsewhere, watches each
+	// connection for her record (RemoteRoles.HandOver); handedOver is the
+	// bytes finish found it took, on all of them.
+	handOver   func() HandOver
+	handedOver int64
+
 	mu      sync.Mutex
 	conns   []link.Counted // every connection the grandchild opened
+	watches []*watch       // conns[i]'s watcher, or nil
 	aborted chan struct{}  // closed by Abort: no connection opens after it
+}
+
+// watch is a connection's HandOver behind a lock: the link gives it bytes
+// from the connection's reader, and finish asks it for its count.
+type watch struct {
+	mu sync.Mutex
+	h  HandOver
+}
+
+func (w *watch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.h.Write(p)
+}
+
+func (w *watch) bytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.h.Bytes()
 }
 
 // start validates cfg, starts the call's clock and, for a call in this
@@ -307,11 +358,21 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 		Connections: s.Meter.Conns(),
 	}
 	s.mu.Lock()
-	for _, c := range s.conns {
-		cb := result.ConnBytes{Bytes: [2]int64{timeline.Client: c.BytesWritten(), timeline.Server: c.BytesRead()}}
+	for i, c := range s.conns {
+		// Grandma's record is not part of the conversation: the bytes that
+		// carried it, as they crossed on this connection, come off its
+		// count and the total. The link counts bytes before it taps them,
+		// so asked first, the watch never holds more than the count.
+		var handedOver int64
+		if w := s.watches[i]; w != nil {
+			handedOver = w.bytes()
+		}
+		cb := result.ConnBytes{Bytes: [2]int64{timeline.Client: c.BytesWritten(), timeline.Server: c.BytesRead() - handedOver}}
 		if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 			cb.ClientPort = a.Port
 		}
+		res.WireBytes[timeline.Server] -= handedOver
+		s.handedOver += handedOver
 		res.PerConnection = append(res.PerConnection, cb)
 	}
 	s.mu.Unlock()
@@ -377,7 +438,13 @@ func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Co
 		}
 	}()
 	s.open.Add(1)
-	conn, err := s.dialer.DialContext(ctx, network, addr)
+	var w *watch
+	var tap io.Writer // a nil *watch in it would not be a nil tap
+	if s.handOver != nil {
+		w = &watch{h: s.handOver()}
+		tap = w
+	}
+	conn, err := s.dialer.DialTapped(ctx, network, addr, tap)
 	if err != nil {
 		s.open.Done()
 		return nil, err
@@ -390,7 +457,8 @@ func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Co
 		return nil, net.ErrClosed
 	default:
 	}
-	s.conns = append(s.conns, conn.(link.Counted)) // the link wraps every connection it dials
+	s.conns = append(s.conns, conn)
+	s.watches = append(s.watches, w)
 	s.mu.Unlock()
 	s.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
 	return conn, nil

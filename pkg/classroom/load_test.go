@@ -156,6 +156,8 @@ type loggedCall struct {
 	Mode       string    `json:"mode"`
 	DurationMS int64     `json:"duration_ms"`
 	Outcome    string    `json:"outcome"`
+	Peer       string    `json:"peer"`
+	BytesOut   int64     `json:"bytes_out"`
 }
 
 // calls returns the calls of mode grandma has logged so far.

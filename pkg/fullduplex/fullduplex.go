@@ -114,24 +114,7 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 		url:       "ws" + strings.TrimPrefix(base, "http") + Path + "?" + wire.ScriptQuery(s.Script).Encode(),
 		remote:    r,
 	}
-	return call.RemoteRoles{Grandchild: kid.call, Record: r.record}
-}
-
-// record returns grandma's record as she handed it over, and the bytes it
-// took: one unmasked text frame, a 2-byte header with 2 or 8 more bytes of
-// length for a longer payload.
-func (r *elsewhere) record() ([]byte, int64) {
-	if r.log == nil {
-		return nil, 0
-	}
-	n := int64(len(r.log))
-	switch {
-	case n >= 1<<16:
-		return r.log, 2 + 8 + n
-	case n >= 126:
-		return r.log, 2 + 2 + n
-	}
-	return r.log, 2 + n
+	return call.RemoteRoles{Grandchild: kid.call, Record: func() []byte { return r.log }, HandOver: newHandOverWatch}
 }
 
 // write writes one message, bounded by writeWait. Only a side's writer

@@ -39,6 +39,8 @@ type Grandma struct {
 	done     chan struct{}
 	doneOnce sync.Once
 
+	rememberOnce sync.Once
+
 	mu      sync.Mutex
 	pending []utterance
 }
@@ -113,6 +115,12 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// What she was waiting to say by the time she heard this request rides
 	// on its answer; what she thinks of while answering waits for the next.
+	// The goodbye is her last chance: if the afterthought's time has come
+	// and her story is told, she has thought of it, even if Remember's timer
+	// has not run yet on a busy machine.
+	if label == story.LabelGoodbye && g.rec.Now() >= g.script.AfterthoughtAt && isClosed(g.told) {
+		g.remember()
+	}
 	pending := g.takePending()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -220,8 +228,26 @@ func (g *Grandma) Remember(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	}
-	u := g.want(story.LabelAfterthought, g.script.Afterthought)
-	g.mu.Lock()
-	g.pending = append(g.pending, u)
-	g.mu.Unlock()
+	g.remember()
+}
+
+// remember wants to say the afterthought, once, and keeps it for the next
+// request's answer.
+func (g *Grandma) remember() {
+	g.rememberOnce.Do(func() {
+		u := g.want(story.LabelAfterthought, g.script.Afterthought)
+		g.mu.Lock()
+		g.pending = append(g.pending, u)
+		g.mu.Unlock()
+	})
+}
+
+// isClosed says whether c is closed, without waiting.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -95,8 +94,9 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 			}
 			return err
 		},
-		Record: r.record,
-		Facts:  requests,
+		Record:   r.record,
+		HandOver: newHandOverWatch,
+		Facts:    requests,
 	}
 }
 
@@ -124,17 +124,11 @@ func requests(tl *timeline.Timeline) []result.Fact {
 	return []result.Fact{{Key: "requests", Title: "HTTP requests", Value: float64(n), Compared: true}}
 }
 
-// record returns grandma's record as she handed it over, and the bytes it
-// took: one chunk of the chunked answer, its size in hex, CRLF, the line
-// and its newline, CRLF.
-func (r *elsewhere) record() ([]byte, int64) {
+// record returns grandma's record as she handed it over.
+func (r *elsewhere) record() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.log == nil {
-		return nil, 0
-	}
-	n := int64(len(r.log) + 1)
-	return r.log, int64(len(strconv.FormatInt(n, 16))) + 2 + n + 2
+	return r.log
 }
 
 // brokeOff says whether err is a connection to grandma ending under a call

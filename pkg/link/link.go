@@ -13,6 +13,7 @@ package link
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -76,6 +77,15 @@ type Dialer struct {
 // DialContext dials addr and returns the connection wrapped in the link,
 // once its TCP handshake has taken the round trip it takes on a real link.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := d.DialTapped(ctx, network, addr, nil)
+	if err != nil {
+		return nil, err // not a nil Counted in a non-nil net.Conn
+	}
+	return c, nil
+}
+
+// DialTapped is DialContext, with a tap on what arrives (see WrapTapped).
+func (d *Dialer) DialTapped(ctx context.Context, network, addr string, tap io.Writer) (Counted, error) {
 	dial := d.Dial
 	if dial == nil {
 		var nd net.Dialer
@@ -98,23 +108,38 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 			return nil, ctx.Err()
 		}
 	}
-	return Wrap(c, d.Latency, d.Meter, d.OnClose), nil
+	return WrapTapped(c, d.Latency, d.Meter, d.OnClose, tap), nil
 }
 
 // Wrap returns c behind an emulated link with the given one-way latency,
 // counting bytes in m. onClose, if not nil, is called once when the returned
-// connection's Close is first called, before the peer can notice. With a latency of 0 the connection only counts
-// bytes. The caller must Close the returned connection, which closes c.
+// connection's Close is first called, before the peer can notice. With a
+// latency of 0 the connection only counts bytes. The caller must Close the
+// returned connection, which closes c.
 func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) Counted {
+	return WrapTapped(c, latency, m, onClose, nil)
+}
+
+// WrapTapped is Wrap, and gives tap, if not nil, every byte that arrives
+// from the peer, in order, at the moment the link counts it: as it comes
+// off the real connection, before its latency, whether or not the owner
+// ever reads it. So the bytes tap is given are exactly the ones BytesRead
+// counts, and tap can find where something crossed, not work it out. Its
+// Write is called by whichever goroutine takes the bytes off the real
+// connection (the read pump behind a latency, the reader otherwise), so a
+// tap that is looked at elsewhere locks; it must not block, its error is
+// ignored, and it must keep only what it needs.
+func WrapTapped(c net.Conn, latency time.Duration, m *Meter, onClose func(), tap io.Writer) Counted {
 	m.conns.Add(1)
 	if latency <= 0 {
-		return &countingConn{Conn: c, meter: m, onClose: onClose}
+		return &countingConn{Conn: c, meter: m, onClose: onClose, tap: tap}
 	}
 	lc := &delayedConn{
 		Conn:      c,
 		latency:   latency,
 		meter:     m,
 		onClose:   onClose,
+		tap:       tap,
 		changed:   make(chan struct{}),
 		outSignal: make(chan struct{}, 1),
 		writeDone: make(chan struct{}),
@@ -131,6 +156,7 @@ type countingConn struct {
 	counts
 	meter     *Meter
 	onClose   func()
+	tap       io.Writer
 	closeOnce sync.Once
 }
 
@@ -138,6 +164,9 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.meter.read.Add(int64(n))
 	c.read.Add(int64(n))
+	if c.tap != nil && n > 0 {
+		_, _ = c.tap.Write(p[:n]) // a tap never fails
+	}
 	return n, err
 }
 
@@ -173,6 +202,7 @@ type delayedConn struct {
 	latency time.Duration
 	meter   *Meter
 	onClose func()
+	tap     io.Writer // given what arrives, by readPump only
 
 	mu sync.Mutex
 	// changed is closed and replaced whenever a reader may need to look
@@ -204,6 +234,9 @@ func (c *delayedConn) readPump() {
 		due := time.Now().Add(c.latency)
 		c.meter.read.Add(int64(n))
 		c.read.Add(int64(n))
+		if c.tap != nil && n > 0 {
+			_, _ = c.tap.Write(buf[:n]) // a tap never fails
+		}
 		c.mu.Lock()
 		if n > 0 {
 			c.in = append(c.in, chunk{due: due, data: append([]byte(nil), buf[:n]...)})

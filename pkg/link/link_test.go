@@ -1,6 +1,7 @@
 package link
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -125,6 +126,46 @@ func TestCountsBytes(t *testing.T) {
 			server.Close()
 			if m.Written() != 5 || m.Read() != 3 || m.Conns() != 1 {
 				t.Errorf("latency %v: written %d, read %d, conns %d; want 5, 3, 1", d, m.Written(), m.Read(), m.Conns())
+			}
+		})
+	}
+}
+
+// TestTapSeesWhatIsCounted: a connection's tap is given exactly the bytes
+// BytesRead counts, in order, as they come off the real connection: behind
+// a latency, before the owner can read them.
+func TestTapSeesWhatIsCounted(t *testing.T) {
+	for _, d := range []time.Duration{0, latency} {
+		synctest.Test(t, func(t *testing.T) {
+			l := pipenet.Listen()
+			defer l.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				c, _ := l.Accept()
+				accepted <- c
+			}()
+			var tap bytes.Buffer // only the reader's goroutine writes it, until synctest.Wait
+			dialer := &Dialer{Latency: d, Meter: new(Meter), Dial: l.DialContext}
+			client, err := dialer.DialTapped(context.Background(), "pipe", "pipe", &tap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			server := <-accepted
+			go server.Write([]byte("hello, "))
+			if d > 0 {
+				synctest.Wait() // arrived, not yet readable
+				if tap.String() != "hello, " || client.BytesRead() != 7 {
+					t.Errorf("latency %v: before the latency passed, the tap had %q and BytesRead was %d; want what arrived, and its count", d, tap.String(), client.BytesRead())
+				}
+			}
+			readFull(t, client, 7)
+			go server.Write([]byte("world"))
+			readFull(t, client, 5)
+			synctest.Wait()
+			client.Close()
+			server.Close()
+			if tap.String() != "hello, world" || client.BytesRead() != int64(tap.Len()) {
+				t.Errorf("latency %v: the tap had %q, BytesRead %d; want %q and its length", d, tap.String(), client.BytesRead(), "hello, world")
 			}
 		})
 	}
