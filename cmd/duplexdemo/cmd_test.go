@@ -399,6 +399,18 @@ func TestConventions(t *testing.T) {
 			t.Errorf("walkie --help should show --server URL; got %v:\n%s", err, out)
 		}
 	})
+	t.Run("man pages", func(t *testing.T) {
+		dir := t.TempDir()
+		if _, _, err := run(t, false, nil, "man", dir); err != nil {
+			t.Fatal(err)
+		}
+		for _, page := range []string{"duplexdemo.1", "duplexdemo-walkie.1", "duplexdemo-compare.1", "duplexdemo-walkthrough.1"} {
+			b, err := os.ReadFile(filepath.Join(dir, page))
+			if err != nil || !bytes.Contains(b, []byte(".TH")) {
+				t.Errorf("%s: %v; want a man page", page, err)
+			}
+		}
+	})
 	t.Run("walkthrough help names every chapter", func(t *testing.T) {
 		out, _, err := run(t, false, nil, "walkthrough", "--help")
 		if err != nil {
