@@ -399,6 +399,28 @@ func TestConventions(t *testing.T) {
 			t.Errorf("walkie --help should show --server URL; got %v:\n%s", err, out)
 		}
 	})
+	t.Run("--width 60 and --ascii hold everywhere", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"walkie"}, {"phone"}, {"poll"}, {"longpoll"}, {"sse"},
+			{"compare"}, {"compare", "--all"}, {"walkthrough", "--no-pause"},
+		} {
+			out, _, err := run(t, false, nil, append(args, "--width", "60", "--ascii")...)
+			if err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				if n := len([]rune(line)); n > 60 {
+					t.Errorf("%v: a line of %d columns: %q", args, n, line)
+				}
+				for _, r := range line {
+					if r > 127 {
+						t.Errorf("%v --ascii: %q in %q", args, r, line)
+						break
+					}
+				}
+			}
+		}
+	})
 	t.Run("man pages", func(t *testing.T) {
 		dir := t.TempDir()
 		if _, _, err := run(t, false, nil, "man", dir); err != nil {

@@ -145,6 +145,7 @@ func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call
 		}
 	case !ex.stdout:
 		style := opts.style(deps)
+		warnNarrow(deps, opts, style)
 		var b bytes.Buffer
 		if err := render.Compare(&b, t, style); err != nil {
 			return err

@@ -105,6 +105,7 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 	}
 	warnShortStory(deps, script, opts.Latency)
 	style := opts.style(deps)
+	warnNarrow(deps, opts, style)
 	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
 	pause := !w.NoPause && deps.InIsTerminal
 	var keys <-chan string
@@ -158,7 +159,7 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 			break
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\nThat is the lesson. Run `duplexdemo compare` to see both again (`--all`\nadds the tricks before WebSocket), or each alone with `duplexdemo walkie` and\n`duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`,\na page to print. The examples collab-editing, auction and chat measure the\nscenarios above: `go run ./examples/auction`.")
+	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap("That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds the tricks before WebSocket), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; from a clone of the repository: `go run ./examples/auction`.", style.Width))
 	return err
 }
 

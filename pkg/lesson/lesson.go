@@ -152,6 +152,10 @@ func (l *Teacher) config() call.Config {
 // nbsp joins a number to its unit, so that wrap never parts them.
 const nbsp = "\u00a0"
 
+// Wrap breaks text into lines of at most width columns, as the lesson's
+// own words are: paragraphs apart, bullets indented.
+func Wrap(text string, width int) string { return wrap(text, width) }
+
 // wrap breaks text into lines of at most width columns; blank lines in
 // text separate paragraphs, and a paragraph that starts with "- " is a
 // bullet whose later lines are indented under its text.

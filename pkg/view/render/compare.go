@@ -12,11 +12,14 @@ import (
 
 // Compare prints a comparison of any number of calls: a row per measure,
 // a column per mode, fitted to the style's width. Value columns read best
-// close to their names, so the table is no wider than DefaultWidth.
+// close to their names, so the table is no wider than DefaultWidth; on a
+// terminal too narrow for every mode's column, the modes are split over
+// tables one under the next, each as wide as fits.
 func Compare(w io.Writer, t report.Table, style Style) error {
 	g := style.glyphs()
-	name := 25
-	col := max((min(style.width(), DefaultWidth)-2-name)/max(len(t.Calls), 1), 9)
+	const name, minCol = 25, 10
+	width := min(style.width(), DefaultWidth)
+	perTable := max((width-2-name)/minCol, 1)
 	var b strings.Builder
 	latency := 0.0
 	if len(t.Calls) > 0 {
@@ -24,17 +27,24 @@ func Compare(w io.Writer, t report.Table, style Style) error {
 	}
 	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), msText(latency))
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
-	fmt.Fprintf(&b, "  %-*s", name, "")
-	for _, c := range t.Calls {
-		fmt.Fprint(&b, pad(fit(c.Mode, col-1, g.ellipsis), col))
-	}
-	b.WriteString("\n")
-	for _, m := range t.Measures {
-		fmt.Fprintf(&b, "  %s", fit(m.Title, name, g.ellipsis))
-		for _, c := range t.Calls {
-			fmt.Fprint(&b, pad(fit(m.ValueText(m.Values[c.Mode], g.dash), col-1, g.ellipsis), col))
+	for from := 0; from < len(t.Calls); from += perTable {
+		calls := t.Calls[from:min(from+perTable, len(t.Calls))]
+		if from > 0 {
+			b.WriteString("\n")
+		}
+		col := max((width-2-name)/len(calls), minCol)
+		fmt.Fprintf(&b, "  %-*s", name, "")
+		for _, c := range calls {
+			fmt.Fprint(&b, pad(fit(c.Mode, col-1, g.ellipsis), col))
 		}
 		b.WriteString("\n")
+		for _, m := range t.Measures {
+			fmt.Fprintf(&b, "  %s", fit(m.Title, name, g.ellipsis))
+			for _, c := range calls {
+				fmt.Fprint(&b, pad(fit(m.ValueText(m.Values[c.Mode], g.dash), col-1, g.ellipsis), col))
+			}
+			b.WriteString("\n")
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
