@@ -50,7 +50,7 @@ func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 	o.Latency = defaultLatency
 	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
 	fs.Var(&durationValue{p: &o.Latency, allowZero: true, max: call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
-	fs.Var(&durationValue{p: &o.Story.Pace, allowZero: false, max: story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (at most %v)", story.MaxPace))
+	fs.Var(&durationValue{p: &o.Story.Pace, allowZero: false, max: story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (%v to %v, after --speed)", story.MinPace, story.MaxPace))
 	fs.Var(&intValue{&o.Story.Sentences, 2, story.MaxSentences}, "sentences", fmt.Sprintf("sentences in grandma's story (2 to %d)", story.MaxSentences))
 	fs.Var(&durationValue{p: &o.Story.InterruptAt, allowZero: false, max: story.MaxScriptTime}, "interrupt-at",
 		fmt.Sprintf("when the grandchild wants to interrupt; inside the story (default just after the third sentence: %v at the default pace)", story.DefaultInterruptAt))

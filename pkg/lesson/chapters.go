@@ -239,7 +239,7 @@ asks. Grandma's afterthought waited %s over HTTP and %s on the phone.`,
 				text := `These numbers are the ones measured in this lesson, on this machine, over
 an emulated link.`
 				if l.Latency < 150*time.Millisecond {
-					text += ` Try --latency 150ms: every wait on the walkie-talkie grows, while the
+					text += ` Try --latency 150ms: the walkie-talkie's interruption waits longer, while the
 phone pays the latency once per message.`
 				}
 				return text, nil
