@@ -253,9 +253,6 @@ type Session struct {
 	Script story.Script
 	// Rec records the call, on its one clock.
 	Rec *timeline.Recorder
-	// Meter counts the bytes of the grandchild's connections each way, as
-	// they cross the emulated link.
-	Meter *link.Meter
 
 	cfg      Config
 	listener net.Listener
@@ -269,9 +266,10 @@ type Session struct {
 	handedOver int64
 
 	mu      sync.Mutex
-	conns   []link.Counted // every connection the grandchild opened
-	watches []*watch       // conns[i]'s watcher, or nil
-	aborted chan struct{}  // closed by Abort: no connection opens after it
+	conns   []link.Counted  // every connection the grandchild opened
+	watches []*watch        // conns[i]'s watcher, or nil
+	aborted context.Context // done once Abort is called: no connection opens after it
+	abort   context.CancelFunc
 }
 
 // watch is a connection's HandOver behind a lock: the link gives it bytes
@@ -303,7 +301,8 @@ func start(cfg Config, local bool) (*Session, error) {
 	if len(cfg.Script.Story) == 0 {
 		return nil, fmt.Errorf("the script has no story: build it with story.New")
 	}
-	s := &Session{Script: cfg.Script, Meter: new(link.Meter), cfg: cfg, listener: cfg.Listener, aborted: make(chan struct{})}
+	abortCtx, abort := context.WithCancel(context.Background())
+	s := &Session{Script: cfg.Script, cfg: cfg, listener: cfg.Listener, aborted: abortCtx, abort: abort}
 	if local {
 		s.Rec = timeline.NewRecorder(cfg.Observer)
 		if s.listener == nil {
@@ -318,7 +317,7 @@ func start(cfg Config, local bool) (*Session, error) {
 	}
 	s.dialer = &link.Dialer{
 		Latency: cfg.Latency,
-		Meter:   s.Meter,
+		Meter:   new(link.Meter), // the counts are read per connection (finish)
 		Dial:    cfg.Dial,
 		OnClose: func() {
 			s.Rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection")
@@ -351,13 +350,12 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 	}
 	t.Stop()
 	res := &result.Result{
-		Mode:        m.Mode,
-		Latency:     s.cfg.Latency,
-		Timeline:    s.Rec.Finish(),
-		WireBytes:   [2]int64{timeline.Client: s.Meter.Written(), timeline.Server: s.Meter.Read()},
-		Connections: s.Meter.Conns(),
+		Mode:     m.Mode,
+		Latency:  s.cfg.Latency,
+		Timeline: s.Rec.Finish(),
 	}
 	s.mu.Lock()
+	res.Connections = len(s.conns)
 	for i, c := range s.conns {
 		// Grandma's record is not part of the conversation: the bytes that
 		// carried it, as they crossed on this connection, come off its
@@ -371,7 +369,8 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 		if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
 			cb.ClientPort = a.Port
 		}
-		res.WireBytes[timeline.Server] -= handedOver
+		res.WireBytes[timeline.Client] += cb.Bytes[timeline.Client]
+		res.WireBytes[timeline.Server] += cb.Bytes[timeline.Server]
 		s.handedOver += handedOver
 		res.PerConnection = append(res.PerConnection, cb)
 	}
@@ -388,11 +387,7 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 func (s *Session) Abort() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	select {
-	case <-s.aborted:
-	default:
-		close(s.aborted)
-	}
+	s.abort()
 	for _, conn := range s.conns {
 		_ = link.Abort(conn) // already closed is as good as closed
 	}
@@ -430,13 +425,7 @@ func (s *Session) RoundTrip() time.Duration { return 2 * s.cfg.Latency }
 func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.aborted:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	defer context.AfterFunc(s.aborted, cancel)()
 	s.open.Add(1)
 	var w *watch
 	var tap io.Writer // a nil *watch in it would not be a nil tap
@@ -451,7 +440,7 @@ func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Co
 	}
 	s.mu.Lock()
 	select {
-	case <-s.aborted:
+	case <-s.aborted.Done():
 		s.mu.Unlock()
 		_ = link.Abort(conn)
 		return nil, net.ErrClosed

@@ -35,7 +35,7 @@ type Result struct {
 	// Timeline is every event of the call.
 	Timeline *timeline.Timeline
 	// WireBytes counts every byte on the wire, headers and framing
-	// included, indexed by the side that sent them.
+	// included, indexed by the side that sent them: PerConnection's sum.
 	WireBytes [2]int64
 	// Connections is how many connections the grandchild opened.
 	Connections int
