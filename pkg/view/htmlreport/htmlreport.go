@@ -35,7 +35,7 @@ func Write(w io.Writer, calls ...*result.Result) error {
 		return fmt.Errorf("htmlreport: no calls to draw")
 	}
 	tmpl, err := template.New("page").Funcs(template.FuncMap{
-		"ms":     report.MSText,
+		"ms":     result.MSText,
 		"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
 		"exact":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
 		"value":  func(m report.Measure, mode string) string { return m.ValueText(m.Values[mode], "–") },
@@ -180,7 +180,7 @@ func build(calls []*result.Result) page {
 	}
 	p.Lede = fmt.Sprintf("A grandchild calls grandma, played by duplexdemo %s: %s. Every bar, arrow and number was measured on the real connection.", p.Latency, list(ways, "and"))
 	if r := p.Calls[0].Report; r.ClockAlignment != nil {
-		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, report.MSText(r.ClockAlignment.UncertaintyMS))
+		p.Lede += fmt.Sprintf(" Grandma ran elsewhere, at %s: her times come from her own clock, placed on the grandchild's to within ± %s.", r.Server, result.MSText(r.ClockAlignment.UncertaintyMS))
 	}
 
 	x := func(d time.Duration) float64 {
@@ -222,7 +222,7 @@ func build(calls []*result.Result) page {
 				}
 				from, to := lanes[m.From], lanes[m.From.Peer()]
 				msg := message{From: m.From.String(), To: m.From.Peer().String(), Label: u.PartName(i), Text: m.Text,
-					X1: x(m.SentAt), X2: x(m.HeardAt), SentMS: report.MS(m.SentAt), HeardMS: report.MS(m.HeardAt)}
+					X1: x(m.SentAt), X2: x(m.HeardAt), SentMS: result.MS(m.SentAt), HeardMS: result.MS(m.HeardAt)}
 				if m.From == timeline.Client {
 					msg.Y1, msg.Y2 = from.Y+from.Height, to.Y
 				} else {
@@ -286,8 +286,8 @@ func newLane(mode string, side timeline.Side, y float64, waits []wait) lane {
 // waitOf lays out a wait from x1 to x2 and its label: inside the hatched
 // bar when it fits, else beside it.
 func waitOf(x1, x2 float64, s timeline.Span) wait {
-	w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: report.MS(s.End - s.Start)}
-	w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, report.MSText(w.MS), s.Reason)
+	w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: result.MS(s.End - s.Start)}
+	w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, result.MSText(w.MS), s.Reason)
 	if need := textWidth(w.Text) + 12; need <= w.W {
 		w.TextX = x1 + 6
 	} else {
@@ -353,9 +353,9 @@ func barOf(x1, x2 float64, label string, s timeline.Span) bar {
 		x1 -= (minMark - w) / 2
 		w = minMark
 	}
-	when := fmt.Sprintf("%s to %s", report.MSText(report.MS(s.Start)), report.MSText(report.MS(s.End)))
-	if report.MSText(report.MS(s.Start)) == report.MSText(report.MS(s.End)) {
-		when = "at " + report.MSText(report.MS(s.Start))
+	when := fmt.Sprintf("%s to %s", result.MSText(result.MS(s.Start)), result.MSText(result.MS(s.End)))
+	if result.MSText(result.MS(s.Start)) == result.MSText(result.MS(s.End)) {
+		when = "at " + result.MSText(result.MS(s.Start))
 	} else {
 		when = "from " + when
 	}
@@ -389,9 +389,9 @@ func headline(m result.Mode, r report.Call) string {
 		return fmt.Sprintf("%s: the grandchild's interruption was never heard.", name)
 	case in.WaitedMS != nil && *in.WaitedMS >= 1:
 		return fmt.Sprintf("%s: the interruption waited %s (%s) and was heard %s after the grandchild wanted to say it.",
-			name, report.MSText(*in.WaitedMS), in.Reason, report.MSText(*in.HeardAfterMS))
+			name, result.MSText(*in.WaitedMS), in.Reason, result.MSText(*in.HeardAfterMS))
 	}
-	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", name, report.MSText(*in.HeardAfterMS))
+	return fmt.Sprintf("%s: the interruption went at once and was heard %s after the grandchild wanted to say it.", name, result.MSText(*in.HeardAfterMS))
 }
 
 // capitalize starts a name with a capital, for the start of a sentence.
@@ -414,7 +414,7 @@ func momentRows(s report.Summary) []row {
 		if v == nil {
 			return never
 		}
-		return report.MSText(*v)
+		return result.MSText(*v)
 	}
 	reason := func(m report.Moment) string {
 		if m.WaitedMS == nil || *m.WaitedMS < 1 {
@@ -437,7 +437,7 @@ func latencyText(d time.Duration) string {
 	if d == 0 {
 		return "with no added latency"
 	}
-	return fmt.Sprintf("with %s of latency each way", report.MSText(report.MS(d)))
+	return fmt.Sprintf("with %s of latency each way", result.MSText(result.MS(d)))
 }
 
 // tickStep picks a round step that gives the axis five to twelve ticks.

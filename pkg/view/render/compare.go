@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
@@ -25,7 +26,7 @@ func Compare(w io.Writer, t report.Table, style Style) error {
 	if len(t.Calls) > 0 {
 		latency = t.Calls[0].LatencyMS
 	}
-	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), msText(latency))
+	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), result.MSText(latency))
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
 	for from := 0; from < len(t.Calls); from += perTable {
 		calls := t.Calls[from:min(from+perTable, len(t.Calls))]

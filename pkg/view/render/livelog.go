@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
@@ -103,7 +104,7 @@ func (l *LiveLog) Observe(e timeline.Event) {
 		return
 	case timeline.KindSend:
 		if e.Waited >= timeline.Resolution {
-			l.note(e, fmt.Sprintf("%s wait over after %s", g.resume, formatMS(e.Waited)))
+			l.note(e, fmt.Sprintf("%s wait over after %s", g.resume, result.DurationText(e.Waited)))
 		}
 		arrow := g.right
 		if e.Side == timeline.Server {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
@@ -14,7 +15,7 @@ import (
 func Summary(w io.Writer, r report.Call, style Style) error {
 	g := style.glyphs()
 	var b strings.Builder
-	title := fmt.Sprintf("Summary: %s, latency %s (%s)", r.Mode, msText(r.LatencyMS), r.Transport)
+	title := fmt.Sprintf("Summary: %s, latency %s (%s)", r.Mode, result.MSText(r.LatencyMS), r.Transport)
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
 	s := r.Summary
 	moments(&b, s.Interruption, s.Afterthought, style)
@@ -24,10 +25,10 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 		name string
 		t    report.SideTimes
 	}{{"grandchild", s.Client}, {"grandma", s.Server}} {
-		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, report.SpentText(row.t.TalkingMS, row.t.LinesSaid), report.SpentText(row.t.ListeningMS, row.t.LinesHeard), msText(row.t.WaitingMS))
+		fmt.Fprintf(&b, "  %-14s%11s%11s%11s\n", row.name, report.SpentText(row.t.TalkingMS, row.t.LinesSaid), report.SpentText(row.t.ListeningMS, row.t.LinesHeard), result.MSText(row.t.WaitingMS))
 	}
 	fmt.Fprintln(&b)
-	fmt.Fprintf(&b, "  %-14s%s (bytes on the link both ways at once)\n", "overlap", style.paint(sgrBold, msText(s.OverlapMS)))
+	fmt.Fprintf(&b, "  %-14s%s (bytes on the link both ways at once)\n", "overlap", style.paint(sgrBold, result.MSText(s.OverlapMS)))
 	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, report.BytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer, 5))
 	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, report.BytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient, 5))
 	// The connections and the mode's own facts, their values lined up.
@@ -42,9 +43,9 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 	if a := r.ClockAlignment; a != nil {
 		fmt.Fprintln(&b, strings.TrimRight(fit(fmt.Sprintf("  %-14s%s", "grandma at", r.Server), style.width(), g.ellipsis), " "))
 		if r.ServerLatencyMS > 0 {
-			fmt.Fprintf(&b, "  %-14s%s each way more (serve --latency)\n", "her link", msText(r.ServerLatencyMS))
+			fmt.Fprintf(&b, "  %-14s%s each way more (serve --latency)\n", "her link", result.MSText(r.ServerLatencyMS))
 		}
-		fmt.Fprintf(&b, "  %-14saligned %s %s (half a round trip)\n", "her clock", g.plusMinus, msText(a.UncertaintyMS))
+		fmt.Fprintf(&b, "  %-14saligned %s %s (half a round trip)\n", "her clock", g.plusMinus, result.MSText(a.UncertaintyMS))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -59,7 +60,7 @@ func moments(b *strings.Builder, interruption, afterthought report.Moment, style
 		if v == nil {
 			return never
 		}
-		return msText(*v)
+		return result.MSText(*v)
 	}
 	pair := func(name string, get func(report.Moment) string) {
 		fmt.Fprintf(b, row, name, get(interruption), get(afterthought))
@@ -92,6 +93,3 @@ func moments(b *strings.Builder, interruption, afterthought report.Moment, style
 	}
 	fmt.Fprintf(b, "  %-14s%s%s\n", "heard after", cells[0], cells[1])
 }
-
-// msText formats milliseconds as a whole number, "731 ms".
-func msText(ms float64) string { return report.MSText(ms) }

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
@@ -77,7 +78,7 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 		style.paint(sgrDim+";"+sideColor(timeline.Client), g.listen) + " listening",
 		style.paint(sgrBoldRed, g.wait) + " waiting",
 		style.paint(sgrDim, g.idle) + " idle",
-		"1 column = " + formatMS(step),
+		"1 column = " + result.DurationText(step),
 	}
 	line := ""
 	for _, item := range legend {

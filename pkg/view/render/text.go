@@ -1,10 +1,7 @@
 package render
 
 import (
-	"time"
 	"unicode/utf8"
-
-	"github.com/duplexdemo/duplexdemo/pkg/result"
 )
 
 // visibleWidth counts the columns s takes on screen, skipping ANSI escapes.
@@ -24,6 +21,3 @@ func visibleWidth(s string) int {
 	}
 	return n
 }
-
-// formatMS formats a duration as whole milliseconds, "731 ms".
-func formatMS(d time.Duration) string { return result.DurationText(d) }

@@ -155,11 +155,8 @@ type Alignment struct {
 	UncertaintyMS float64 `json:"uncertainty_ms"`
 }
 
-// MS converts a duration to milliseconds, rounded to the microsecond.
-func MS(d time.Duration) float64 { return result.MS(d) }
-
 func msPtr(d time.Duration) *float64 {
-	v := MS(d)
+	v := result.MS(d)
 	return &v
 }
 
@@ -172,18 +169,18 @@ func Build(r *result.Result) Call {
 		Name:            r.Mode.Name,
 		Transport:       r.Mode.Transport,
 		ServerMayStart:  r.Mode.ServerMayStart,
-		LatencyMS:       MS(r.Latency),
-		DurationMS:      MS(tl.Duration),
+		LatencyMS:       result.MS(r.Latency),
+		DurationMS:      result.MS(tl.Duration),
 		Events:          make([]Event, 0, len(tl.Events)),
 		Spans:           make([]Span, 0, len(spans)),
 		Server:          r.Server,
-		ServerLatencyMS: MS(r.ServerLatency),
+		ServerLatencyMS: result.MS(r.ServerLatency),
 	}
 	if a := r.Alignment; a != nil {
-		out.ClockAlignment = &Alignment{OffsetMS: MS(a.Offset), UncertaintyMS: MS(a.Uncertainty)}
+		out.ClockAlignment = &Alignment{OffsetMS: result.MS(a.Offset), UncertaintyMS: result.MS(a.Uncertainty)}
 	}
 	for _, e := range tl.Events {
-		ev := Event{TMS: MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}
+		ev := Event{TMS: result.MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}
 		if e.Kind == timeline.KindSend || e.Kind == timeline.KindWaiting {
 			ev.WaitedMS = msPtr(e.Waited)
 		}
@@ -193,13 +190,13 @@ func Build(r *result.Result) Call {
 		out.Events = append(out.Events, ev)
 	}
 	for _, s := range spans {
-		out.Spans = append(out.Spans, Span{Side: s.Side.String(), State: s.State.String(), StartMS: MS(s.Start), EndMS: MS(s.End), Label: s.Label, Reason: s.Reason})
+		out.Spans = append(out.Spans, Span{Side: s.Side.String(), State: s.State.String(), StartMS: result.MS(s.Start), EndMS: result.MS(s.End), Label: s.Label, Reason: s.Reason})
 	}
 	payload := r.PayloadBytes()
 	out.Summary = Summary{
 		Interruption: moment(tl, story.LabelInterruption, story.Interruption),
 		Afterthought: moment(tl, story.LabelAfterthought, story.Afterthought),
-		OverlapMS:    MS(tl.Overlap()),
+		OverlapMS:    result.MS(tl.Overlap()),
 		Bytes:        Directions{ClientToServer: r.WireBytes[timeline.Client], ServerToClient: r.WireBytes[timeline.Server]},
 		PayloadBytes: Directions{ClientToServer: payload[timeline.Client], ServerToClient: payload[timeline.Server]},
 		Connections:  r.Connections,
@@ -240,9 +237,9 @@ func moment(tl *timeline.Timeline, label, text string) Moment {
 
 func sideTimes(tl *timeline.Timeline, spans []timeline.Span, side timeline.Side) SideTimes {
 	t := SideTimes{
-		TalkingMS:   MS(timeline.TimeIn(spans, side, timeline.Talking)),
-		ListeningMS: MS(timeline.TimeIn(spans, side, timeline.Listening)),
-		WaitingMS:   MS(timeline.TimeIn(spans, side, timeline.Waiting)),
+		TalkingMS:   result.MS(timeline.TimeIn(spans, side, timeline.Talking)),
+		ListeningMS: result.MS(timeline.TimeIn(spans, side, timeline.Listening)),
+		WaitingMS:   result.MS(timeline.TimeIn(spans, side, timeline.Waiting)),
 	}
 	for _, m := range tl.Messages {
 		if m.Sent && m.From == side {

@@ -17,8 +17,8 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestMS(t *testing.T) {
-	if got := MS(1234567 * time.Nanosecond); got != 1.235 {
-		t.Errorf("MS(1.234567ms) = %v, want 1.235", got)
+	if got := result.MS(1234567 * time.Nanosecond); got != 1.235 {
+		t.Errorf("result.MS(1.234567ms) = %v, want 1.235", got)
 	}
 }
 

@@ -7,15 +7,12 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 )
 
-// MSText formats milliseconds as a whole number, "731 ms".
-func MSText(ms float64) string { return result.MSText(ms) }
-
 // UnitText formats a value in unit ("ms", "B", "%", or "" for a plain
 // count): "731 ms", "607 B", "80%", "12".
 func UnitText(v float64, unit string) string {
 	switch unit {
 	case "ms":
-		return MSText(v)
+		return result.MSText(v)
 	case "%":
 		return fmt.Sprintf("%.0f%%", v)
 	case "":
@@ -39,7 +36,7 @@ func SpentText(ms float64, lines int) string {
 	if lines > 0 && ms < 0.5 {
 		return "<1 ms"
 	}
-	return MSText(ms)
+	return result.MSText(ms)
 }
 
 // BytesText formats wire bytes with the share that was not payload, the
