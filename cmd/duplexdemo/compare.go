@@ -127,7 +127,7 @@ func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call
 	}
 	defer ex.discard()
 	warnShortStory(deps, script, opts.Latency)
-	results, err := modes.RunAll(ctx, func() call.Config { return deps.callConfig(script, opts) }, chosen)
+	results, err := modes.RunAll(ctx, func(call.Mode) call.Config { return deps.callConfig(script, opts) }, chosen)
 	if err != nil {
 		return asUsage(err)
 	}

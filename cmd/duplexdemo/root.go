@@ -1,6 +1,8 @@
 package main
 
 import (
+	tea "github.com/charmbracelet/bubbletea"
+
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +37,9 @@ type env struct {
 	// Network, if not nil, returns a fresh listener for grandma and the dial
 	// that reaches it, for each call. nil means TCP on 127.0.0.1.
 	Network func() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error))
+	// screenOptions are more options for the full-screen lesson's
+	// program, for tests.
+	screenOptions []tea.ProgramOption
 }
 
 // callConfig returns a fresh configuration for one call on this

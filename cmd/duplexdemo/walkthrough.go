@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/lesson"
+	"github.com/duplexdemo/duplexdemo/pkg/lesson/screen"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
@@ -22,6 +23,9 @@ type walkthroughOptions struct {
 	Chapter int
 	// List prints the chapters and stops (--list).
 	List bool
+	// Predict asks for the class's guess before the demos that measure a
+	// number their chapter asks about (--predict).
+	Predict bool
 }
 
 // chapterList numbers the chapters' titles, one a line.
@@ -46,12 +50,19 @@ in plain words, runs a real call right there, and points at what just
 happened in the numbers that call measured:
 
 ` + chapterList(chapters) + `
-Keys, on a terminal: Enter for the next chapter, b to go back (the demo runs
-again), r to run this chapter again, q to quit. With --no-pause, or when
-input is not a terminal, it runs straight through.`,
+On a terminal it fills the screen, one chapter at a time, laid out to fit
+(80x24 at least): the words at the top, the call growing as swimlanes in the
+middle, what it measured at the bottom. Keys: right arrow, space or Enter
+for the next chapter; left arrow or b to go back (the demo runs again); r to
+run it again; l for the chapter's full log; ? for the keys; q to quit. Keys
+pressed while a call runs are dropped. With --predict, chapters 2 and 4 ask
+for the class's guess first and show it beside the measured number.
+
+With --no-pause, or when input or output is not a terminal, it prints
+plain text straight through and waits for nothing.`,
 		Example: `  duplexdemo walkthrough
   duplexdemo walkthrough --latency 150ms --pace 500ms
-  duplexdemo walkthrough --chapter 4
+  duplexdemo walkthrough --chapter 4 --predict
   duplexdemo walkthrough --no-pause --ascii --color never`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,7 +87,8 @@ input is not a terminal, it runs straight through.`,
 		},
 	}
 	addCallFlags(cmd.Flags(), opts)
-	boolFlag(cmd.Flags(), &w.NoPause, "no-pause", "run every chapter without waiting for a key")
+	boolFlag(cmd.Flags(), &w.NoPause, "no-pause", "print every chapter as plain text, without waiting for a key")
+	boolFlag(cmd.Flags(), &w.Predict, "predict", "ask for the class's guess before the demos of chapters 2 and 4 (full screen only)")
 	cmd.Flags().Var(&intValue{&w.Chapter, 1, len(chapters)}, "chapter", fmt.Sprintf("start at this chapter (1 to %d)", len(chapters)))
 	_ = cmd.RegisterFlagCompletionFunc("chapter", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		var out []string
@@ -96,90 +108,42 @@ input is not a terminal, it runs straight through.`,
 	return cmd
 }
 
-// runWalkthrough plays the chapters from w.Chapter on, waiting for a key
-// between them when input is a terminal and --no-pause is not given.
+// runWalkthrough plays the chapters from w.Chapter on: full screen, a key
+// between chapters, on a terminal; straight through as plain text with
+// --no-pause or off a terminal.
 func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkthroughOptions, chapters []lesson.Chapter) error {
 	script, err := story.New(opts.Story)
 	if err != nil {
 		return asUsage(err)
 	}
+	fullScreen := !w.NoPause && deps.InIsTerminal && deps.IsTerminal
+	if w.Predict && !fullScreen {
+		return &usageError{errors.New("--predict asks for the class's guess before each demo, which needs the full-screen lesson: run it on a terminal, without --no-pause")}
+	}
 	warnShortStory(deps, script, opts.Latency)
 	style := opts.style(deps)
-	warnNarrow(deps, opts, style)
 	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
-	pause := !w.NoPause && deps.InIsTerminal
-	var keys <-chan string
-	if pause {
-		done := make(chan struct{})
-		defer close(done)
-		keys = readLines(deps.In, done)
-	}
-	for n := w.Chapter; n <= len(chapters); {
-		if pause && deps.IsTerminal {
-			fmt.Fprint(deps.Out, "\x1b[H\x1b[2J") // a fresh screen for each chapter
+	if fullScreen {
+		finished, err := screen.Run(ctx, screen.Options{Teacher: l, Chapters: chapters, Start: w.Chapter, Predict: w.Predict,
+			Width: opts.Width, In: deps.In, Out: deps.Out, Options: deps.screenOptions})
+		if errors.Is(err, screen.ErrInterrupted) {
+			return interrupted{syscall.SIGINT}
 		}
-		if err := l.Play(ctx, chapters, n); err != nil {
+		if err != nil || !finished {
 			return asUsage(err)
 		}
-		if !pause {
-			n++
-			continue
-		}
-		next := "Enter: next chapter"
-		if n == len(chapters) {
-			next = "Enter: finish"
-		}
-		fmt.Fprintf(deps.Out, "\n[%s   b: back   r: run again   q: quit] ", next)
-	ask:
-		for {
-			var key string
-			var ok bool
-			select {
-			case key, ok = <-keys:
-			case <-ctx.Done():
-				fmt.Fprintln(deps.Out)
-				return ctx.Err()
+	} else {
+		warnNarrow(deps, opts, style)
+		for n := w.Chapter; n <= len(chapters); n++ {
+			if _, err := l.Play(ctx, chapters, n); err != nil {
+				return asUsage(err)
 			}
-			if !ok {
-				fmt.Fprintln(deps.Out)
-				return nil // end of input: stop here
-			}
-			switch strings.ToLower(strings.TrimSpace(key)) {
-			case "":
-				n++
-			case "b":
-				n = max(n-1, 1)
-			case "r":
-			case "q":
-				return nil
-			default:
-				fmt.Fprint(deps.Out, "Enter, b, r or q: ")
-				continue ask
-			}
-			break
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap("That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds the tricks before WebSocket), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; from a clone of the repository: `go run ./examples/auction`.", style.Width))
+	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap(closingWords, style.Width))
 	return err
 }
 
-// readLines reads lines from r on a goroutine of its own, so that waiting
-// for a key never keeps Ctrl-C from stopping the lesson. The channel closes
-// at the end of input. The goroutine ends at the end of input or, once done
-// is closed, with the next line; one blocked on a terminal ends with the
-// process.
-func readLines(r io.Reader, done <-chan struct{}) <-chan string {
-	lines := make(chan string)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-done:
-				return
-			}
-		}
-	}()
-	return lines
-}
+// closingWords are the lesson's last: what to run next, all of it working
+// for someone who installed the binary and has no clone of the repository.
+const closingWords = "That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds the tricks before WebSocket), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; run one with Go: `go run github.com/duplexdemo/duplexdemo/examples/auction@latest`."

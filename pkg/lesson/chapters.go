@@ -21,6 +21,9 @@ func Chapters() []Chapter {
 	return []Chapter{
 		{
 			Title: "Taking turns",
+			brief: `A walkie-talkie is half duplex: one talks while the other listens, then they
+swap. HTTP/1.1 on one connection takes turns the same way.`,
+			moments: []string{story.LabelInterruption, story.LabelAfterthought},
 			explain: `On a walkie-talkie only one person talks at a time. You press the button,
 speak, and let go; only then can the other person answer. While one talks,
 the other can only listen. A channel like that is called half duplex.
@@ -47,6 +50,10 @@ turn.`,
 		},
 		{
 			Title: "Grandma's story",
+			brief: `Grandma's story is one long HTTP answer. Interrupting it takes a second
+request, which on the one connection waits for the whole answer.`,
+			question: interruptionQuestion("over HTTP"),
+			moments:  []string{story.LabelInterruption},
 			explain: `Grandma answers with a long story, sent sentence by sentence as one HTTP
 response. Partway through, the grandchild wants to ask something. Over HTTP
 that is a second request, and on the one connection it has to wait until
@@ -72,6 +79,9 @@ because the channel was busy with her answer.`, ms(i.WantedAtMS), ms(i.HeardAtMS
 		},
 		{
 			Title: "A phone call",
+			brief: `A phone is full duplex: both can talk at once. A WebSocket, once opened, lets
+either side send whenever it likes.`,
+			moments: []string{story.LabelInterruption, story.LabelAfterthought},
 			explain: `A phone call is full duplex: both people can talk at the same time, and each
 hears the other while talking. A WebSocket makes one connection work like
 that. After a one-time opening handshake (an HTTP request that "upgrades"
@@ -95,6 +105,10 @@ grandchild was free to speak.`, ms(q.waited))
 		},
 		{
 			Title: "Interrupting grandma on the phone",
+			brief: `The same interruption at the same moment, on the phone: nothing stands in
+the way.`,
+			question: interruptionQuestion("on the phone"),
+			moments:  []string{story.LabelInterruption},
 			explain: `The same moment again: the grandchild interrupts at the same time in the
 script as on the walkie-talkie. This time nothing stands in the way.`,
 			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
@@ -121,6 +135,9 @@ time it takes to cross the link. You waited %s.`, ms(i.WantedAtMS), ms(i.HeardAt
 		},
 		{
 			Title: "Who may start talking",
+			brief: `After her story grandma remembers something. Over HTTP she must wait to be
+asked; on a WebSocket she just says it.`,
+			moments: []string{story.LabelAfterthought},
 			explain: `After her story, grandma remembers something and wants to say it without
 being asked. Over HTTP a server can only answer requests, so she has to keep
 it until the grandchild asks something again. Over a WebSocket either side
@@ -139,6 +156,9 @@ phone it waited %s and was heard %s after she thought of it.`, ms(w.WaitedMS), m
 		},
 		{
 			Title: "Side by side",
+			brief: `The same script on the same link, over HTTP and over a WebSocket: one table,
+four swimlanes on one time axis.`,
+			moments: []string{story.LabelInterruption, story.LabelAfterthought},
 			explain: `Everything at once: the same script on the same link, over HTTP and over a
 WebSocket. One table, and all four swimlanes on one time axis.`,
 			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
@@ -147,6 +167,7 @@ WebSocket. One table, and all four swimlanes on one time axis.`,
 					return "", err
 				}
 				fmt.Fprintln(l.Out)
+				l.page.Lanes, l.page.Total = lanes.lanes, lanes.total
 				if err := render.Swimlanes(l.Out, lanes.lanes, lanes.total, l.Style); err != nil {
 					return "", err
 				}
@@ -166,6 +187,8 @@ a request to answer.`,
 		},
 		{
 			Title: "Workarounds before WebSocket",
+			brief: `Before WebSocket, polling, long polling and server-sent events faked a server
+that speaks first. Every way at once, same script, same link:`,
 			explain: `Before WebSocket, web pages that needed the server to speak first faked it on
 top of HTTP. Polling: the page asks "anything new?" every so often. Long
 polling: the server holds the question open until it has something, and the
@@ -187,7 +210,9 @@ tricks, and the phone call.`,
 					reports = append(reports, l.measured(n, r))
 				}
 				fmt.Fprintln(l.Out)
-				if err := render.Compare(l.Out, report.Compare(reports...).Only(workaroundMeasures...), l.Style); err != nil {
+				t := report.Compare(reports...).Only(workaroundMeasures...)
+				l.page.Table, l.page.Key = &t, workaroundKey
+				if err := render.Compare(l.Out, t, l.Style); err != nil {
 					return "", err
 				}
 				p := l.latest[fullduplex.Mode().Key]
@@ -206,6 +231,8 @@ connections or bytes.`,
 		{
 			Title:   "Where this matters",
 			heading: "About these numbers",
+			brief: `Taking turns costs little when one side only asks. It costs a lot when both
+sides have something to say at any moment.`,
 			explain: `Taking turns costs little when one side only asks and the other only
 answers, as when a browser loads a page. It costs a lot when both sides
 have something to say at any moment.`,
@@ -221,7 +248,7 @@ have something to say at any moment.`,
 					fmt.Fprintln(l.Out)
 				}
 				w, p := walkie.Summary, phone.Summary
-				fmt.Fprintf(l.Out, "%s\n", wrap(fmt.Sprintf(`- Collaborative editing: a co-author's change reaches you %s after they
+				l.page.Notes = fmt.Sprintf(`- Collaborative editing: a co-author's change reaches you %s after they
 make it over the phone, but %s later when it has to wait for the channel, as
 the interruption did. For that long you keep typing into an old copy of the
 document.
@@ -235,7 +262,8 @@ falls. Waiting %s for the channel can lose it.
 - Chat: a message should appear when it is sent, not when the other side next
 asks. Grandma's afterthought waited %s over HTTP and %s on the phone.`,
 					ms(p.Interruption.HeardAfterMS), ms(w.Interruption.HeardAfterMS), ms(w.Interruption.WaitedMS),
-					ms(w.Interruption.WaitedMS), ms(w.Afterthought.WaitedMS), ms(p.Afterthought.WaitedMS)), l.Style.Width))
+					ms(w.Interruption.WaitedMS), ms(w.Afterthought.WaitedMS), ms(p.Afterthought.WaitedMS))
+				fmt.Fprintf(l.Out, "%s\n", wrap(l.page.Notes, l.Style.Width))
 				text := `These numbers are the ones measured in this lesson, on this machine, over
 an emulated link.`
 				if l.Latency < 150*time.Millisecond {
@@ -250,6 +278,56 @@ phone pays the latency once per message.`
 
 // byteCount formats a byte count, its unit joined to it.
 func byteCount(n int64) string { return fmt.Sprintf("%d%sB", n, nbsp) }
+
+// workaroundKey are the rows of that table that matter most, for a screen
+// with no room for all.
+var workaroundKey = []string{"interruption_heard_after_ms", "afterthought_heard_after_ms", "requests", "connections"}
+
+// endsKey are the rows of the walkie and phone's table that matter most.
+var endsKey = []string{"interruption_waited_ms", "interruption_heard_after_ms", "afterthought_waited_ms", "afterthought_heard_after_ms"}
+
+// interruptionQuestion asks when grandma will hear the interruption, how
+// the chapter's call goes; its answer explains the number from the call.
+func interruptionQuestion(how string) *question {
+	return &question{
+		ask: func(s story.Script) string {
+			at := float64(s.InterruptAt) / float64(time.Millisecond)
+			return fmt.Sprintf("The grandchild wants to interrupt at %s. How long after that will grandma hear her, %s?", ms(&at), how)
+		},
+		answer: interruptionAnswer,
+	}
+}
+
+// interruptionAnswer reads how long after it was wanted the interruption
+// was heard, and explains it: what it waited for, then one crossing of the
+// link.
+func interruptionAnswer(r report.Call, latency time.Duration) Answer {
+	i := r.Summary.Interruption
+	a := Answer{MS: i.HeardAfterMS}
+	in := moment(r, story.LabelInterruption)
+	if i.WantedAtMS == nil || in.sent == nil || in.heard == nil {
+		a.Why = "Grandma never heard it: the call ended first."
+		return a
+	}
+	left, told := 0, 0
+	for _, e := range r.Events {
+		if e.Kind == "send" && e.Label == story.LabelStory {
+			told++
+			if e.TMS >= *i.WantedAtMS {
+				left++
+			}
+		}
+	}
+	crossing := *in.heard - *in.sent
+	lat := float64(latency) / float64(time.Millisecond)
+	link := fmt.Sprintf("crossing the link took %s: one latency (%s)", ms(&crossing), ms(&lat))
+	if w := i.WaitedMS; w != nil && *w >= 1 {
+		a.Why = fmt.Sprintf("It waited %s for the channel: when the grandchild wanted to speak, grandma still had %d of her %d sentences to send, and the one connection was hers until the last of them had arrived. Then %s.", ms(w), left, told, link)
+		return a
+	}
+	a.Why = fmt.Sprintf("Nothing stood in the way: it left at once, while grandma still had %d of her %d sentences to send, and %s.", left, told, link)
+	return a
+}
 
 // workaroundMeasures are the rows of the table of every mode: what each
 // trick buys (when the interruption and the afterthought were heard) and
@@ -279,14 +357,21 @@ func (l *Teacher) both(ctx context.Context, n int, only ...string) (pair, axis, 
 	}
 	c := pair{l.measured(n, results[0]), l.measured(n, results[1])}
 	t := report.Compare(c.half, c.full)
+	key := endsKey
 	if len(only) > 0 {
-		t = t.Only(only...)
+		t, key = t.Only(only...), nil
+	}
+	if l.page != nil {
+		l.page.Table, l.page.Key = &t, key
 	}
 	fmt.Fprintln(l.Out)
 	if err := render.Compare(l.Out, t, l.Style); err != nil {
 		return c, axis{}, err
 	}
 	lanes, total := render.CallLanes([]string{c.half.Mode, c.full.Mode}, []*timeline.Timeline{results[0].Timeline, results[1].Timeline})
+	if l.page != nil {
+		l.page.Lanes, l.page.Total = lanes, total
+	}
 	return c, axis{lanes, total}, nil
 }
 

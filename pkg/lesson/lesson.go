@@ -14,6 +14,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/render"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
@@ -34,17 +35,32 @@ type Teacher struct {
 	// Measured, if not nil, is told of each call a chapter played, with the
 	// chapter's number: the numbers the narration points at.
 	Measured func(chapter int, r report.Call)
+	// Watch, if not nil, is asked for an observer of each call a chapter
+	// starts, and is told of its events as they happen: a screen draws the
+	// call growing from them. The observer must be quick (see
+	// timeline.Observer); calls in one chapter may run at once.
+	Watch func(m call.Mode) timeline.Observer
 
 	// latest are the most recent calls of each mode, by key, for chapters
 	// that point at the runs before them.
 	latest map[string]report.Call
+	// page is the chapter being played, filled in as its demo goes.
+	page *Page
 }
 
 // Chapter is one step of the lesson.
 type Chapter struct {
 	Title string
-	// explain is a few lines for someone who has never heard of duplex.
-	explain string
+	// explain is a few lines for someone who has never heard of duplex;
+	// brief says the heart of it in two lines at most, for a screen with no
+	// room for the rest.
+	explain, brief string
+	// question, if not nil, asks the class to predict a number the demo
+	// will measure.
+	question *question
+	// moments are the labels of the lines whose moments the chapter is
+	// about, for a screen to call out beside its picture.
+	moments []string
 	// demo runs the chapter's calls, printing them, and returns the
 	// sentences that point at what they measured.
 	demo func(ctx context.Context, l *Teacher, n int) (string, error)
@@ -52,26 +68,106 @@ type Chapter struct {
 	heading string
 }
 
-// Play plays chapter n (1-based) of chapters: its title, its explanation,
-// its demo, and what the demo showed.
-func (l *Teacher) Play(ctx context.Context, chapters []Chapter, n int) error {
+// Page is one chapter as a screen lays it out: its words, and, once it has
+// been played, what its demo measured. Play prints the same to Out as text.
+type Page struct {
+	// Number is the chapter's, from 1, of Of.
+	Number, Of int
+	Title      string
+	// Explain is the chapter's explanation; Brief says its heart in two
+	// lines at most, for a screen with no room for the rest.
+	Explain, Brief string
+	// Question asks the class to predict a number the demo measures, in
+	// milliseconds; empty when the chapter asks nothing.
+	Question string
+	// Moments are the labels of the lines whose moments (wanted, waited,
+	// heard) the chapter is about, for a screen to call out.
+	Moments []string
+
+	// What the demo played, once it has.
+	//
+	// Calls are the reports of its calls, in the order played.
+	Calls []report.Call
+	// Lanes and Total are its picture: the lanes of its calls on one time
+	// axis; none when it drew no lanes.
+	Lanes []render.Lane
+	Total time.Duration
+	// Table is the comparison it printed, if any, and Key the measures of it
+	// that matter most, for a screen with no room for all.
+	Table *report.Table
+	Key   []string
+	// Notes are words it printed besides its calls.
+	Notes string
+	// Heading heads Point, the sentences that point at what it measured.
+	Heading, Point string
+	// Answer is the number Question asked for, as measured, and why it came
+	// out so; nil when the chapter asks nothing.
+	Answer *Answer
+}
+
+// Answer is the measured answer to a chapter's question.
+type Answer struct {
+	// MS is the number the question asked for, in milliseconds; nil if it
+	// never happened.
+	MS *float64
+	// Why explains it from what the call measured: what it waited for, and
+	// how long crossing the link took.
+	Why string
+}
+
+// question is a number the class can guess before a demo measures it.
+type question struct {
+	// ask is the question, from the call's script.
+	ask func(s story.Script) string
+	// answer reads the number asked for, and why it came out so, from the
+	// chapter's first call.
+	answer func(r report.Call, latency time.Duration) Answer
+}
+
+// Page returns chapter n (1-based) of chapters as it stands before it is
+// played: its words and its question.
+func (l *Teacher) Page(chapters []Chapter, n int) Page {
 	c := chapters[n-1]
+	heading := c.heading
+	if heading == "" {
+		heading = "What just happened"
+	}
+	p := Page{Number: n, Of: len(chapters), Title: c.Title, Explain: strings.TrimSpace(c.explain), Brief: c.brief, Heading: heading, Moments: c.moments}
+	if c.question != nil {
+		p.Question = c.question.ask(l.Script)
+	}
+	return p
+}
+
+// Play plays chapter n (1-based) of chapters: its title, its explanation,
+// its demo, and what the demo showed, printed to Out; it returns the
+// chapter's page, filled in with what the demo measured.
+func (l *Teacher) Play(ctx context.Context, chapters []Chapter, n int) (Page, error) {
+	c := chapters[n-1]
+	page := l.Page(chapters, n)
+	l.page = &page
+	defer func() { l.page = nil }()
 	width := l.Style.Width
 	rule := strings.Repeat("=", width)
 	if !l.Style.ASCII {
 		rule = strings.Repeat("━", width)
 	}
 	fmt.Fprintf(l.Out, "\n%s\n%s\n\n%s\n\n", rule, l.bold(fmt.Sprintf("Chapter %d of %d: %s", n, len(chapters), c.Title)), wrap(c.explain, width))
+	if page.Question != "" {
+		fmt.Fprintf(l.Out, "%s\n\n", wrap("A question for the class: "+page.Question, width))
+	}
 	point, err := c.demo(ctx, l, n)
 	if err != nil {
-		return err
+		return page, err
 	}
-	heading := c.heading
-	if heading == "" {
-		heading = "What just happened"
+	page.Point = point
+	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold(page.Heading), wrap(point, width))
+	if err == nil && c.question != nil && len(page.Calls) > 0 {
+		a := c.question.answer(page.Calls[0], l.Latency)
+		page.Answer = &a
+		_, err = fmt.Fprintf(l.Out, "\n%s\n", wrap("The answer: "+ms(a.MS)+". "+a.Why, width))
 	}
-	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold(heading), wrap(point, width))
-	return err
+	return page, err
 }
 
 func (l *Teacher) bold(s string) string {
@@ -91,13 +187,13 @@ type show struct {
 // play runs one call in mode m and prints what s asks for; chapter n is
 // told to Measured.
 func (l *Teacher) play(ctx context.Context, n int, m call.Mode, s show) (report.Call, error) {
-	cfg := l.config()
+	cfg := l.config(m)
 	var live *render.LiveLog
 	if s.log {
 		live = render.NewLiveLog(l.Out, l.Style)
 		live.Limit(s.logLimit)
 		live.Header("")
-		cfg.Observer = live.Observe
+		cfg.Observer = both(live.Observe, cfg.Observer)
 	} else {
 		fmt.Fprintf(l.Out, "(a %s call is running)\n", m.Key)
 	}
@@ -111,6 +207,9 @@ func (l *Teacher) play(ctx context.Context, n int, m call.Mode, s show) (report.
 		return report.Call{}, err
 	}
 	rep := l.measured(n, res)
+	if l.page != nil {
+		l.page.Lanes, l.page.Total = render.Lanes(res.Timeline), res.Timeline.Duration
+	}
 	if s.lanes {
 		fmt.Fprintln(l.Out)
 		if err := render.Swimlanes(l.Out, render.Lanes(res.Timeline), res.Timeline.Duration, l.Style); err != nil {
@@ -134,19 +233,38 @@ func (l *Teacher) measured(n int, res *result.Result) report.Call {
 		l.latest = map[string]report.Call{}
 	}
 	l.latest[rep.Mode] = rep
+	if l.page != nil {
+		l.page.Calls = append(l.page.Calls, rep)
+	}
 	if l.Measured != nil {
 		l.Measured(n, rep)
 	}
 	return rep
 }
 
-// config returns a fresh configuration for one call.
-func (l *Teacher) config() call.Config {
+// config returns a fresh configuration for one call in mode m, watched if
+// Watch is set.
+func (l *Teacher) config(m call.Mode) call.Config {
 	cfg := call.Config{Script: l.Script, Latency: l.Latency}
 	if l.Network != nil {
 		cfg.Listener, cfg.Dial = l.Network()
 	}
+	if l.Watch != nil {
+		cfg.Observer = l.Watch(m)
+	}
 	return cfg
+}
+
+// both returns an observer that tells a and then b, either of which may be
+// nil.
+func both(a, b timeline.Observer) timeline.Observer {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return func(e timeline.Event) { a(e); b(e) }
 }
 
 // nbsp joins a number to its unit, so that wrap never parts them.

@@ -42,7 +42,7 @@ func TestNarrationTellsTheMeasuredNumbers(t *testing.T) {
 			chapters := Chapters()
 			for _, n := range []int{2, 4} {
 				out.Reset()
-				if err := l.Play(context.Background(), chapters, n); err != nil {
+				if _, err := l.Play(context.Background(), chapters, n); err != nil {
 					t.Fatal(err)
 				}
 				if len(measured[n]) != 1 {

@@ -55,14 +55,14 @@ func Keys() []string {
 }
 
 // RunAll plays the call in each mode at once, each on its own connection
-// with a configuration of its own from config (which must return a fresh
-// listener each time), and returns the results in the order of ms. If one
+// with a configuration of its own from config, asked for each mode (it must
+// return a fresh listener each time), and returns the results in the order of ms. If one
 // fails, the others are stopped.
-func RunAll(ctx context.Context, config func() call.Config, ms []call.Mode) ([]*result.Result, error) {
+func RunAll(ctx context.Context, config func(call.Mode) call.Config, ms []call.Mode) ([]*result.Result, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	results := make([]*result.Result, len(ms))
 	for i, m := range ms {
-		cfg := config()
+		cfg := config(m)
 		g.Go(func() (err error) {
 			results[i], err = call.Run(ctx, m, cfg)
 			return err

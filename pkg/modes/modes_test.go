@@ -65,7 +65,7 @@ func TestEveryModePlaysTheCall(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		all := modes.All()
-		config := func() call.Config {
+		config := func(call.Mode) call.Config {
 			l := pipenet.Listen()
 			return call.Config{Script: story.Default(), Latency: latency, Listener: l, Dial: l.DialContext}
 		}

@@ -129,7 +129,7 @@ func TestInBrowser(t *testing.T) {
 // script and link, as `duplexdemo compare` does.
 func realCalls(t *testing.T) (walkie, phone *result.Result) {
 	t.Helper()
-	results, err := modes.RunAll(context.Background(), func() call.Config {
+	results, err := modes.RunAll(context.Background(), func(call.Mode) call.Config {
 		return call.Config{Script: story.Default(), Latency: 40 * time.Millisecond}
 	}, modes.Ends())
 	if err != nil {
