@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -37,18 +38,81 @@ func walkthrough(t *testing.T, input string, inTerminal bool, args ...string) (s
 	return out, err
 }
 
-// TestWalkthroughKeys drives the lesson through its input: Enter goes on,
-// b goes back and runs the chapter again, r runs it again, q quits.
-func TestWalkthroughKeys(t *testing.T) {
-	out, err := walkthrough(t, "\nb\nr\nq\n", true)
+// fullScreen runs the walkthrough as on a terminal (input and output
+// both terminals), on real time over the in-memory network, with keys
+// written to its input by type, and returns its output and error.
+func fullScreen(t *testing.T, ctx context.Context, typ func(w io.Writer), args ...string) (string, error) {
+	t.Helper()
+	in, typing := io.Pipe()
+	deps, out, _ := testDeps(true, nil)
+	deps.Network, deps.In, deps.InIsTerminal = inMemory, in, true
+	var mu sync.Mutex
+	deps.Out = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	done := make(chan error, 1)
+	go func() {
+		root := newCmdRoot(deps)
+		root.SetArgs(append([]string{"walkthrough"}, args...))
+		done <- root.ExecuteContext(ctx)
+	}()
+	go func() { typ(typing); typing.Close() }()
+	err := <-done
+	mu.Lock()
+	defer mu.Unlock()
+	return out.String(), err
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestWalkthroughFullScreen: with a terminal on both ends the lesson takes
+// the alternate screen, answers single keys, and gives the screen back
+// when q is pressed, printing nothing after.
+func TestWalkthroughFullScreen(t *testing.T) {
+	out, err := fullScreen(t, context.Background(), func(w io.Writer) {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "q")
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(chaptersShown(out), " "), "1 2 1 1"; got != want {
-		t.Errorf("chapters shown: %s, want %s (Enter, b, r, q)", got, want)
+	enter, leave := strings.Index(out, "\x1b[?1049h"), strings.LastIndex(out, "\x1b[?1049l")
+	if enter < 0 || leave < enter {
+		t.Errorf("the alternate screen was not taken and given back (enter at %d, leave at %d)", enter, leave)
+	}
+	if !strings.Contains(out, "Chapter 1 of 8") {
+		t.Errorf("chapter 1 was not drawn")
 	}
 	if strings.Contains(out, "That is the lesson") {
-		t.Error("q did not stop the lesson")
+		t.Error("q printed the lesson's last words; it should just stop")
+	}
+}
+
+// TestWalkthroughStopsOnTheContext: a signal (the context ending) stops
+// the full-screen lesson at once, even mid-demo, with the context's error.
+func TestWalkthroughStopsOnTheContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stopped time.Time
+	_, err := fullScreen(t, ctx, func(io.Writer) {
+		time.Sleep(300 * time.Millisecond)
+		stopped = time.Now()
+		cancel()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want the context's error", err)
+	}
+	if d := time.Since(stopped); d > 5*time.Second {
+		t.Errorf("took %v to stop", d)
+	}
+}
+
+// TestWalkthroughPredictNeedsTheScreen: --predict waits for a guess, which
+// plain text straight through cannot do.
+func TestWalkthroughPredictNeedsTheScreen(t *testing.T) {
+	_, err := walkthrough(t, "", true, "--predict", "--no-pause")
+	var ue *usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--predict") {
+		t.Errorf("--predict --no-pause: got %v, want a usage error naming --predict", err)
 	}
 }
 
@@ -62,6 +126,7 @@ func TestWalkthroughRunsThrough(t *testing.T) {
 	}{
 		{"--no-pause", true, []string{"--no-pause"}},
 		{"piped stdin", false, nil},
+		{"piped stdout", true, nil}, // testDeps' output is no terminal
 	} {
 		out, err := walkthrough(t, "", c.inTerminal, c.args...)
 		if err != nil {
@@ -91,44 +156,4 @@ func TestWalkthroughChapterAndList(t *testing.T) {
 	if _, err := walkthrough(t, "", false, "--chapter", "9"); err == nil || !strings.Contains(err.Error(), "--chapter") {
 		t.Errorf("--chapter 9: got %v, want a usage error naming the flag", err)
 	}
-}
-
-// TestWalkthroughUnknownKeyAsksAgain: a key it does not know neither runs
-// the chapter again nor moves on.
-func TestWalkthroughUnknownKeyAsksAgain(t *testing.T) {
-	out, err := walkthrough(t, "x\n\nq\n", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Join(chaptersShown(out), " "); got != "1 2" || !strings.Contains(out, "Enter, b, r or q: ") {
-		t.Errorf("chapters shown %q after x, Enter, q; want 1 2 and a reminder of the keys", got)
-	}
-}
-
-// TestWalkthroughStopsWhileWaitingForAKey: Ctrl-C (the context ending)
-// stops the lesson at once, even while it waits for Enter.
-func TestWalkthroughStopsWhileWaitingForAKey(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		in, typing := io.Pipe()
-		defer typing.Close()
-		deps, _, _ := testDeps(false, nil)
-		deps.Network, deps.In, deps.InIsTerminal = inMemory, in, true
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			root := newCmdRoot(deps)
-			root.SetArgs([]string{"walkthrough"})
-			done <- root.ExecuteContext(ctx)
-		}()
-		time.Sleep(time.Minute) // well past chapter 1: it waits for a key
-		synctest.Wait()
-		start := time.Now()
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v, want the context's error", err)
-		}
-		if d := time.Since(start); d != 0 {
-			t.Errorf("took %v to stop", d)
-		}
-	})
 }
