@@ -15,7 +15,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -124,8 +124,12 @@ type model struct {
 	guess   string         // digits of the class's guess being typed
 	guesses map[int]string // the guesses given, by chapter
 	board   *board
-	log     string // the chapter's text, as the plain lesson prints it
-	err     error  // why the demo failed
+	log     *lockedBuffer // the chapter's text, as the plain lesson prints it
+	err     error         // why the demo failed
+	// bottoms are the rows each chapter's conclusion took when last shown,
+	// so that the layout of a chapter whose demo is running leaves room for
+	// it, and does not change when the numbers arrive.
+	bottoms map[int]int
 
 	overlay overlay
 	scroll  int    // first line of the full log shown
@@ -139,7 +143,7 @@ type model struct {
 }
 
 func newModel(ctx context.Context, o Options) *model {
-	m := &model{ctx: ctx, o: o, w: MinWidth, h: MinHeight, guesses: map[int]string{}}
+	m := &model{ctx: ctx, o: o, w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, log: &lockedBuffer{}}
 	m.n = max(o.Start, 1)
 	return m
 }
@@ -155,7 +159,6 @@ func (m *model) wait() {
 type demoDone struct {
 	gen  int
 	page lesson.Page
-	log  string
 	err  error
 }
 
@@ -167,7 +170,7 @@ func (m *model) Init() tea.Cmd { return m.open(m.n) }
 // open shows chapter n and, unless it asks for a guess first, starts its
 // demo.
 func (m *model) open(n int) tea.Cmd {
-	m.n, m.overlay, m.scroll, m.err, m.log = n, none, 0, nil, ""
+	m.n, m.overlay, m.scroll, m.err, m.log = n, none, 0, nil, &lockedBuffer{}
 	m.page = m.o.Teacher.Page(m.o.Chapters, n)
 	m.board = &board{}
 	if m.o.Predict && m.page.Question != "" {
@@ -185,8 +188,8 @@ func (m *model) start() tea.Cmd {
 	m.state = running
 	m.guesses[n] = m.guess
 	t := m.o.Teacher
-	var buf bytes.Buffer
-	t.Out, t.Watch = &buf, m.board.watch
+	buf := m.log
+	t.Out, t.Watch = buf, m.board.watch
 	t.Style.Width = m.width()
 	finished := make(chan struct{})
 	m.running = finished
@@ -194,7 +197,7 @@ func (m *model) start() tea.Cmd {
 	demo := func() tea.Msg {
 		defer close(finished)
 		page, err := t.Play(ctx, chapters, n)
-		return demoDone{gen, page, buf.String(), err}
+		return demoDone{gen, page, err}
 	}
 	return tea.Batch(demo, m.tick(gen))
 }
@@ -224,7 +227,6 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			break
 		}
 		m.board.end()
-		m.log = msg.log
 		if msg.err != nil {
 			m.state, m.err = failed, msg.err
 			break
@@ -260,12 +262,8 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		m.overlay = keysHelp
 		return nil
 	case "l":
-		if m.state == running {
-			m.flash = "The full log opens when the demo is over."
-			return nil
-		}
-		if m.log != "" {
-			m.overlay = fullLog
+		if m.state != asking {
+			m.overlay, m.scroll = fullLog, follow
 		}
 		return nil
 	}
@@ -324,9 +322,18 @@ func (m *model) answerKey(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// follow is the full log's scroll while it keeps to its end, as new lines
+// come.
+const follow = -1
+
 // scrollLog moves the full log, or closes it.
 func (m *model) scrollLog(key string) {
 	page := max(m.h-2, 1)
+	n := len(lines(m.log.String()))
+	last := max(n-page, 0)
+	if m.scroll == follow {
+		m.scroll = last
+	}
 	switch key {
 	case "up", "k":
 		m.scroll--
@@ -339,9 +346,29 @@ func (m *model) scrollLog(key string) {
 	case "home", "g":
 		m.scroll = 0
 	case "end", "G":
-		m.scroll = len(strings.Split(m.log, "\n"))
+		m.scroll = follow
+		return
 	case "l", "esc", "enter":
 		m.overlay = none
 	}
-	m.scroll = min(max(m.scroll, 0), max(len(strings.Split(strings.TrimRight(m.log, "\n"), "\n"))-page, 0))
+	m.scroll = min(max(m.scroll, 0), last)
+}
+
+// lockedBuffer is a chapter's text as its demo prints it, readable while
+// the demo writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -403,3 +403,56 @@ func TestASCIIAndWidth(t *testing.T) {
 		d.m.wait()
 	})
 }
+
+// TestLayoutStaysWhenTheNumbersArrive: the words at the top of a chapter
+// are the same while its call runs and once its numbers are in, so that
+// nothing the class is reading moves.
+func TestLayoutStaysWhenTheNumbersArrive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newDriver(t, options(render.Style{Width: 80}), 80, 24)
+		for n := 1; n <= 7; n++ { // chapter 8 runs no call of its own
+			start := time.Now()
+			d.until("reached 1 s", func() bool { return time.Since(start) >= time.Second })
+			running := topRows(d.m.View())
+			d.until("finished the demo", func() bool { return d.m.state == done })
+			if got := topRows(d.m.View()); got != running {
+				t.Errorf("chapter %d: the words at the top changed when the numbers came:\n%s\nthen\n%s", n, running, got)
+			}
+			d.key("right")
+		}
+		d.finish()
+	})
+}
+
+// topRows returns a screen's rows down to its first blank one.
+func topRows(screen string) string {
+	top, _, _ := strings.Cut(screen, "\n\n")
+	return top
+}
+
+// TestFullLogWhileTheCallRuns: l opens the chapter's full log while its
+// call runs, following its end as lines come; Esc goes back.
+func TestFullLogWhileTheCallRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := options(render.Style{Width: 80})
+		o.Start = 2
+		d := newDriver(t, o, 80, 24)
+		start := time.Now()
+		d.until("reached 0.5 s", func() bool { return time.Since(start) >= 500*time.Millisecond })
+		d.key("l")
+		early := d.m.View()
+		checkFits(t, "live log", early, 80, 24)
+		if !strings.Contains(early, "as it happens") || !strings.Contains(early, "says") {
+			t.Errorf("l mid-call does not show the log as it happens:\n%s", early)
+		}
+		d.until("reached 1.5 s", func() bool { return time.Since(start) >= 1500*time.Millisecond })
+		if later := d.m.View(); later == early || !strings.Contains(later, "wait over after") {
+			t.Errorf("the live log did not follow the call to the interruption's end:\n%s", later)
+		}
+		d.key("esc")
+		if d.m.overlay != none {
+			t.Error("Esc did not close the log")
+		}
+		d.finish()
+	})
+}

@@ -85,13 +85,22 @@ func (m *model) keysView(st styles) string {
 	return strings.Join(cut(lines, m.width()), "\n")
 }
 
-// logView shows the chapter's full text, scrolled.
+// logView shows the chapter's full text, as the plain lesson prints it,
+// scrolled; while the demo runs, it follows the end as lines come.
 func (m *model) logView(st styles) string {
-	lines := strings.Split(strings.TrimRight(m.log, "\n"), "\n")
+	text := lines(m.log.String())
 	page := max(m.h-2, 1)
-	end := min(m.scroll+page, len(lines))
-	head := st.title.Render(pad(fmt.Sprintf(" Chapter %d of %d %s the full log, lines %d-%d of %d", m.n, len(m.o.Chapters), st.sep, m.scroll+1, end, len(lines)), m.width()))
-	out := append([]string{head}, lines[m.scroll:end]...)
+	from := m.scroll
+	if from == follow || from > len(text) {
+		from = max(len(text)-page, 0)
+	}
+	end := min(from+page, len(text))
+	live := ""
+	if m.state == running {
+		live = ", as it happens"
+	}
+	head := st.title.Render(pad(fmt.Sprintf(" Chapter %d of %d %s the full log%s, lines %d-%d of %d", m.n, len(m.o.Chapters), st.sep, live, min(from+1, end), end, len(text)), m.width()))
+	out := append([]string{head}, text[from:end]...)
 	for len(out) < m.h-1 {
 		out = append(out, "")
 	}
@@ -113,6 +122,7 @@ var fits = []fit{
 	{full: true, table: 2, callouts: -1, blanks: true},
 	{full: true, table: 1, callouts: -1, blanks: true},
 	{full: true, table: 0, callouts: -1, blanks: true},
+	{full: true, table: 0, callouts: 2, blanks: true},
 	{full: false, table: 2, callouts: -1, blanks: true},
 	{full: false, table: 1, callouts: -1, blanks: true},
 	{full: false, table: 0, callouts: -1, blanks: true},
@@ -223,7 +233,22 @@ func (m *model) parts(st styles, f fit) (top, middle, bottom []string) {
 			bottom = append(bottom, wrap(answer+". "+a.Why, w, 0)...)
 		}
 	case running:
+		// Room for the conclusion to come, as tall as it was last time or
+		// as it usually is, so that nothing moves when it arrives.
+		rows, ok := m.bottoms[m.n]
+		if !ok {
+			rows = 5
+			if p.Question != "" {
+				rows += 4
+			}
+		}
 		bottom = append(bottom, st.dim.Render("The numbers appear here when the call is over."))
+		for len(bottom) < rows {
+			bottom = append(bottom, "")
+		}
+	}
+	if m.state == done {
+		m.bottoms[m.n] = len(bottom)
 	}
 	return top, middle, append(bottom, m.keyBar(st))
 }
