@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -338,18 +339,18 @@ func callouts(shots []snapshot, labels []string, st styles, limit, w int) []stri
 			if len(shots) > 1 {
 				name = s.mode.Key + " " + label
 			}
-			parts := []string{"wanted at " + result.DurationText(msg.WantedAt)}
+			parts := []string{"wanted at " + dur(msg.WantedAt)}
 			switch waited := s.tl.Duration - msg.WantedAt; {
 			case !msg.Sent && waited >= timeline.Resolution:
-				parts = append(parts, st.wait.Render(fmt.Sprintf("WAITS (%s), %s so far", msg.Reason, result.DurationText(waited))))
+				parts = append(parts, st.wait.Render(fmt.Sprintf("WAITS (%s), %s so far", msg.Reason, dur(waited))))
 			case !msg.Sent:
 			case msg.Waited() >= timeline.Resolution:
-				parts = append(parts, st.wait.Render(fmt.Sprintf("WAITED %s (%s)", result.DurationText(msg.Waited()), msg.Reason)))
+				parts = append(parts, st.wait.Render(fmt.Sprintf("WAITED %s (%s)", dur(msg.Waited()), msg.Reason)))
 			default:
 				parts = append(parts, "went at once")
 			}
 			if msg.Heard {
-				parts = append(parts, fmt.Sprintf("heard at %s, %s after", result.DurationText(msg.HeardAt), result.DurationText(msg.HeardAfter())))
+				parts = append(parts, fmt.Sprintf("heard at %s, %s after", dur(msg.HeardAt), dur(msg.HeardAfter())))
 			} else if msg.Sent {
 				parts = append(parts, "on its way")
 			}
@@ -429,6 +430,12 @@ func cut(lines []string, w int) []string {
 // pad fills s with spaces to w columns.
 func pad(s string, w int) string {
 	return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0))
+}
+
+// dur formats a measured duration, its unit joined to it so that a
+// wrapped line never parts them.
+func dur(d time.Duration) string {
+	return strings.Replace(result.DurationText(d), " ", "\u00a0", 1)
 }
 
 // msText formats a measured time, or says it never happened.
