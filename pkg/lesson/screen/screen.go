@@ -35,6 +35,11 @@ const (
 // must be answered in.
 const tickEvery = 100 * time.Millisecond
 
+// maxFPS is how often the screen may be redrawn, at most, per second:
+// bubbletea's highest, so that a key's answer waits at most 8 ms for its
+// frame.
+const maxFPS = 120
+
 // ErrInterrupted is returned by Run when the teacher pressed Ctrl-C.
 var ErrInterrupted = errors.New("interrupted by Ctrl-C")
 
@@ -71,6 +76,7 @@ func Run(ctx context.Context, o Options) (finished bool, err error) {
 	opts := append([]tea.ProgramOption{
 		tea.WithContext(ctx), tea.WithInput(o.In), tea.WithOutput(o.Out), tea.WithAltScreen(),
 		tea.WithoutSignalHandler(), // the command's own handler decides the exit status
+		tea.WithFPS(maxFPS),
 	}, o.Options...)
 	final, err := tea.NewProgram(m, opts...).Run()
 	cancel()
@@ -113,8 +119,9 @@ const (
 
 // model is the bubbletea model of the lesson.
 type model struct {
-	ctx context.Context
-	o   Options
+	ctx    context.Context
+	o      Options
+	styles styles
 
 	w, h int // the terminal's size
 
@@ -143,7 +150,7 @@ type model struct {
 }
 
 func newModel(ctx context.Context, o Options) *model {
-	m := &model{ctx: ctx, o: o, w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, log: &lockedBuffer{}}
+	m := &model{ctx: ctx, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, log: &lockedBuffer{}}
 	m.n = max(o.Start, 1)
 	return m
 }

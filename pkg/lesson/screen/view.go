@@ -46,7 +46,7 @@ func newStyles(s render.Style) styles {
 }
 
 func (m *model) View() string {
-	st := newStyles(m.o.Teacher.Style)
+	st := m.styles
 	if m.w < MinWidth || m.h < MinHeight {
 		return m.tooSmall()
 	}
@@ -138,8 +138,10 @@ var fits = []fit{
 // middle of the last if even that is too tall.
 func (m *model) layout(st styles) []string {
 	var lines []string
+	memo := memo{}
+	shots := m.board.snapshots()
 	for _, f := range fits {
-		top, middle, bottom := m.parts(st, f)
+		top, middle, bottom := m.parts(st, f, memo, shots)
 		lines = stack(top, middle, bottom, m.h, f.blanks)
 		if len(lines) <= m.h {
 			break
@@ -172,8 +174,22 @@ func stack(top, middle, bottom []string, h int, blanks bool) []string {
 	return append(out, bottom...)
 }
 
+// memo keeps what one drawing of the screen has drawn so far, by name, so
+// that trying one layout after another draws each piece once.
+type memo map[string][]string
+
+func (c memo) get(name string, draw func() []string) []string {
+	if l, ok := c[name]; ok {
+		return l
+	}
+	l := draw()
+	c[name] = l
+	return l
+}
+
 // parts returns the chapter's three parts as layout f shows them.
-func (m *model) parts(st styles, f fit) (top, middle, bottom []string) {
+// shots are the calls on the board as they stand.
+func (m *model) parts(st styles, f fit, memo memo, shots []snapshot) (top, middle, bottom []string) {
 	w := m.width()
 	p := m.page
 	title := fmt.Sprintf(" Chapter %d of %d %s %s", p.Number, p.Of, st.sep, p.Title)
@@ -191,7 +207,7 @@ func (m *model) parts(st styles, f fit) (top, middle, bottom []string) {
 		if f.blanks {
 			top = append(top, "")
 		}
-		top = append(top, wrap(st.bold.Render("Question:")+" "+p.Question, w, 0)...)
+		top = append(top, memo.get("question", func() []string { return wrap(st.bold.Render("Question:")+" "+p.Question, w, 0) })...)
 		if m.state == asking {
 			top = append(top, "", st.bold.Render("The class's guess: ")+m.guess+"_ ms")
 		}
@@ -201,22 +217,25 @@ func (m *model) parts(st styles, f fit) (top, middle, bottom []string) {
 	style.Width = w
 	switch m.state {
 	case running:
-		shots := m.board.snapshots()
-		middle = append(middle, m.liveLanes(shots, style)...)
+		middle = append(middle, memo.get("lanes", func() []string { return m.liveLanes(shots, style) })...)
 		middle = append(middle, callouts(shots, p.Moments, st, f.callouts, w)...)
 	case done:
 		if len(p.Lanes) > 0 {
-			middle = append(middle, drawn(func(out io.Writer) error { return render.Swimlanes(out, p.Lanes, p.Total, style) })...)
+			middle = append(middle, memo.get("lanes", func() []string {
+				return drawn(func(out io.Writer) error { return render.Swimlanes(out, p.Lanes, p.Total, style) })
+			})...)
 		}
-		middle = append(middle, callouts(m.board.snapshots(), p.Moments, st, f.callouts, w)...)
-		if t := m.table(f, len(p.Lanes) == 0); t != nil {
+		middle = append(middle, callouts(shots, p.Moments, st, f.callouts, w)...)
+		if t, name := m.table(f, len(p.Lanes) == 0); t != nil {
 			if len(middle) > 0 && f.blanks {
 				middle = append(middle, "")
 			}
-			middle = append(middle, drawn(func(out io.Writer) error { return render.Compare(out, *t, style) })...)
+			middle = append(middle, memo.get(name, func() []string {
+				return drawn(func(out io.Writer) error { return render.Compare(out, *t, style) })
+			})...)
 		}
 		if p.Notes != "" {
-			middle = append(middle, lines(lesson.Wrap(p.Notes, w))...)
+			middle = append(middle, memo.get("notes", func() []string { return lines(lesson.Wrap(p.Notes, w)) })...)
 		}
 	case failed:
 		middle = append(middle, wrap(st.wait.Render("The demo failed:")+" "+m.err.Error(), w, 0)...)
@@ -225,13 +244,15 @@ func (m *model) parts(st styles, f fit) (top, middle, bottom []string) {
 	switch m.state {
 	case done:
 		bottom = append(bottom, st.bold.Render(p.Heading))
-		bottom = append(bottom, wrap(p.Point, w, 0)...)
+		bottom = append(bottom, memo.get("point", func() []string { return wrap(p.Point, w, 0) })...)
 		if a := p.Answer; a != nil {
-			answer := st.bold.Render("Answer:") + " " + msText(a.MS)
-			if g := m.guesses[m.n]; g != "" {
-				answer += fmt.Sprintf(" (the class guessed %s ms)", g)
-			}
-			bottom = append(bottom, wrap(answer+". "+a.Why, w, 0)...)
+			bottom = append(bottom, memo.get("answer", func() []string {
+				answer := st.bold.Render("Answer:") + " " + msText(a.MS)
+				if g := m.guesses[m.n]; g != "" {
+					answer += fmt.Sprintf(" (the class guessed %s ms)", g)
+				}
+				return wrap(answer+". "+a.Why, w, 0)
+			})...)
 		}
 	case running:
 		// Room for the conclusion to come, as tall as it was last time or
@@ -254,23 +275,24 @@ func (m *model) parts(st styles, f fit) (top, middle, bottom []string) {
 	return top, middle, append(bottom, m.keyBar(st))
 }
 
-// table returns the comparison to show under layout f, if any: a chapter
-// whose picture it is (primary) shows at least its key rows.
-func (m *model) table(f fit, primary bool) *report.Table {
+// table returns the comparison to show under layout f, if any, and a name
+// for it: a chapter whose picture it is (primary) shows at least its key
+// rows.
+func (m *model) table(f fit, primary bool) (*report.Table, string) {
 	t := m.page.Table
 	if t == nil {
-		return nil
+		return nil, ""
 	}
 	switch {
 	case f.table == 2:
-		return t
+		return t, "table"
 	case (f.table == 1 || primary) && len(m.page.Key) > 0:
 		k := t.Only(m.page.Key...)
-		return &k
+		return &k, "key table"
 	case primary:
-		return t
+		return t, "table"
 	}
-	return nil
+	return nil, ""
 }
 
 // keyBar is the last row: the keys that work now, or a word about the
@@ -296,7 +318,7 @@ func (m *model) keyBar(st styles) string {
 }
 
 func (m *model) keyHint() string {
-	return fmt.Sprintf("Keys: %s next, %s back, r again, l log, ? all keys, q quit.", newStyles(m.o.Teacher.Style).next, newStyles(m.o.Teacher.Style).back)
+	return fmt.Sprintf("Keys: %s next, %s back, r again, l log, ? all keys, q quit.", m.styles.next, m.styles.back)
 }
 
 // liveLanes draws the calls on the board as they stand, on an axis as long
