@@ -140,10 +140,21 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 			}
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap(closingWords, style.Width))
+	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap(unbroken(closingWords), style.Width))
 	return err
+}
+
+// unbroken joins the words of each command quoted in `backquotes` with
+// non-breaking spaces, so that wrapping never splits a command a reader
+// will copy.
+func unbroken(text string) string {
+	parts := strings.Split(text, "`")
+	for i := 1; i < len(parts); i += 2 {
+		parts[i] = strings.ReplaceAll(parts[i], " ", "\u00a0")
+	}
+	return strings.Join(parts, "`")
 }
 
 // closingWords are the lesson's last: what to run next, all of it working
 // for someone who installed the binary and has no clone of the repository.
-const closingWords = "That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds the tricks before WebSocket), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; run one with Go: `go run github.com/duplexdemo/duplexdemo/examples/auction@latest`."
+const closingWords = "That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds the tricks before WebSocket), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; run one with Go, anywhere: `go run github.com/duplexdemo/duplexdemo/examples/auction@latest` (from a clone: `go run ./examples/auction`)."

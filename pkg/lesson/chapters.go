@@ -3,6 +3,7 @@ package lesson
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
@@ -23,7 +24,7 @@ func Chapters() []Chapter {
 			Title: "Taking turns",
 			brief: `A walkie-talkie is half duplex: one talks while the other listens, then they
 swap. HTTP/1.1 on one connection takes turns the same way.`,
-			moments: []string{story.LabelInterruption, story.LabelAfterthought},
+			moments: []string{story.LabelQuestion},
 			explain: `On a walkie-talkie only one person talks at a time. You press the button,
 speak, and let go; only then can the other person answer. While one talks,
 the other can only listen. A channel like that is called half duplex.
@@ -119,7 +120,7 @@ script as on the walkie-talkie. This time nothing stands in the way.`,
 				}
 				i := r.Summary.Interruption
 				text := fmt.Sprintf(`You wanted to interrupt at %s; grandma heard you at %s, %s later: the
-time it takes to cross the link. You waited %s.`, ms(i.WantedAtMS), ms(i.HeardAtMS), ms(i.HeardAfterMS), ms(i.WaitedMS))
+time it takes to cross the link. You waited %s.`, ms(i.WantedAtMS), ms(i.HeardAtMS), ms(between(i.WantedAtMS, i.HeardAtMS)), ms(i.WaitedMS))
 				if last := moment(r, story.LabelStory); i.HeardAtMS != nil && last.lastSent != nil && *i.HeardAtMS < *last.lastSent {
 					text += " She heard you in the middle of her story"
 					if answeredBeforeNextSentence(r, *i.HeardAtMS) {
@@ -187,8 +188,9 @@ a request to answer.`,
 		},
 		{
 			Title: "Workarounds before WebSocket",
-			brief: `Before WebSocket, polling, long polling and server-sent events faked a server
-that speaks first. Every way at once, same script, same link:`,
+			brief: `Before WebSocket, pages faked a server that speaks first. Polling asks
+"anything new?" every so often; long polling holds each question open until
+there is news; server-sent events stream one endless answer. All at once:`,
 			explain: `Before WebSocket, web pages that needed the server to speak first faked it on
 top of HTTP. Polling: the page asks "anything new?" every so often. Long
 polling: the server holds the question open until it has something, and the
@@ -211,7 +213,13 @@ tricks, and the phone call.`,
 				}
 				fmt.Fprintln(l.Out)
 				t := report.Compare(reports...).Only(workaroundMeasures...)
-				l.page.Table, l.page.Key = &t, workaroundKey
+				l.page.Table, l.page.Key, l.page.TableFirst = &t, workaroundKey, true
+				var names []string
+				var tls []*timeline.Timeline
+				for i, r := range results {
+					names, tls = append(names, reports[i].Mode), append(tls, r.Timeline)
+				}
+				l.page.Lanes, l.page.Total = render.CallLanes(names, tls)
 				if err := render.Compare(l.Out, t, l.Style); err != nil {
 					return "", err
 				}
@@ -303,7 +311,7 @@ func interruptionQuestion(how string) *question {
 // link.
 func interruptionAnswer(r report.Call, latency time.Duration) Answer {
 	i := r.Summary.Interruption
-	a := Answer{MS: i.HeardAfterMS}
+	a := Answer{MS: between(i.WantedAtMS, i.HeardAtMS)}
 	in := moment(r, story.LabelInterruption)
 	if i.WantedAtMS == nil || in.sent == nil || in.heard == nil {
 		a.Why = "Grandma never heard it: the call ended first."
@@ -327,6 +335,18 @@ func interruptionAnswer(r report.Call, latency time.Duration) Answer {
 	}
 	a.Why = fmt.Sprintf("Nothing stood in the way: it left at once, while grandma still had %d of her %d sentences to send, and %s.", left, told, link)
 	return a
+}
+
+// between returns the time from a to b as the narration's own numbers
+// give it: the difference of the two rounded to whole milliseconds, so that
+// "wanted at 601 ms, heard at 1454 ms" goes with "853 ms later" (the
+// measured 853.6 would round to 854). nil if either never happened.
+func between(a, b *float64) *float64 {
+	if a == nil || b == nil {
+		return nil
+	}
+	d := math.Round(*b) - math.Round(*a)
+	return &d
 }
 
 // workaroundMeasures are the rows of the table of every mode: what each

@@ -96,6 +96,9 @@ type Page struct {
 	// that matter most, for a screen with no room for all.
 	Table *report.Table
 	Key   []string
+	// TableFirst says the table is the chapter's picture, and its lanes
+	// are for a screen with room for both.
+	TableFirst bool
 	// Notes are words it printed besides its calls.
 	Notes string
 	// Heading heads Point, the sentences that point at what it measured.

@@ -137,6 +137,9 @@ type model struct {
 	// so that the layout of a chapter whose demo is running leaves room for
 	// it, and does not change when the numbers arrive.
 	bottoms map[int]int
+	// fitFrom is, for each chapter, the leanest layout it has needed at
+	// this size of the terminal: later frames start from it.
+	fitFrom map[int]int
 
 	overlay overlay
 	scroll  int    // first line of the full log shown
@@ -150,7 +153,7 @@ type model struct {
 }
 
 func newModel(ctx context.Context, o Options) *model {
-	m := &model{ctx: ctx, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, log: &lockedBuffer{}}
+	m := &model{ctx: ctx, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, fitFrom: map[int]int{}, log: &lockedBuffer{}}
 	m.n = max(o.Start, 1)
 	return m
 }
@@ -224,6 +227,9 @@ func (m *model) width() int {
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		if msg.Width != m.w || msg.Height != m.h {
+			m.bottoms, m.fitFrom = map[int]int{}, map[int]int{}
+		}
 		m.w, m.h = msg.Width, msg.Height
 	case tick:
 		if msg.gen == m.gen && m.state == running {
@@ -234,6 +240,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			break
 		}
 		m.board.end()
+		if m.state == running {
+			m.flash = "" // a word about keys dropped during the call is over too
+		}
 		if msg.err != nil {
 			m.state, m.err = failed, msg.err
 			break
@@ -255,6 +264,9 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 		return tea.Quit
 	case "q":
 		return tea.Quit
+	}
+	if m.w < MinWidth || m.h < MinHeight {
+		return nil // nothing else answers a screen that shows only its size
 	}
 	switch m.overlay {
 	case fullLog:
@@ -278,7 +290,7 @@ func (m *model) key(k tea.KeyMsg) tea.Cmd {
 	case asking:
 		return m.answerKey(k)
 	case running:
-		m.flash = "A call is running: keys wait for it to end (q quits)."
+		m.flash = "A call is running: keys are dropped until it is over (q quits)."
 		return nil
 	}
 	switch key {

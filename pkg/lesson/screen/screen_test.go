@@ -247,7 +247,7 @@ func TestTypeaheadNeverSkipsAPause(t *testing.T) {
 		for _, k := range []string{"enter", "right", " ", "r", "b", "enter"} {
 			d.key(k)
 		}
-		if !strings.Contains(d.m.View(), "keys wait for it to end") {
+		if !strings.Contains(d.m.View(), "keys are dropped until it is over") {
 			t.Errorf("no word about the keys dropped:\n%s", d.m.View())
 		}
 		d.settle() // the demo ends; nothing else happens
@@ -256,6 +256,9 @@ func TestTypeaheadNeverSkipsAPause(t *testing.T) {
 		}
 		if d.m.gen != 1 {
 			t.Errorf("the demo ran %d times; want once", d.m.gen)
+		}
+		if v := d.m.View(); strings.Contains(v, "A call is running") || !strings.Contains(v, "r: run again") {
+			t.Errorf("the call is over, but the last row does not say so:\n%s", v)
 		}
 		d.key("right")
 		if d.m.n != 2 {
@@ -364,6 +367,10 @@ func TestResizeAndTooSmall(t *testing.T) {
 			t.Errorf("at 120x40 the whole explanation should show:\n%s", wide)
 		}
 		d.send(tea.WindowSizeMsg{Width: 60, Height: 20})
+		d.key("right") // unseen, it must not move the lesson
+		if d.m.n != 1 {
+			t.Errorf("Right on a screen too small moved to chapter %d", d.m.n)
+		}
 		small := d.m.View()
 		checkFits(t, "60x20", small, 60, 20)
 		if !strings.Contains(strings.Join(strings.Fields(small), " "), "needs a terminal of at least 80 columns and 24 rows; this one is 60 by 20") {
@@ -424,10 +431,16 @@ func TestLayoutStaysWhenTheNumbersArrive(t *testing.T) {
 	})
 }
 
-// topRows returns a screen's rows down to its first blank one.
+// topRows returns a screen's title and the words under it: its rows down
+// to the first that is blank or indented (a picture's).
 func topRows(screen string) string {
-	top, _, _ := strings.Cut(screen, "\n\n")
-	return top
+	rows := strings.Split(screen, "\n")
+	for i, r := range rows[1:] {
+		if strings.TrimSpace(r) == "" || strings.HasPrefix(r, " ") {
+			return strings.Join(rows[:i+1], "\n")
+		}
+	}
+	return screen
 }
 
 // TestFullLogWhileTheCallRuns: l opens the chapter's full log while its

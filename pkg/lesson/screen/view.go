@@ -71,7 +71,7 @@ func (m *model) keysView(st styles) string {
 		{st.next + ", space or Enter", "next chapter (after the last, the end)"},
 		{st.back + " or b", "back a chapter (its demo runs again)"},
 		{"r", "run this chapter's demo again"},
-		{"l", "this chapter's full log, as plain text (" + st.up + " " + st.down + " PgUp PgDn scroll)"},
+		{"l", "the chapter's full log (" + st.up + " " + st.down + " PgUp PgDn scroll)"},
 		{"?", "these keys"},
 		{"q or Ctrl-C", "quit"},
 	}
@@ -82,7 +82,9 @@ func (m *model) keysView(st styles) string {
 	for _, r := range rows {
 		lines = append(lines, fmt.Sprintf("  %-22s %s", r[0], r[1]))
 	}
-	lines = append(lines, "", "  Keys pressed while a call runs are dropped: they never answer a later question.", "", "  Press any key to go back to the chapter.")
+	lines = append(lines, "")
+	lines = append(lines, wrap("Keys pressed while a call runs are dropped, never kept for later.", m.width(), 2)...)
+	lines = append(lines, "", "  Press any key to go back to the chapter.")
 	return strings.Join(cut(lines, m.width()), "\n")
 }
 
@@ -111,6 +113,7 @@ func (m *model) logView(st styles) string {
 
 // fit is how much of a chapter a layout shows, from the most to the least.
 type fit struct {
+	noLanes  bool // leave out the lanes of a chapter whose picture is its table
 	full     bool // the whole explanation, not its brief
 	table    int  // the comparison: 2 whole, 1 its key rows, 0 none
 	callouts int  // most callout lines, -1 for all
@@ -119,18 +122,28 @@ type fit struct {
 
 // fits are the layouts tried, richest first; the first that fits the
 // terminal's height is used.
-var fits = []fit{
-	{full: true, table: 2, callouts: -1, blanks: true},
-	{full: true, table: 1, callouts: -1, blanks: true},
-	{full: true, table: 0, callouts: -1, blanks: true},
-	{full: true, table: 0, callouts: 2, blanks: true},
-	{full: false, table: 2, callouts: -1, blanks: true},
-	{full: false, table: 1, callouts: -1, blanks: true},
-	{full: false, table: 0, callouts: -1, blanks: true},
-	{full: false, table: 0, callouts: 2, blanks: true},
-	{full: false, table: 0, callouts: 2, blanks: false},
-	{full: false, table: 0, callouts: 0, blanks: false},
-}
+var fits = func() []fit {
+	leaner := []fit{
+		{full: true, table: 2, callouts: -1, blanks: true},
+		{full: true, table: 1, callouts: -1, blanks: true},
+		{full: true, table: 0, callouts: -1, blanks: true},
+		{full: true, table: 0, callouts: 2, blanks: true},
+		{full: false, table: 2, callouts: -1, blanks: true},
+		{full: false, table: 1, callouts: -1, blanks: true},
+		{full: false, table: 0, callouts: -1, blanks: true},
+		{full: false, table: 0, callouts: 2, blanks: true},
+		{full: false, table: 0, callouts: 2, blanks: false},
+		{full: false, table: 0, callouts: 0, blanks: false},
+	}
+	// Then the same without the lanes, for a chapter whose picture is its
+	// table; for any other, the lanes stay and these fit no better.
+	out := append([]fit(nil), leaner...)
+	for _, f := range leaner {
+		f.noLanes = true
+		out = append(out, f)
+	}
+	return out
+}()
 
 // layout lays out the chapter on the terminal: title and explanation at
 // the top, the demo in the middle, what it measured at the bottom above
@@ -140,10 +153,14 @@ func (m *model) layout(st styles) []string {
 	var lines []string
 	memo := memo{}
 	shots := m.board.snapshots()
-	for _, f := range fits {
+	from := m.fitFrom[m.n]
+	for i, f := range fits[from:] {
 		top, middle, bottom := m.parts(st, f, memo, shots)
 		lines = stack(top, middle, bottom, m.h, f.blanks)
 		if len(lines) <= m.h {
+			// A chapter never grows back within one size of the
+			// terminal: what the class reads stays where it is.
+			m.fitFrom[m.n] = from + i
 			break
 		}
 		if f == fits[len(fits)-1] {
@@ -218,21 +235,35 @@ func (m *model) parts(st styles, f fit, memo memo, shots []snapshot) (top, middl
 	switch m.state {
 	case running:
 		middle = append(middle, memo.get("lanes", func() []string { return m.liveLanes(shots, style) })...)
-		middle = append(middle, callouts(shots, p.Moments, st, f.callouts, w)...)
+		c := callouts(shots, p.Moments, st, f.callouts, w)
+		// Room for the moments still to come, two rows each, as they
+		// usually take, so that nothing moves when they do.
+		want := len(p.Moments) * len(shots)
+		if f.callouts >= 0 {
+			want = min(want, f.callouts)
+		}
+		for len(c) < 2*want {
+			c = append(c, "")
+		}
+		middle = append(middle, c...)
 	case done:
-		if len(p.Lanes) > 0 {
+		if len(p.Lanes) > 0 && !(f.noLanes && p.TableFirst) {
 			middle = append(middle, memo.get("lanes", func() []string {
 				return drawn(func(out io.Writer) error { return render.Swimlanes(out, p.Lanes, p.Total, style) })
 			})...)
 		}
 		middle = append(middle, callouts(shots, p.Moments, st, f.callouts, w)...)
-		if t, name := m.table(f, len(p.Lanes) == 0); t != nil {
+		t, name := m.table(f, len(p.Lanes) == 0 || p.TableFirst)
+		if t != nil {
 			if len(middle) > 0 && f.blanks {
 				middle = append(middle, "")
 			}
 			middle = append(middle, memo.get(name, func() []string {
 				return drawn(func(out io.Writer) error { return render.Compare(out, *t, style) })
 			})...)
+		}
+		if p.Table != nil && (t == nil || len(t.Measures) < len(p.Table.Measures)) {
+			middle = append(middle, st.dim.Render("  The whole table: l, the full log."))
 		}
 		if p.Notes != "" {
 			middle = append(middle, memo.get("notes", func() []string { return lines(lesson.Wrap(p.Notes, w)) })...)
@@ -301,20 +332,28 @@ func (m *model) keyBar(st styles) string {
 	if m.flash != "" {
 		return st.flash.Render(m.flash)
 	}
-	var keys string
+	var keys []string
 	switch m.state {
 	case asking:
-		keys = "digits: the class's guess   Enter: run the demo   " + st.back + ": back   q: quit"
+		keys = []string{"digits: the class's guess", "Enter: run the demo", st.back + ": back", "q: quit"}
 	case running:
-		keys = "A call is running " + st.ellipsis + "   ?: keys   q: quit"
+		keys = []string{"A call is running " + st.ellipsis, "l: its log", "?: keys", "q: quit"}
 	default:
 		next := "next"
 		if m.n == len(m.o.Chapters) {
 			next = "finish"
 		}
-		keys = fmt.Sprintf("%s: %s   %s: back   r: run again   l: full log   ?: keys   q: quit", st.next, next, st.back)
+		keys = []string{st.next + ": " + next, st.back + ": back"}
+		if len(m.page.Calls) > 0 {
+			keys = append(keys, "r: run again")
+		}
+		keys = append(keys, "l: full log", "?: keys", "q: quit")
 	}
-	return st.dim.Render(keys)
+	bar := strings.Join(keys, "   ")
+	if ansi.StringWidth(bar) > m.width() {
+		bar = strings.Join(keys, "  ")
+	}
+	return bar
 }
 
 func (m *model) keyHint() string {
@@ -330,9 +369,10 @@ func (m *model) liveLanes(shots []snapshot, style render.Style) []string {
 	}
 	t := m.o.Teacher
 	total := t.Script.GoodbyeAt + 4*t.Latency
+	var now time.Duration
 	var lanes []render.Lane
 	for _, s := range shots {
-		total = max(total, s.tl.Duration)
+		now = max(now, s.tl.Duration)
 		spans := append(s.tl.Spans(), s.tl.Pending()...)
 		for _, side := range []timeline.Side{timeline.Client, timeline.Server} {
 			name := render.SideName(side)
@@ -342,7 +382,7 @@ func (m *model) liveLanes(shots []snapshot, style render.Style) []string {
 			lanes = append(lanes, render.Lane{Name: name, Side: side, Spans: spans})
 		}
 	}
-	return drawn(func(out io.Writer) error { return render.Swimlanes(out, lanes, total, style) })
+	return drawn(func(out io.Writer) error { return render.LiveSwimlanes(out, lanes, total, now, style) })
 }
 
 // callouts are the moments that matter, one line each: when the lines

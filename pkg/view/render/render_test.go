@@ -146,3 +146,25 @@ func TestSummarySaysWhatNeverHappened(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveSwimlanesLeaveTheFutureBlank: a call still going on is drawn up
+// to now on the whole axis; the columns after now are blank, not idle.
+func TestLiveSwimlanesLeaveTheFutureBlank(t *testing.T) {
+	spans := []timeline.Span{
+		{Side: timeline.Client, State: timeline.Talking, Start: 0, End: 100 * time.Millisecond},
+		{Side: timeline.Server, State: timeline.Idle, Start: 0, End: 500 * time.Millisecond},
+	}
+	lanes := []Lane{{Name: "grandchild", Side: timeline.Client, Spans: spans}, {Name: "grandma", Side: timeline.Server, Spans: spans}}
+	var b bytes.Buffer
+	if err := LiveSwimlanes(&b, lanes, time.Second, 500*time.Millisecond, Style{Width: 72, ASCII: true}); err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(b.String(), "\n")
+	grandma := rows[3][laneLabel:]
+	drawn := strings.TrimRight(grandma, " ")
+	// 60 columns for 1 s: 17 ms a column, 59 of them; now (500 ms) is in
+	// the 30th.
+	if len(drawn) != 30 || strings.Trim(drawn, ".") != "" || len(grandma) != 59 {
+		t.Errorf("grandma's lane %q: want 30 idle columns up to now, then blanks to the 59th", grandma)
+	}
+}

@@ -39,6 +39,17 @@ func Lanes(tl *timeline.Timeline) []Lane {
 // style's width, with a legend. In each column it shows the most telling
 // state of the side then: talking, else waiting, else listening, else idle.
 func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) error {
+	return swimlanes(w, lanes, total, total, style)
+}
+
+// LiveSwimlanes draws the lanes of a call still going on at now on an axis
+// from 0 to total, as Swimlanes does, leaving the columns after now blank:
+// what has not happened yet is not idle time.
+func LiveSwimlanes(w io.Writer, lanes []Lane, total, now time.Duration, style Style) error {
+	return swimlanes(w, lanes, max(total, now), now, style)
+}
+
+func swimlanes(w io.Writer, lanes []Lane, total, now time.Duration, style Style) error {
 	g := style.glyphs()
 	label := laneLabel // wide enough for the longest lane name
 	for _, lane := range lanes {
@@ -69,6 +80,10 @@ func Swimlanes(w io.Writer, lanes []Lane, total time.Duration, style Style) erro
 		b.WriteString(style.paint(sgrBold+";"+sideColor(lane.Side), fit(lane.Name, label-1, g.ellipsis)) + " ")
 		for c := 0; c < n; c++ {
 			start := time.Duration(c) * step
+			if start > now {
+				b.WriteString(" ")
+				continue
+			}
 			b.WriteString(cell(lane, start, start+step, g, style))
 		}
 		b.WriteString("\n")
