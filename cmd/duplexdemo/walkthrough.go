@@ -140,17 +140,19 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 			}
 		}
 	}
-	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap(unbroken(closingWords), style.Width))
+	_, err = fmt.Fprintln(deps.Out, "\n"+lesson.Wrap(unbroken(closingWords, style.Width), style.Width))
 	return err
 }
 
 // unbroken joins the words of each command quoted in `backquotes` with
 // non-breaking spaces, so that wrapping never splits a command a reader
-// will copy.
-func unbroken(text string) string {
+// will copy, unless it is too long for a line of width columns.
+func unbroken(text string, width int) string {
 	parts := strings.Split(text, "`")
 	for i := 1; i < len(parts); i += 2 {
-		parts[i] = strings.ReplaceAll(parts[i], " ", "\u00a0")
+		if len(parts[i])+2 <= width {
+			parts[i] = strings.ReplaceAll(parts[i], " ", "\u00a0")
+		}
 	}
 	return strings.Join(parts, "`")
 }

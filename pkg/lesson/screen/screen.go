@@ -74,11 +74,17 @@ func Run(ctx context.Context, o Options) (finished bool, err error) {
 	defer cancel()
 	m := newModel(ctx, o)
 	opts := append([]tea.ProgramOption{
-		tea.WithContext(ctx), tea.WithInput(o.In), tea.WithOutput(o.Out), tea.WithAltScreen(),
+		tea.WithInput(o.In), tea.WithOutput(o.Out), tea.WithAltScreen(),
 		tea.WithoutSignalHandler(), // the command's own handler decides the exit status
 		tea.WithFPS(maxFPS),
 	}, o.Options...)
-	final, err := tea.NewProgram(m, opts...).Run()
+	p := tea.NewProgram(m, opts...)
+	// The context ending (a signal) quits as q does, not by bubbletea's
+	// WithContext, which kills the program without waiting for its input
+	// reader to stop.
+	stop := context.AfterFunc(ctx, p.Quit)
+	final, err := p.Run()
+	stopped := !stop()
 	cancel()
 	fm, _ := final.(*model)
 	if fm == nil {
@@ -86,10 +92,10 @@ func Run(ctx context.Context, o Options) (finished bool, err error) {
 	}
 	fm.wait()
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, tea.ErrProgramPanic) {
-			return false, context.Cause(ctx)
-		}
 		return false, err
+	}
+	if stopped && fm.quitErr == nil {
+		return false, context.Cause(ctx)
 	}
 	return fm.finished, fm.quitErr
 }
