@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -178,6 +179,9 @@ type demoDone struct {
 	err  error
 }
 
+// panicked says that a demo panicked.
+type panicked struct{ err error }
+
 // tick asks for the picture of demo gen to be drawn again.
 type tick struct{ gen int }
 
@@ -210,8 +214,16 @@ func (m *model) start() tea.Cmd {
 	finished := make(chan struct{})
 	m.running = finished
 	ctx, chapters := m.ctx, m.o.Chapters
-	demo := func() tea.Msg {
+	demo := func() (msg tea.Msg) {
 		defer close(finished)
+		// A panic in a demo ends the lesson as q does, with an error:
+		// bubbletea's own recovery kills the program without waiting for
+		// its input reader.
+		defer func() {
+			if r := recover(); r != nil {
+				msg = panicked{fmt.Errorf("%w: a demo panicked: %v", tea.ErrProgramPanic, r)}
+			}
+		}()
 		page, err := t.Play(ctx, chapters, n)
 		return demoDone{gen, page, err}
 	}
@@ -254,6 +266,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			break
 		}
 		m.state, m.page = done, msg.page
+	case panicked:
+		m.quitErr = msg.err
+		return m, tea.Quit
 	case tea.KeyMsg:
 		return m, m.key(msg)
 	}
