@@ -126,7 +126,8 @@ const (
 
 // model is the bubbletea model of the lesson.
 type model struct {
-	ctx    context.Context
+	// play plays chapter n, on the context Run was given.
+	play   func(n int) (lesson.Page, error)
 	o      Options
 	styles styles
 
@@ -160,7 +161,8 @@ type model struct {
 }
 
 func newModel(ctx context.Context, o Options) *model {
-	m := &model{ctx: ctx, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, fitFrom: map[int]int{}, log: &lockedBuffer{}}
+	play := func(n int) (lesson.Page, error) { return o.Teacher.Play(ctx, o.Chapters, n) }
+	m := &model{play: play, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, fitFrom: map[int]int{}, log: &lockedBuffer{}}
 	m.n = max(o.Start, 1)
 	return m
 }
@@ -213,7 +215,7 @@ func (m *model) start() tea.Cmd {
 	t.Style.Width = m.width()
 	finished := make(chan struct{})
 	m.running = finished
-	ctx, chapters := m.ctx, m.o.Chapters
+	play := m.play
 	demo := func() (msg tea.Msg) {
 		defer close(finished)
 		// A panic in a demo ends the lesson as q does, with an error:
@@ -224,7 +226,7 @@ func (m *model) start() tea.Cmd {
 				msg = panicked{fmt.Errorf("%w: a demo panicked: %v", tea.ErrProgramPanic, r)}
 			}
 		}()
-		page, err := t.Play(ctx, chapters, n)
+		page, err := play(n)
 		return demoDone{gen, page, err}
 	}
 	return tea.Batch(demo, m.tick(gen))
