@@ -1,12 +1,13 @@
 package main
 
 import (
+	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
+
 	"context"
 	"errors"
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -44,10 +45,9 @@ func walkthrough(t *testing.T, input string, inTerminal bool, args ...string) (s
 func fullScreen(t *testing.T, ctx context.Context, typ func(w io.Writer), args ...string) (string, error) {
 	t.Helper()
 	in, typing := io.Pipe()
-	deps, out, _ := testDeps(true, nil)
-	deps.Network, deps.In, deps.InIsTerminal = inMemory, in, true
-	var mu sync.Mutex
-	deps.Out = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	deps, _, _ := testDeps(true, nil)
+	out := &syncbuf.Buffer{}
+	deps.Network, deps.In, deps.InIsTerminal, deps.Out = inMemory, in, true, out
 	done := make(chan error, 1)
 	go func() {
 		root := newCmdRoot(deps)
@@ -56,14 +56,8 @@ func fullScreen(t *testing.T, ctx context.Context, typ func(w io.Writer), args .
 	}()
 	go func() { typ(typing); typing.Close() }()
 	err := <-done
-	mu.Lock()
-	defer mu.Unlock()
 	return out.String(), err
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestWalkthroughFullScreen: with a terminal on both ends the lesson takes
 // the alternate screen, answers single keys, and gives the screen back

@@ -11,16 +11,15 @@
 package screen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
 	"github.com/duplexdemo/duplexdemo/pkg/lesson"
 )
 
@@ -139,8 +138,8 @@ type model struct {
 	guess   string         // digits of the class's guess being typed
 	guesses map[int]string // the guesses given, by chapter
 	board   *board
-	log     *lockedBuffer // the chapter's text, as the plain lesson prints it
-	err     error         // why the demo failed
+	log     *syncbuf.Buffer // the chapter's text, as the plain lesson prints it
+	err     error           // why the demo failed
 	// bottoms are the rows each chapter's conclusion took when last shown,
 	// so that the layout of a chapter whose demo is running leaves room for
 	// it, and does not change when the numbers arrive.
@@ -162,7 +161,7 @@ type model struct {
 
 func newModel(ctx context.Context, o Options) *model {
 	play := func(n int) (lesson.Page, error) { return o.Teacher.Play(ctx, o.Chapters, n) }
-	m := &model{play: play, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, fitFrom: map[int]int{}, log: &lockedBuffer{}}
+	m := &model{play: play, o: o, styles: newStyles(o.Teacher.Style), w: MinWidth, h: MinHeight, guesses: map[int]string{}, bottoms: map[int]int{}, fitFrom: map[int]int{}, log: &syncbuf.Buffer{}}
 	m.n = max(o.Start, 1)
 	return m
 }
@@ -192,7 +191,7 @@ func (m *model) Init() tea.Cmd { return m.open(m.n) }
 // open shows chapter n and, unless it asks for a guess first, starts its
 // demo.
 func (m *model) open(n int) tea.Cmd {
-	m.n, m.overlay, m.scroll, m.err, m.log = n, none, 0, nil, &lockedBuffer{}
+	m.n, m.overlay, m.scroll, m.err, m.log = n, none, 0, nil, &syncbuf.Buffer{}
 	m.page = m.o.Teacher.Page(m.o.Chapters, n)
 	m.board = &board{}
 	if m.o.Predict && m.page.Question != "" {
@@ -394,23 +393,4 @@ func (m *model) scrollLog(key string) {
 		m.overlay = none
 	}
 	m.scroll = min(max(m.scroll, 0), last)
-}
-
-// lockedBuffer is a chapter's text as its demo prints it, readable while
-// the demo writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
