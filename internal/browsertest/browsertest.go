@@ -93,7 +93,9 @@ func New(t testing.TB) *Browser {
 	b := &Browser{}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(b.observe))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	// Long enough for twenty calls on a page slowed eight times on a busy
+	// machine; short enough that a test stuck waiting for the page fails.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelTab()

@@ -22,7 +22,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
-var docs = flag.String("docs", "", "write a screenshot of the page after both calls to this directory (../../docs)")
+var docs = flag.String("docs", "", "write a screenshot of the page after both calls to this directory (../../../docs)")
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 

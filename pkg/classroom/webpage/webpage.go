@@ -91,6 +91,13 @@ func validHost(host string) bool {
 // (Cues, in the order she says them), and the reasons her lines wait, with
 // times in milliseconds. Query is what the page sends with its first line,
 // so that grandma plays the same script.
+//
+// PaceMS and AfterthoughtMS say when grandma speaks on her own clock, which
+// starts only when the call reaches her: she tells sentence i of her story
+// no sooner than i paces in, and remembers the county fair no sooner than
+// AfterthoughtMS. From the lines it hears the page bounds her clock with
+// them, and holds each of its later lines until her clock too has reached
+// the line's time, however long the call took to open.
 type Script struct {
 	Question       string   `json:"question"`
 	Story          []string `json:"story"`
@@ -109,7 +116,9 @@ type Script struct {
 
 // Cue is a story.Cue as the page plays it: the line goes out at AtMS, once
 // the grandchild has heard the story reach After (a story.Milestone: "",
-// "story_begun" or "story_ended"), and after the cue before it.
+// "story_begun" or "story_ended"), and after the cue before it. Every cue
+// but the first, which opens the call, also waits until grandma's clock has
+// reached AtMS (see Script).
 type Cue struct {
 	Label string  `json:"label"`
 	Text  string  `json:"text"`
