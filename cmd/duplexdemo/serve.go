@@ -104,6 +104,10 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		ln.Close()
 		return err
 	}
+	if n := srv.MaxCalls(); n < o.MaxCalls {
+		fmt.Fprintf(deps.ErrOut, "duplexdemo: warning: --max-calls %d needs %d open files, but this process may have %d (ulimit -n): grandma takes at most %d calls at once; raise the limit (ulimit -n %d) or lower --max-calls\n",
+			o.MaxCalls, classroom.FilesForCalls(o.MaxCalls), srv.OpenFiles(), n, classroom.FilesForCalls(o.MaxCalls))
+	}
 	announce(deps.Out, deps.ErrOut, ln.Addr().(*net.TCPAddr), o.Latency)
 	if err := srv.Serve(cmd.Context()); err != nil {
 		return err

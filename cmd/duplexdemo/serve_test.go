@@ -1,25 +1,36 @@
 package main
 
 import (
-	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
-
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom"
+	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // binary builds duplexdemo once for the tests that run it as a user does.
@@ -62,7 +73,13 @@ type server struct {
 // extra args, and stops it when the test ends.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startServerCmd(t, exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
+}
+
+// startServerCmd runs cmd, which runs `duplexdemo serve` on a free port of
+// 127.0.0.1 (itself, or by exec), and stops it when the test ends.
+func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	s := &server{cmd: cmd, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -268,5 +285,171 @@ func TestAnnounce(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "every network") {
 		t.Errorf("on every network: %q", out.String())
+	}
+}
+
+// phoneURL is the WebSocket address of a phone call to the server at base,
+// for script sc.
+func phoneURL(base string, sc story.Script) string {
+	return "ws" + strings.TrimPrefix(base, "http") + fullduplex.Path + "?" + wire.ScriptQuery(sc).Encode()
+}
+
+// askGrandma says the question of a new walkie call for script sc and
+// returns the answer's status, reading the whole answer.
+func askGrandma(t *testing.T, base string, sc story.Script) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+halfduplex.Path+"?"+wire.ScriptQuery(sc).Encode(), strings.NewReader(sc.Question))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
+	req.Header.Set(wire.HeaderCall, wire.NewCallID())
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TestServeSilentCallers: with --max-calls 5, five callers that answer
+// grandma's pings but never speak (forgotten tabs) keep new callers out no
+// longer than their script allows and the stated grace
+// (classroom.SilenceGrace), at serve's own settings: then each is hung up
+// with 1008 and a reason, and new callers get through.
+func TestServeSilentCallers(t *testing.T) {
+	srv := startServer(t, "--max-calls", "5", "--log-format", "json")
+	sc, err := story.New(story.Options{Speed: story.MaxSpeed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := sc.GoodbyeAt + classroom.SilenceGrace
+	const margin = 3 * time.Second // a busy machine's
+	opened := time.Now()
+	closes := make(chan error, 5)
+	for range 5 {
+		conn, _, err := websocket.DefaultDialer.Dial(phoneURL(srv.url, sc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go func() { // gorilla answers each ping while this reads
+			_ = conn.SetReadDeadline(time.Now().Add(bound + 2*margin))
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					closes <- err
+					return
+				}
+			}
+		}()
+	}
+	var freed time.Duration
+	for {
+		got := askGrandma(t, srv.url, sc)
+		if got == http.StatusOK {
+			freed = time.Since(opened)
+			break
+		}
+		if got != http.StatusServiceUnavailable || time.Since(opened) > bound+margin {
+			t.Fatalf("a new caller %v after five silent ones came: %d; want 503 until %v, then 200", time.Since(opened), got, bound)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("five silent callers kept new ones out for %v (bound %v: the script's %v and the grace's %v)", freed, bound, sc.GoodbyeAt, classroom.SilenceGrace)
+	if freed < bound-time.Second {
+		t.Errorf("new callers got through %v after the silent ones came, before the bound %v: is the grace what the docs say?", freed, bound)
+	}
+	for range 5 {
+		var ce *websocket.CloseError
+		if err := <-closes; !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text == "" {
+			t.Errorf("a silent caller's call ended with %v; want a close frame, 1008 and a reason", err)
+		}
+	}
+}
+
+// TestServeOutOfFiles runs serve with room for 64 open files (ulimit -n
+// 64, as a small container may give it): it warns at start that
+// --max-calls is more than those allow and takes fewer calls at once; 60
+// phone and 60 walkie callers at once each complete their call or are told
+// to try again (none is left waiting); when idle connections use up the
+// files, it logs that it cannot accept, and recovers once they go.
+func TestServeOutOfFiles(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh to lower the open files' limit with")
+	}
+	const files = 64
+	calls := classroom.CallsForFiles(files)
+	srv := startServerCmd(t, exec.Command("sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, files),
+		binary(t), "serve", "--listen", "127.0.0.1:0", "--log-format", "json"))
+	warning := fmt.Sprintf("grandma takes at most %d calls at once", calls)
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(srv.stderr.String(), warning) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // stderr is copied on its own
+	}
+	if !strings.Contains(srv.stderr.String(), warning) {
+		t.Errorf("serve with %d open files says %q; want a warning that %s", files, srv.stderr.String(), warning)
+	}
+
+	sc, err := story.New(story.Options{Speed: 2}) // long enough that the calls overlap
+	if err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		mode string
+		err  error
+	}
+	outcomes := make(chan outcome, 120)
+	var wg sync.WaitGroup
+	ready := make(chan struct{})
+	for i := range 120 {
+		m := halfduplex.Mode()
+		if i%2 == 1 {
+			m = fullduplex.Mode()
+		}
+		wg.Go(func() {
+			<-ready
+			_, err := call.RunRemote(context.Background(), m, call.Config{Script: sc}, srv.url)
+			outcomes <- outcome{m.Key, err}
+		})
+	}
+	close(ready)
+	wg.Wait()
+	close(outcomes)
+	completed := map[string]int{}
+	for o := range outcomes {
+		switch {
+		case o.err == nil:
+			completed[o.mode]++
+		case !strings.Contains(o.err.Error(), "try again"):
+			t.Errorf("a %s call: %v; want it to complete or be told to try again", o.mode, o.err)
+		}
+	}
+	t.Logf("of 60 walkie and 60 phone calls at once, with %d open files (%d calls at once): completed %v, the others told to try again", files, calls, completed)
+	if completed["walkie"]+completed["phone"] == 0 {
+		t.Error("no call completed")
+	}
+
+	// Idle connections use up the files: serve says so, and recovers.
+	var idle []net.Conn
+	for range files {
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(srv.stderr.String(), "out of open files") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(srv.stderr.String(), "out of open files") {
+		t.Errorf("%d idle connections to a serve with %d open files: nothing in its log says it could not accept one", files, files)
+	}
+	for _, c := range idle {
+		c.Close()
+	}
+	if _, err := call.RunRemote(context.Background(), fullduplex.Mode(), call.Config{Script: sc}, srv.url); err != nil {
+		t.Errorf("a call once the idle connections have gone: %v", err)
 	}
 }

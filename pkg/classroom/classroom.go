@@ -7,21 +7,19 @@
 //
 // A server on a classroom network meets slow, broken and hostile peers, so
 // everything is bounded: header and body sizes and times, message sizes,
-// silences (a peer that goes away is dropped by ping), the number of calls
-// at once, and the lines one call may say.
+// every call by its script (a caller who says nothing is dropped, pings or
+// no pings), the number of calls at once (and by the open files the
+// process may have), and the lines one call may say.
 package classroom
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,9 +30,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
-	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
-	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
@@ -56,8 +52,10 @@ const (
 	// than a grandma's in one process, since a student's browser keeps its
 	// connections for the next call.
 	IdleTimeout = 30 * time.Second
-	// MaxHeaderBytes bounds a request's headers, as for every grandma.
-	MaxHeaderBytes = call.MaxHeaderBytes
+	// MaxHeaderBytes bounds a request's head, in bytes: its request line
+	// and headers, each line's CRLF and the blank line included. Past it
+	// the answer is 431.
+	MaxHeaderBytes = 8 << 10
 	// PingEvery and PongWait drop a phone caller that has gone: a pong must
 	// come within PongWait of each ping.
 	PingEvery = 2 * time.Second
@@ -65,13 +63,32 @@ const (
 	// ShutdownTimeout bounds how long in-flight walkie answers may take to
 	// finish once the server is told to stop; then they are cut.
 	ShutdownTimeout = 800 * time.Millisecond
-	// callSlack is how long past its script a walkie call may last before
-	// it is dropped, whatever the grandchild is doing.
-	callSlack = 30 * time.Second
-	// goneAfter is how long a walkie call may have no request in progress
-	// and no connection open before grandma takes it that the grandchild
-	// has hung up, and frees its place.
-	goneAfter = 2 * time.Second
+	// SilenceGrace is how much longer than its script allows a call may
+	// go without a line from the grandchild: the script never leaves her
+	// silent longer than its goodbye's time. Past it she is dropped (a
+	// forgotten tab, a caller who quit), whatever pings and idle
+	// connections say.
+	SilenceGrace = 10 * time.Second
+	// CallGrace is how long past its script (its goodbye's time) a call
+	// may last in all, whatever the grandchild does.
+	CallGrace = 30 * time.Second
+	// CloseWait bounds how long grandma waits for a phone caller's close
+	// frame after hers before closing the connection: short, so that a
+	// shutdown ends within a second.
+	CloseWait = 500 * time.Millisecond
+	// FileReserve is how many of the open files the process may have are
+	// kept out of the calls' reach: for grandma herself (her listener, the
+	// runtime's own) and for answering 503 to callers past the limit.
+	FileReserve = 16
+	// ConnsPerCall is how many connections a call is counted to hold at
+	// once: a browser's walkie call opens a second one to get a word in.
+	ConnsPerCall = 2
+
+	// headerSlack is what net/http reads of a request's head beyond
+	// http.Server.MaxHeaderBytes (4 KiB: its initialReadLimitSize), so the
+	// server's MaxHeaderBytes is set that much below MaxHeaderBytes, and
+	// what holds is what is stated.
+	headerSlack = 4 << 10
 )
 
 // Config configures a server. The zero value of a field means its default.
@@ -81,17 +98,47 @@ type Config struct {
 	// Latency is the emulated link's one-way delay, added on the server's
 	// side of every connection.
 	Latency time.Duration
-	// MaxCalls bounds the calls at once (DefaultMaxCalls).
+	// MaxCalls bounds the calls at once (DefaultMaxCalls); fewer if the
+	// process may not open enough files for them (see CallsForFiles).
 	MaxCalls int
 	// AllowOrigins lists the origins, such as http://teacher.local:8080,
 	// whose pages may call on the phone besides the server's own.
 	AllowOrigins []string
-	// Logger gets one line per call; nil logs nothing.
+	// Logger gets one line per call, and what goes wrong in the server
+	// itself (a connection it cannot accept); nil logs nothing.
 	Logger *slog.Logger
-	// PingEvery, PongWait and ReadHeaderTimeout override the defaults, for
-	// tests.
+	// OpenFiles is how many files the process may have open; 0 reads it
+	// from the system (RLIMIT_NOFILE), where there is such a limit.
+	OpenFiles int
+	// PingEvery, PongWait, ReadHeaderTimeout, SilenceGrace and CallGrace
+	// override the defaults, for tests.
 	PingEvery, PongWait, ReadHeaderTimeout time.Duration
+	SilenceGrace, CallGrace                time.Duration
 }
+
+// Bounds returns how long a call of script s may go without a line from
+// the grandchild (silence), and how long it may last in all (whole): the
+// script's length, its goodbye's time, plus SilenceGrace or CallGrace,
+// plus two round trips of the server's emulated link (a new connection's
+// handshake, and the line's way).
+func (c Config) Bounds(s story.Script) (silence, whole time.Duration) {
+	silenceGrace, callGrace := c.SilenceGrace, c.CallGrace
+	if silenceGrace == 0 {
+		silenceGrace = SilenceGrace
+	}
+	if callGrace == 0 {
+		callGrace = CallGrace
+	}
+	rt := 2 * c.Latency
+	return s.GoodbyeAt + silenceGrace + 2*rt, s.GoodbyeAt + callGrace + 2*rt
+}
+
+// CallsForFiles returns how many calls at once fit in n open files: those
+// left past FileReserve, ConnsPerCall a call; at least one.
+func CallsForFiles(n int) int { return max((n-FileReserve)/ConnsPerCall, 1) }
+
+// FilesForCalls returns how many open files n calls at once need.
+func FilesForCalls(n int) int { return n*ConnsPerCall + FileReserve }
 
 // Server is grandma, serving calls.
 type Server struct {
@@ -99,6 +146,14 @@ type Server struct {
 	log   *slog.Logger
 	srv   *http.Server
 	calls sync.WaitGroup
+	// maxCalls is Config.MaxCalls, or fewer if the open files allow fewer.
+	maxCalls int
+	// hosts are the Host headers she answers to; nil answers any.
+	hosts map[string]bool
+	// conns counts the connections open; past connsHigh each answer
+	// closes its connection, so that idle ones do not use up the files.
+	conns     atomic.Int64
+	connsHigh int64
 
 	// walkieCtx ends when in-flight walkie answers must stop; phoneCtx when
 	// phone calls must hang up (at once, on shutdown, with 1001).
@@ -139,7 +194,16 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, walkies: map[string]*walkieCall{}}
+	if cfg.OpenFiles == 0 {
+		cfg.OpenFiles = openFileLimit()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, walkies: map[string]*walkieCall{}, maxCalls: cfg.MaxCalls, connsHigh: -1}
+	if cfg.OpenFiles > 0 {
+		s.maxCalls = min(s.maxCalls, CallsForFiles(cfg.OpenFiles))
+		budget := int64(cfg.OpenFiles - FileReserve)
+		s.connsHigh = budget - budget/4
+	}
+	s.hosts = servedHosts(cfg.Listener.Addr())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -153,16 +217,26 @@ func New(cfg Config) (*Server, error) {
 	rt := 2 * cfg.Latency
 	s.srv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if mc, ok := r.Context().Value(connKey{}).(*meteredConn); ok {
+				defer mc.handlerReturned() // even when a handler panics to abort
+			}
 			// Every answer says it is grandma's, so that a caller can
 			// tell her refusals from another server's.
 			w.Header().Set(wire.HeaderVersion, version)
+			if !s.hostServed(r.Host) {
+				s.refuse(w, r, modeOf(r), http.StatusMisdirectedRequest, s.wrongHost(r.Host))
+				return
+			}
+			if s.connsHigh >= 0 && s.conns.Load() > s.connsHigh {
+				w.Header().Set("Connection", "close") // keep no file idle
+			}
 			mux.ServeHTTP(w, r)
 		}),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout + rt,
 		ReadTimeout:       cfg.ReadHeaderTimeout + rt, // a walkie line is small; a WebSocket clears it
 		IdleTimeout:       IdleTimeout + rt,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          log.New(io.Discard, "", 0),
+		MaxHeaderBytes:    MaxHeaderBytes - headerSlack,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return s.walkieCtx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			if mc, ok := c.(*meteredConn); ok {
@@ -170,9 +244,25 @@ func New(cfg Config) (*Server, error) {
 			}
 			return ctx
 		},
+		// A request's answer has gone out to its last byte (the chunked
+		// answer's terminating chunk included) when its connection goes
+		// idle or closes: only then are its bytes counted to its call.
+		ConnState: func(c net.Conn, state http.ConnState) {
+			if mc, ok := c.(*meteredConn); ok && (state == http.StateIdle || state == http.StateClosed) {
+				mc.answered()
+			}
+		},
 	}
 	return s, nil
 }
+
+// MaxCalls returns how many calls grandma takes at once: Config.MaxCalls,
+// or fewer if the process may not open enough files for them.
+func (s *Server) MaxCalls() int { return s.maxCalls }
+
+// OpenFiles returns how many files the process may have open, as the
+// server counts them; 0 if there is no such limit.
+func (s *Server) OpenFiles() int { return s.cfg.OpenFiles }
 
 // CheckOrigin says what is wrong with an origin given to AllowOrigins:
 // it must be a scheme and a host, such as http://teacher.local:8080.
@@ -189,7 +279,7 @@ func CheckOrigin(o string) error {
 // most ShutdownTimeout before cutting them, and returns once everything it
 // started has ended, within about a second.
 func (s *Server) Serve(ctx context.Context) error {
-	ln := &meteredListener{Listener: s.cfg.Listener, latency: s.cfg.Latency}
+	ln := newMeteredListener(s)
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(ln) }()
 	var err error
@@ -229,7 +319,12 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) begin() (id int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.active >= s.cfg.MaxCalls {
+	return s.beginLocked()
+}
+
+// beginLocked is begin, with s.mu held.
+func (s *Server) beginLocked() (id int, ok bool) {
+	if s.active >= s.maxCalls {
 		return 0, false
 	}
 	s.active++
@@ -243,310 +338,66 @@ func (s *Server) end() {
 	s.mu.Unlock()
 }
 
+// modeOf names the mode a request is for, for the log: the page's, if
+// neither.
+func modeOf(r *http.Request) string {
+	switch r.URL.Path {
+	case halfduplex.Path:
+		return halfduplex.Mode().Key
+	case fullduplex.Path:
+		return fullduplex.Mode().Key
+	}
+	return "page"
+}
+
 // refuse answers a call grandma will not take, and logs it.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, mode string, status int, why string) {
 	s.log.Info("refused", "mode", mode, "peer", r.RemoteAddr, "status", status, "why", why)
 	http.Error(w, why, status)
 }
 
-// busy answers a call grandma cannot take now.
+// busy answers a call grandma cannot take now, and closes its connection,
+// so that a caller told to come back later holds no file meanwhile.
 func (s *Server) busy(w http.ResponseWriter, r *http.Request, mode string) {
 	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Connection", "close")
 	calls := "calls"
-	if s.cfg.MaxCalls == 1 {
+	if s.maxCalls == 1 {
 		calls = "call"
 	}
-	s.refuse(w, r, mode, http.StatusServiceUnavailable, fmt.Sprintf("grandma is on %d %s, as many as she takes: try again in a moment", s.cfg.MaxCalls, calls))
+	s.refuse(w, r, mode, http.StatusServiceUnavailable, fmt.Sprintf("grandma is on %d %s, as many as she takes: try again in a moment", s.maxCalls, calls))
 }
 
-// walkieCall is one call over HTTP: several requests, one grandma.
-type walkieCall struct {
-	id    int
-	g     *halfduplex.Grandma
-	peer  string
-	start time.Time
-
-	mu    sync.Mutex
-	lines int
-	conns []*meteredConn
-	// busy counts the call's requests in progress; idleSince is when the
-	// last one ended.
-	busy      int
-	idleSince time.Time
-}
-
-// gone says whether the grandchild has hung up: no request of hers in
-// progress, and every connection she used closed, for longer than goneAfter.
-func (c *walkieCall) gone(now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.busy > 0 || now.Sub(c.idleSince) < goneAfter {
-		return false
-	}
-	for _, conn := range c.conns {
-		if !conn.closed.Load() {
-			return false
-		}
-	}
-	return true
-}
-
-// walkie takes one request of a walkie call: the question starts the call,
-// the others must name it.
-func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
-	if err := wire.CheckVersion(r.Header.Get(wire.HeaderVersion), "grandchild"); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	callID := r.Header.Get(wire.HeaderCall)
-	if !wire.ValidCallID(callID) {
-		http.Error(w, "a walkie request must name its call in the "+wire.HeaderCall+" header", http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	c := s.walkies[callID]
-	s.mu.Unlock()
-	if c == nil {
-		if r.URL.RawQuery == "" {
-			http.Error(w, "no such call: it has ended, or never began with a question", http.StatusNotFound)
-			return
-		}
-		script, err := wire.ParseScript(r.URL.Query())
-		if err != nil {
-			s.refuse(w, r, halfduplex.Mode().Key, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
-			return
-		}
-		if c = s.startWalkie(callID, script, r.RemoteAddr); c == nil {
-			s.busy(w, r, halfduplex.Mode().Key)
-			return
-		}
-	}
-	c.mu.Lock()
-	c.lines++
-	over := c.lines > MaxLines
-	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok && !slices.Contains(c.conns, conn) {
-		c.conns = append(c.conns, conn)
-	}
-	c.busy++
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.busy--
-		c.idleSince = time.Now()
-		c.mu.Unlock()
-	}()
-	if over {
-		http.Error(w, fmt.Sprintf("a call says at most %d lines", MaxLines), http.StatusTooManyRequests)
-		return
-	}
-	c.g.ServeHTTP(w, r)
-}
-
-// startWalkie begins a walkie call and the goroutines that run it beside
-// its requests: grandma's remembering, and the end of the call when she
-// has answered the goodbye, when the grandchild has been gone too long, or
-// when the server stops. It returns nil when grandma takes no more calls.
-func (s *Server) startWalkie(callID string, script story.Script, peer string) *walkieCall {
-	s.mu.Lock()
-	if c := s.walkies[callID]; c != nil { // two questions at once
-		s.mu.Unlock()
-		return c
-	}
-	s.mu.Unlock()
-	id, ok := s.begin()
-	if !ok {
+// servedHosts returns the Host headers a server listening on addr answers
+// to, or nil to answer any. On loopback, only this machine's own names for
+// it, with the port: a page elsewhere that has its name point at 127.0.0.1
+// (DNS rebinding) still says its own name, and is refused. On any other
+// address students use whatever name or address reaches the teacher's
+// machine, and nothing is checked (the phone still checks the Origin).
+func servedHosts(addr net.Addr) map[string]bool {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok || !ta.IP.IsLoopback() {
 		return nil
 	}
-	rec := timeline.NewSideRecorder(timeline.Server, script.LineLabel, nil)
-	c := &walkieCall{id: id, g: halfduplex.NewGrandma(script, rec), peer: peer, start: time.Now(), idleSince: time.Now()}
-	c.g.Tell(func() wire.Facts {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return wire.Facts{Connections: max(len(c.conns), 1), Latency: s.cfg.Latency}
-	})
-	s.mu.Lock()
-	s.walkies[callID] = c
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(s.walkieCtx, script.GoodbyeAt+callSlack+4*s.cfg.Latency)
-	s.calls.Add(2)
-	go func() {
-		defer s.calls.Done()
-		c.g.Remember(ctx)
-	}()
-	go func() {
-		defer s.calls.Done()
-		defer cancel()
-		check := time.NewTicker(goneAfter / 4)
-		defer check.Stop()
-		outcome := ""
-		for outcome == "" {
-			select {
-			case <-c.g.Done():
-				outcome = "ok"
-			case now := <-check.C:
-				if c.gone(now) {
-					outcome = "dropped: the grandchild hung up"
-				}
-			case <-ctx.Done():
-				outcome = "dropped: the grandchild stopped calling"
-				if s.walkieCtx.Err() != nil {
-					outcome = "cut: the server stopped"
-				}
-			}
-		}
-		s.mu.Lock()
-		delete(s.walkies, callID)
-		s.mu.Unlock()
-		s.end()
-		c.mu.Lock()
-		var in, out int64
-		for _, conn := range c.conns {
-			in, out = in+conn.meter.Read(), out+conn.meter.Written()
-		}
-		lines := c.lines
-		c.mu.Unlock()
-		s.logCall(c.id, halfduplex.Mode().Key, c.peer, time.Since(c.start), in, out, lines, outcome)
-	}()
-	return c
-}
-
-// phone takes one phone call: the WebSocket opening handshake, then the
-// whole call.
-func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
-	script, err := wire.ParseScript(r.URL.Query())
-	if err != nil {
-		s.refuse(w, r, fullduplex.Mode().Key, http.StatusBadRequest, "grandma cannot play that script: "+err.Error())
-		return
-	}
-	id, ok := s.begin()
-	if !ok {
-		s.busy(w, r, fullduplex.Mode().Key)
-		return
-	}
-	defer s.end()
-	s.calls.Add(1)
-	defer s.calls.Done()
-	start := time.Now()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(s.phoneCtx, cancel)()
-	rec := timeline.NewSideRecorder(timeline.Server, script.LineLabel, nil)
-	g := fullduplex.NewGrandma(script, rec, fullduplex.Served{
-		CheckOrigin: s.checkOrigin,
-		Latency:     s.cfg.Latency,
-		PingEvery:   s.cfg.PingEvery,
-		PongWait:    s.cfg.PongWait,
-		MaxLines:    MaxLines,
-	})
-	out := g.ServeCall(w, r.WithContext(ctx))
-	var in, sent int64
-	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok {
-		in, sent = conn.meter.Read(), conn.meter.Written()
-	}
-	lines := 0
-	for _, m := range rec.Finish().Messages {
-		if m.From == timeline.Client {
-			lines++
+	port := strconv.Itoa(ta.Port)
+	hosts := map[string]bool{}
+	for _, h := range []string{ta.IP.String(), "127.0.0.1", "localhost", "::1"} {
+		hosts[net.JoinHostPort(h, port)] = true
+		if ta.Port == 80 { // the default port may go unsaid
+			hosts[strings.TrimSuffix(net.JoinHostPort(h, port), ":80")] = true
 		}
 	}
-	if out == "" {
-		return // the handshake failed; the upgrader has answered
-	}
-	s.logCall(id, fullduplex.Mode().Key, r.RemoteAddr, time.Since(start), in, sent, lines, out)
+	return hosts
 }
 
-// checkOrigin is gorilla's same-origin rule, widened by AllowOrigins: a
-// request with no Origin (not from a browser) or from the server's own
-// origin, or from one listed.
-func (s *Server) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, o := range s.cfg.AllowOrigins {
-		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
+// hostServed says whether grandma answers to a request for host.
+func (s *Server) hostServed(host string) bool {
+	return s.hosts == nil || s.hosts[strings.ToLower(host)]
 }
 
-func (s *Server) logCall(id int, mode, peer string, d time.Duration, in, out int64, lines int, outcome string) {
-	s.log.Info("call", "id", id, "mode", mode, "peer", peer, "duration_ms", d.Milliseconds(),
-		"bytes_in", in, "bytes_out", out, "lines_heard", lines, "outcome", outcome)
-}
-
-// connKey keys a connection in its requests' contexts.
-type connKey struct{}
-
-// meteredListener puts each accepted connection behind the emulated link
-// and a meter of its own.
-type meteredListener struct {
-	net.Listener
-	latency time.Duration
-}
-
-func (l *meteredListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	m := new(link.Meter)
-	conn := link.Wrap(c, l.latency, m, nil)
-	if l.latency > 0 {
-		conn = newHandshaking(conn, 2*l.latency)
-	}
-	return &meteredConn{Conn: conn, meter: m}, nil
-}
-
-// handshaking charges a new connection the round trip its TCP handshake
-// would take on the emulated link: the emulated link delays bytes, but the
-// handshake on loopback is instant, so a client's first bytes are held
-// back for one more round trip. A browser that opens a second connection
-// to get a word in pays for it, as it would on a real network.
-type handshaking struct {
-	link.Counted
-	ready  time.Time
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newHandshaking(c link.Counted, rt time.Duration) *handshaking {
-	return &handshaking{Counted: c, ready: time.Now().Add(rt), closed: make(chan struct{})}
-}
-
-func (h *handshaking) Read(p []byte) (int, error) {
-	if d := time.Until(h.ready); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-h.closed:
-			t.Stop()
-			return 0, net.ErrClosed
-		}
-	}
-	return h.Counted.Read(p)
-}
-
-func (h *handshaking) Close() error {
-	h.once.Do(func() { close(h.closed) })
-	return h.Counted.Close()
-}
-
-type meteredConn struct {
-	net.Conn
-	meter  *link.Meter
-	closed atomic.Bool
-}
-
-func (c *meteredConn) Close() error {
-	c.closed.Store(true)
-	return c.Conn.Close()
+// wrongHost says why a request for host is refused, and where to go.
+func (s *Server) wrongHost(host string) string {
+	addr := s.cfg.Listener.Addr().(*net.TCPAddr) // servedHosts checks only on TCP
+	return fmt.Sprintf("grandma listens on this machine only and answers only to its own names for it, such as localhost:%d, not to %q (a page from elsewhere?): open http://%s/",
+		addr.Port, host, addr)
 }

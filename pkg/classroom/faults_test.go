@@ -144,7 +144,8 @@ func TestBadRequests(t *testing.T) {
 }
 
 // TestBadMessages: an oversized message is closed with 1009, a binary one
-// with 1003, a line not in the script with 1002; the server keeps serving.
+// with 1003, a line not in the script with 1002, a text message that is not
+// UTF-8 with 1007; the server keeps serving.
 func TestBadMessages(t *testing.T) {
 	base := start(t, classroom.Config{})
 	for _, tc := range []struct {
@@ -156,7 +157,7 @@ func TestBadMessages(t *testing.T) {
 		{"oversized", websocket.TextMessage, []byte(strings.Repeat("x", call.MaxLine+1)), websocket.CloseMessageTooBig},
 		{"binary", websocket.BinaryMessage, []byte{1, 2, 3}, websocket.CloseUnsupportedData},
 		{"unknown", websocket.TextMessage, []byte("What is the wifi password?"), websocket.CloseProtocolError},
-		{"malformed", websocket.TextMessage, []byte{0xff, 0xfe, '{'}, websocket.CloseProtocolError},
+		{"malformed", websocket.TextMessage, []byte{0xff, 0xfe, '{'}, websocket.CloseInvalidFramePayloadData},
 	} {
 		conn, _, err := dial(t, base, nil)
 		if err != nil {
@@ -347,27 +348,43 @@ type nopListener struct{ net.Listener }
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 // TestHungUpFreesItsPlace: a student who quits mid-call does not keep a
-// place under --max-calls for long; grandma notices within seconds.
+// place under --max-calls for long: on the phone grandma notices the
+// connection close at once; on the walkie, where a caller may open a new
+// connection for each line, once the grandchild has said nothing for longer
+// than the script allows and its grace.
 func TestHungUpFreesItsPlace(t *testing.T) {
-	base := start(t, classroom.Config{MaxCalls: 1})
-	for _, run := range []remoteRun{remote(halfduplex.Mode()), remote(fullduplex.Mode())} {
+	cfg := classroom.Config{MaxCalls: 1, SilenceGrace: 500 * time.Millisecond}
+	base := start(t, cfg)
+	script := calltest.Script(t, story.Options{Pace: 200 * time.Millisecond})
+	silence, _ := cfg.Bounds(script)
+	for _, tc := range []struct {
+		mode string
+		run  remoteRun
+		// bound is how long after the hang-up the place is free again.
+		bound time.Duration
+	}{
+		{"walkie", remote(halfduplex.Mode()), silence},
+		{"phone", remote(fullduplex.Mode()), 0},
+	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		_, err := run(ctx, call.Config{Script: calltest.Script(t, story.Options{Pace: time.Second})}, base)
+		_, err := tc.run(ctx, call.Config{Script: script}, base)
 		cancel()
 		if err == nil {
-			t.Fatal("the call was not stopped")
+			t.Fatalf("%s: the call was not stopped", tc.mode)
 		}
-		deadline := time.Now().Add(5 * time.Second)
+		hungUp := time.Now()
+		deadline := hungUp.Add(tc.bound + 3*time.Second) // a busy machine's margin
 		for {
-			_, err := run(context.Background(), call.Config{Script: fastScript(t)}, base)
+			_, err := tc.run(context.Background(), call.Config{Script: fastScript(t)}, base)
 			if err == nil {
 				break
 			}
 			if !strings.Contains(err.Error(), "try again") || time.Now().After(deadline) {
-				t.Fatalf("a call after one that hung up: %v", err)
+				t.Fatalf("%s: a call %v after one that hung up: %v", tc.mode, time.Since(hungUp), err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
+		t.Logf("%s: the place was free again %v after the hang-up (bound %v)", tc.mode, time.Since(hungUp), tc.bound)
 	}
 }
 
@@ -401,6 +418,9 @@ func TestWalkieLimits(t *testing.T) {
 	}
 	if got := post("", s.Question, "not-an-id", v); got != http.StatusBadRequest {
 		t.Errorf("no valid call id: %d, want 400", got)
+	}
+	if got := post("?"+wire.ScriptQuery(s).Encode(), s.Question, id, v); got != http.StatusOK {
+		t.Fatalf("the question: %d, want 200", got)
 	}
 	saw429 := false
 	for range classroom.MaxLines + 2 {

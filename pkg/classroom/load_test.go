@@ -157,7 +157,16 @@ type loggedCall struct {
 	DurationMS int64     `json:"duration_ms"`
 	Outcome    string    `json:"outcome"`
 	Peer       string    `json:"peer"`
+	BytesIn    int64     `json:"bytes_in"`
 	BytesOut   int64     `json:"bytes_out"`
+	Level      string    `json:"level"`
+}
+
+// String is the log's text, for a test's messages.
+func (l *callLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // calls returns the calls of mode grandma has logged so far.

@@ -80,9 +80,10 @@ it, and goodbye is a WebSocket close handshake (1000, normal closure).`,
 // with 1000 (normal closure).
 func local(s *call.Session) call.Roles {
 	g := &Grandma{
-		script:   s.Script,
-		rec:      s.Rec,
-		readWait: s.Silence(readWait),
+		script:    s.Script,
+		rec:       s.Rec,
+		readWait:  s.Silence(readWait),
+		closeWait: closeWait + s.RoundTrip(),
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: handshakeTimeout + s.RoundTrip(),
 			// CheckOrigin is left nil: gorilla then accepts only requests

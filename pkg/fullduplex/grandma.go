@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -23,14 +26,24 @@ import (
 //
 // Mode's local role makes one for a call in this process. NewGrandma makes
 // one for a call from a grandchild elsewhere (duplexdemo serve): she records
-// on a clock of her own, pings to drop a peer that has gone, and hands her
-// record of the call over in a last text message before her closing frame.
+// on a clock of her own, pings to drop a peer that has gone, bounds the call
+// by its script whatever the pings say, and hands her record of the call
+// over in a last text message before her closing frame.
+//
+// Every close frame of a call is answered (RFC 6455 §5.5.1): the goodbye
+// with her farewell, any other with its own code.
 type Grandma struct {
 	script   story.Script
 	rec      *timeline.Recorder
 	upgrader websocket.Upgrader
-	// readWait bounds the silence between two of the grandchild's messages.
+	// readWait bounds the silence between two of the grandchild's lines;
+	// pings and pongs do not break it.
 	readWait time.Duration
+	// callLimit, if set, bounds the whole call.
+	callLimit time.Duration
+	// closeWait bounds how long she waits for the grandchild's close frame
+	// after sending hers, before closing the connection.
+	closeWait time.Duration
 	// handOver says she hands her record over before her closing frame.
 	handOver bool
 	// pingEvery, if set, is how often she pings the grandchild; a pong (or
@@ -56,6 +69,16 @@ type Served struct {
 	// MaxLines bounds the lines one call may say to her; over it the call
 	// is closed with 1008 (policy violation).
 	MaxLines int
+	// Silence bounds the time between two of the grandchild's lines, pings
+	// or no pings; past it the call is closed with 1008. 0 allows the
+	// script's length, 10 s and a round trip of the link.
+	Silence time.Duration
+	// Limit bounds the whole call; past it the call is closed with 1008.
+	// 0 sets no bound.
+	Limit time.Duration
+	// CloseWait bounds how long she waits for the grandchild's close frame
+	// after hers; 0 waits a second and a round trip of the link.
+	CloseWait time.Duration
 }
 
 // NewGrandma returns grandma for one call from a grandchild elsewhere, who
@@ -63,10 +86,12 @@ type Served struct {
 // (timeline.NewSideRecorder for the server, with the script's labels).
 // ServeHTTP takes the call and returns when it is over.
 func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
-	return &Grandma{
-		script:   s,
-		rec:      rec,
-		readWait: readWait + s.GoodbyeAt + 2*o.Latency,
+	g := &Grandma{
+		script:    s,
+		rec:       rec,
+		readWait:  o.Silence,
+		callLimit: o.Limit,
+		closeWait: o.CloseWait,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: handshakeTimeout + 2*o.Latency,
 			CheckOrigin:      o.CheckOrigin,
@@ -77,6 +102,20 @@ func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
 		maxLines:  o.MaxLines,
 		latency:   o.Latency,
 	}
+	if g.readWait == 0 {
+		g.readWait = readWait + s.GoodbyeAt + 2*o.Latency
+	}
+	if g.closeWait == 0 {
+		g.closeWait = closeWait + 2*o.Latency
+	}
+	return g
+}
+
+// phoneLine is one call's connection, and whether grandma's close frame is
+// on its way on it: a call sends one, whichever goroutine ends it.
+type phoneLine struct {
+	*websocket.Conn
+	closing atomic.Bool
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -116,10 +155,11 @@ func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) string {
 	if g.handOver {
 		header = http.Header{wire.HeaderVersion: {strconv.Itoa(wire.Version)}}
 	}
-	conn, err := g.upgrader.Upgrade(w, r, header) // on failure it has replied
+	ws, err := g.upgrader.Upgrade(w, r, header) // on failure it has replied
 	if err != nil {
 		return ""
 	}
+	conn := &phoneLine{Conn: ws}
 	defer conn.Close()
 	conn.SetReadLimit(call.MaxLine)
 	heard := make(chan heardLine)
@@ -129,9 +169,21 @@ func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) string {
 	go func() {
 		defer close(listened)
 		dropped = g.listen(conn, heard, spoken)
+		g.awaitClose(conn)
 	}()
 	outcome := g.speak(r.Context(), conn, heard)
 	close(spoken)
+	if conn.closing.Load() {
+		// Her close frame is sent: the grandchild's in answer completes
+		// the closing handshake (RFC 6455 §7.1.1), and lets the connection
+		// end without a reset that could lose hers. She waits a moment.
+		t := time.NewTimer(g.closeWait)
+		select {
+		case <-listened:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	conn.Close() // ends listen, if the peer has not already
 	<-listened
 	if outcome == "" {
@@ -143,9 +195,23 @@ func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) string {
 // listen is the only goroutine that reads from conn. It hears each line,
 // works out grandma's reply at once, and hands both to speak, unless speak
 // has ended (spoken is closed). It closes heard when the call is over.
-func (g *Grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-chan struct{}) (why string) {
+//
+// Two deadlines bound each read: the grandchild's silence (no line for
+// readWait), which only a line moves on, and with pings a pong due for the
+// latest ping, which any pong or line moves on. A pong never stretches the
+// silence: a caller that answers pings but says nothing is dropped.
+func (g *Grandma) listen(conn *phoneLine, heard chan<- heardLine, spoken <-chan struct{}) (why string) {
 	defer close(heard)
 	lines := 0
+	quietUntil := time.Now().Add(g.readWait)
+	deadline := func() time.Time {
+		if g.pingEvery > 0 {
+			if pong := time.Now().Add(g.pingEvery + g.pongWait); pong.Before(quietUntil) {
+				return pong
+			}
+		}
+		return quietUntil
+	}
 	hand := func(h heardLine) bool {
 		select {
 		case heard <- h:
@@ -155,43 +221,58 @@ func (g *Grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 		}
 	}
 	conn.SetCloseHandler(func(code int, text string) error {
-		if code != websocket.CloseNormalClosure {
-			return fmt.Errorf("the grandchild hung up with code %d", code)
+		if conn.closing.Load() {
+			return nil // the answer to hers: the closing handshake is complete
 		}
-		if _, err := g.rec.Heard(timeline.Client, text); err != nil {
-			return err
+		if label, _ := g.script.Label(text); code == websocket.CloseNormalClosure && label == story.LabelGoodbye {
+			if _, err := g.rec.Heard(timeline.Client, text); err == nil &&
+				hand(heardLine{label: label, reply: g.want(story.LabelFarewell, g.script.Farewell)}) {
+				return nil // speak answers it with her farewell, in her close frame
+			}
 		}
-		hand(heardLine{label: story.LabelGoodbye, reply: g.want(story.LabelFarewell, g.script.Farewell)})
+		// Any other close ends the call: she answers with its own code.
+		g.hangUp(conn, code, "")
 		return nil
 	})
 	if g.pingEvery > 0 {
-		conn.SetPongHandler(func(string) error {
-			return conn.SetReadDeadline(time.Now().Add(min(g.readWait, g.pingEvery+g.pongWait)))
-		})
+		conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(deadline()) })
 	}
 	for {
-		wait := g.readWait
-		if g.pingEvery > 0 {
-			wait = min(wait, g.pingEvery+g.pongWait)
-		}
-		if err := conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		if err := conn.SetReadDeadline(deadline()); err != nil {
 			return err.Error()
 		}
 		kind, data, err := conn.ReadMessage()
+		if timedOut(err) {
+			if !time.Now().Before(quietUntil) {
+				g.hangUp(conn, websocket.ClosePolicyViolation, fmt.Sprintf("grandma heard no line from you for %v", g.readWait.Round(time.Millisecond)))
+				return fmt.Sprintf("the grandchild said nothing for %v", g.readWait.Round(time.Millisecond))
+			}
+			g.hangUp(conn, websocket.ClosePolicyViolation, fmt.Sprintf("no pong within %v of a ping", g.pongWait))
+			return "the grandchild stopped answering pings"
+		}
 		if err != nil {
 			return readFailure(err)
 		}
+		if conn.closing.Load() {
+			continue // her close frame is sent: only the grandchild's is awaited
+		}
+		quietUntil = time.Now().Add(g.readWait)
 		if lines++; g.maxLines > 0 && lines > g.maxLines {
-			g.refuse(conn, websocket.ClosePolicyViolation, fmt.Sprintf("a call says at most %d lines", g.maxLines))
+			g.hangUp(conn, websocket.ClosePolicyViolation, fmt.Sprintf("a call says at most %d lines", g.maxLines))
 			return "too many lines"
 		}
 		if kind != websocket.TextMessage {
-			g.refuse(conn, websocket.CloseUnsupportedData, "grandma only hears text messages")
+			g.hangUp(conn, websocket.CloseUnsupportedData, "grandma only hears text messages")
 			return "a message that was not text"
+		}
+		if !utf8.Valid(data) {
+			// gorilla leaves a text message's UTF-8 to the application.
+			g.hangUp(conn, websocket.CloseInvalidFramePayloadData, "a text message must be UTF-8")
+			return "a text message that was not UTF-8"
 		}
 		m, err := g.rec.Heard(timeline.Client, string(data))
 		if err != nil {
-			g.refuse(conn, websocket.CloseProtocolError, "grandma did not expect that")
+			g.hangUp(conn, websocket.CloseProtocolError, "grandma did not expect that")
 			return "a line that is not in the script"
 		}
 		switch label, _ := g.script.Label(m.Text); label {
@@ -211,8 +292,22 @@ func (g *Grandma) listen(conn *websocket.Conn, heard chan<- heardLine, spoken <-
 				return "the call was over"
 			}
 		default:
-			g.refuse(conn, websocket.CloseProtocolError, "grandma does not know what to say to that")
+			g.hangUp(conn, websocket.CloseProtocolError, "grandma does not know what to say to that")
 			return "a line she does not answer"
+		}
+	}
+}
+
+// awaitClose reads on once her close frame is sent, dropping what comes,
+// until the grandchild's close frame comes (its handler does not answer
+// it: the handshake is complete) or the read fails. ServeCall bounds it.
+func (g *Grandma) awaitClose(conn *phoneLine) {
+	if !conn.closing.Load() {
+		return
+	}
+	for {
+		if _, _, err := conn.NextReader(); err != nil {
+			return
 		}
 	}
 }
@@ -225,6 +320,13 @@ func writeFailure(err error) string {
 	return "dropped: " + err.Error()
 }
 
+// timedOut says whether err is a read deadline's. gorilla hides a
+// timeout's error behind one of its own, which still says it timed out.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
 // readFailure says why reading from the grandchild failed.
 func readFailure(err error) string {
 	var ce *websocket.CloseError
@@ -233,26 +335,46 @@ func readFailure(err error) string {
 		return fmt.Sprintf("the grandchild closed with %d %s", ce.Code, ce.Text)
 	case errors.Is(err, websocket.ErrReadLimit):
 		return "a message over the size limit"
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case timedOut(err):
 		return "the grandchild went silent"
 	}
 	return err.Error()
 }
 
-// refuse closes the call with a code and a reason. WriteControl is the one
-// write gorilla allows beside the writer goroutine. The call ends whether
-// or not the close frame gets through, so its error changes nothing.
-func (g *Grandma) refuse(conn *websocket.Conn, code int, reason string) {
+// hangUp sends her close frame, with a code and a reason, unless one is
+// on its way already: a call has one. WriteControl is the one write
+// gorilla allows beside the writer goroutine, so either goroutine may hang
+// up. The call ends whether or not the frame gets through, so its error
+// changes nothing.
+func (g *Grandma) hangUp(conn *phoneLine, code int, reason string) {
+	if conn.closing.Swap(true) {
+		return
+	}
 	_ = conn.WriteControl(websocket.CloseMessage, closeFrame(code, reason), time.Now().Add(writeWait))
 }
 
 // speak is the only goroutine that writes to conn, as gorilla requires. It
 // tells the story one sentence every Pace, says each reply the moment
 // listen hands it over, says the afterthought when grandma remembers it,
-// and answers the goodbye with her own close frame.
-func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan heardLine) (outcome string) {
+// and answers the goodbye with her own close frame. With a call limit, she
+// hangs up when the call outlasts it (1008), whatever the grandchild does.
+func (g *Grandma) speak(ctx context.Context, conn *phoneLine, heard <-chan heardLine) (outcome string) {
 	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
+	var over <-chan time.Time
+	if g.callLimit > 0 {
+		t := time.NewTimer(g.callLimit)
+		defer t.Stop()
+		over = t.C
+	}
+	// failed says why a write failed; "" when listen has hung up (a
+	// refusal, an answer to the grandchild's close), which says why.
+	failed := func(err error) string {
+		if conn.closing.Load() {
+			return ""
+		}
+		return writeFailure(err)
+	}
 	sentence := time.NewTimer(0)
 	sentence.Stop() // started when she hears the question
 	defer sentence.Stop()
@@ -272,7 +394,7 @@ func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 			return nil
 		}
 		remember = false
-		return g.say(conn, g.want(story.LabelAfterthought, g.script.Afterthought))
+		return g.say(conn.Conn, g.want(story.LabelAfterthought, g.script.Afterthought))
 	}
 	for {
 		select {
@@ -290,42 +412,48 @@ func (g *Grandma) speak(ctx context.Context, conn *websocket.Conn, heard <-chan 
 			case story.LabelGoodbye:
 				g.rec.Sent(h.reply.id)
 				if g.handOver {
-					if err := g.handLogOver(conn); err != nil {
-						return writeFailure(err)
+					if err := g.handLogOver(conn.Conn); err != nil {
+						return failed(err)
 					}
 				}
+				if conn.closing.Load() {
+					return "" // listen has hung up meanwhile, and says why
+				}
 				// Her close frame ends the call whether or not it arrives.
-				_ = write(conn, websocket.CloseMessage, closeFrame(websocket.CloseNormalClosure, h.reply.text))
+				g.hangUp(conn, websocket.CloseNormalClosure, h.reply.text)
 				return "ok"
 			default:
-				if err := g.say(conn, h.reply); err != nil {
-					return writeFailure(err)
+				if err := g.say(conn.Conn, h.reply); err != nil {
+					return failed(err)
 				}
 			}
 		case <-sentence.C:
-			if err := g.say(conn, g.want(story.LabelStory, g.script.Story[next])); err != nil {
-				return writeFailure(err)
+			if err := g.say(conn.Conn, g.want(story.LabelStory, g.script.Story[next])); err != nil {
+				return failed(err)
 			}
 			if next++; next < len(g.script.Story) {
 				sentence.Reset(storyStart + g.script.Pace*time.Duration(next) - g.rec.Now())
 			}
 			if err := afterthoughtDue(); err != nil {
-				return writeFailure(err)
+				return failed(err)
 			}
 		case <-afterthought.C:
 			// She remembers the fair at its scripted time, or when her story
 			// is over if she is still telling it then (a slow link delays it).
 			remember = true
 			if err := afterthoughtDue(); err != nil {
-				return writeFailure(err)
+				return failed(err)
 			}
 		case <-ping:
-			if err := write(conn, websocket.PingMessage, nil); err != nil {
-				return writeFailure(err)
+			if err := write(conn.Conn, websocket.PingMessage, nil); err != nil {
+				return failed(err)
 			}
+		case <-over:
+			g.hangUp(conn, websocket.ClosePolicyViolation, fmt.Sprintf("a call lasts at most %v", g.callLimit.Round(time.Millisecond)))
+			return fmt.Sprintf("dropped: the call outlasted its script (%v at most)", g.callLimit.Round(time.Millisecond))
 		case <-ctx.Done():
 			// Going away (1001): the call ends whether or not this arrives.
-			_ = write(conn, websocket.CloseMessage, closeFrame(websocket.CloseGoingAway, "grandma has to go"))
+			g.hangUp(conn, websocket.CloseGoingAway, "grandma has to go")
 			return "cut: grandma had to go"
 		}
 	}
