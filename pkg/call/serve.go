@@ -22,8 +22,14 @@ const (
 	// IdleTimeout bounds how long a kept-alive connection may sit unused,
 	// beyond the script's own silences (see Session.Silence).
 	IdleTimeout = 10 * time.Second
-	// MaxHeaderBytes bounds a request's headers.
+	// MaxHeaderBytes bounds a request's head, in bytes: its request line
+	// and headers, each line's CRLF and the blank line included. Past it
+	// the answer is 431.
 	MaxHeaderBytes = 8 << 10
+	// HTTPMaxHeaderBytes is the http.Server.MaxHeaderBytes that holds a
+	// head to MaxHeaderBytes: net/http reads 4 KiB (its
+	// initialReadLimitSize) beyond the field's value.
+	HTTPMaxHeaderBytes = MaxHeaderBytes - 4<<10
 	// ShutdownTimeout bounds how long a finished call waits for grandma's
 	// connections to close before cutting them.
 	ShutdownTimeout = time.Second
@@ -45,7 +51,7 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 		// has accepted it: its first headers come a round trip later.
 		ReadHeaderTimeout: ReadHeaderTimeout + 2*s.RoundTrip(),
 		IdleTimeout:       s.Silence(IdleTimeout),
-		MaxHeaderBytes:    MaxHeaderBytes,
+		MaxHeaderBytes:    HTTPMaxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

@@ -55,7 +55,7 @@ const (
 	// MaxHeaderBytes bounds a request's head, in bytes: its request line
 	// and headers, each line's CRLF and the blank line included. Past it
 	// the answer is 431.
-	MaxHeaderBytes = 8 << 10
+	MaxHeaderBytes = call.MaxHeaderBytes
 	// PingEvery and PongWait drop a phone caller that has gone: a pong must
 	// come within PongWait of each ping.
 	PingEvery = 2 * time.Second
@@ -83,12 +83,6 @@ const (
 	// ConnsPerCall is how many connections a call is counted to hold at
 	// once: a browser's walkie call opens a second one to get a word in.
 	ConnsPerCall = 2
-
-	// headerSlack is what net/http reads of a request's head beyond
-	// http.Server.MaxHeaderBytes (4 KiB: its initialReadLimitSize), so the
-	// server's MaxHeaderBytes is set that much below MaxHeaderBytes, and
-	// what holds is what is stated.
-	headerSlack = 4 << 10
 )
 
 // Config configures a server. The zero value of a field means its default.
@@ -235,7 +229,7 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout + rt,
 		ReadTimeout:       cfg.ReadHeaderTimeout + rt, // a walkie line is small; a WebSocket clears it
 		IdleTimeout:       IdleTimeout + rt,
-		MaxHeaderBytes:    MaxHeaderBytes - headerSlack,
+		MaxHeaderBytes:    call.HTTPMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return s.walkieCtx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
