@@ -28,30 +28,32 @@ import (
 //go:embed page.html.tmpl
 var pageTemplate string
 
+// pageTmpl is the page's skeleton and its tables, parsed once; the
+// figure's calls, an element or more for every span and message, are
+// written by groupsHTML instead.
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
+	"ms":     result.MSText,
+	"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"value":  func(m report.Measure, mode string) string { return m.ValueText(m.Values[mode], "–") },
+	"bytes":  func(wire, payload int64) string { return report.BytesText(wire, payload, 0) },
+	"moment": momentRows,
+	"spent":  report.SpentText,
+}).Parse(pageTemplate))
+
 // Write writes the page for the calls to w. With more than one call, the
 // page also holds the table that sets them side by side.
 func Write(w io.Writer, calls ...*result.Result) error {
 	if len(calls) == 0 {
 		return fmt.Errorf("htmlreport: no calls to draw")
 	}
-	tmpl, err := template.New("page").Funcs(template.FuncMap{
-		"ms":     result.MSText,
-		"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
-		"exact":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
-		"value":  func(m report.Measure, mode string) string { return m.ValueText(m.Values[mode], "–") },
-		"bytes":  func(wire, payload int64) string { return report.BytesText(wire, payload, 0) },
-		"moment": momentRows,
-		"sub":    func(a, b float64) float64 { return a - b },
-		"spent":  report.SpentText,
-	}).Parse(pageTemplate)
-	if err != nil {
-		return err
-	}
+	p := build(calls)
+	p.Figure.Body = groupsHTML(&p.Figure)
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, build(calls)); err != nil {
+	b.Grow(len(p.Figure.Body) + 64<<10)
+	if err := pageTmpl.Execute(&b, p); err != nil {
 		return err
 	}
-	_, err = w.Write(b.Bytes())
+	_, err := w.Write(b.Bytes())
 	return err
 }
 
@@ -100,6 +102,8 @@ type figure struct {
 	Ticks         []tick
 	Groups        []group
 	Desc          string
+	// Body is the groups' markup, written by groupsHTML.
+	Body template.HTML
 }
 
 type tick struct {
@@ -254,25 +258,14 @@ func build(calls []*result.Result) page {
 // stripe for listening.
 func newLane(mode string, side timeline.Side, y float64, waits []wait) lane {
 	l := lane{Mode: mode, Side: side.String(), Y: y, TalkY: y + 6, WaitY: y + 6 + stripeH + 3}
-	var rows [][]box
+	var rows waitRows
 	for i := range waits {
 		w := &waits[i]
-		e := w.extent()
-		row := len(rows)
-		for r, placed := range rows {
-			if !overlapsAny(e, placed) {
-				row = r
-				break
-			}
-		}
-		if row == len(rows) {
-			rows = append(rows, nil)
-		}
-		rows[row] = append(rows[row], e)
+		row := rows.place(w.extent())
 		w.Y = l.WaitY + float64(row)*(stripeH+3)
 	}
 	l.Waits = waits
-	n := max(len(rows), 1)
+	n := max(len(rows.rows), 1)
 	l.ListenY = l.WaitY + float64(n)*(stripeH+3)
 	l.Height = l.ListenY + stripeH + 6 - y
 	if side == timeline.Server {
@@ -353,11 +346,10 @@ func barOf(x1, x2 float64, label string, s timeline.Span) bar {
 		x1 -= (minMark - w) / 2
 		w = minMark
 	}
-	when := fmt.Sprintf("%s to %s", result.MSText(result.MS(s.Start)), result.MSText(result.MS(s.End)))
-	if result.MSText(result.MS(s.Start)) == result.MSText(result.MS(s.End)) {
-		when = "at " + result.MSText(result.MS(s.Start))
-	} else {
-		when = "from " + when
+	start, end := result.MSText(result.MS(s.Start)), result.MSText(result.MS(s.End))
+	when := "at " + start
+	if start != end {
+		when = "from " + start + " to " + end
 	}
 	return bar{X: x1, W: w, Label: label, When: when}
 }

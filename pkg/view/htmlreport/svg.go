@@ -1,0 +1,239 @@
+package htmlreport
+
+import (
+	"html/template"
+	"strconv"
+	"strings"
+
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+)
+
+// The figure's calls hold an element or more for every span and message,
+// which is most of a long call's page; they are written here rather than
+// by the template, whose reflection costs many times the writing. The
+// output is byte for byte what html/template writes for the same markup:
+// every piece of text goes through escape, which replaces the characters
+// html/template replaces, with the same entities, in text and in quoted
+// attribute values alike.
+
+// svgWriter writes the figure's markup into a builder.
+type svgWriter struct {
+	b   strings.Builder
+	tmp [32]byte
+}
+
+func (w *svgWriter) raw(s string) { w.b.WriteString(s) }
+
+// escape writes s as html/template writes a string in HTML text, RCDATA
+// (a title) or a quoted attribute value: NUL becomes U+FFFD, and the
+// quotes, ampersand, plus and angle brackets become entities. All of them
+// are ASCII, so no byte of a multi-byte UTF-8 sequence is one of them, and
+// anything else, invalid UTF-8 included, goes through unchanged.
+func (w *svgWriter) escape(s string) {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var repl string
+		switch s[i] {
+		case 0:
+			repl = "\uFFFD"
+		case '"':
+			repl = "&#34;"
+		case '&':
+			repl = "&amp;"
+		case '\'':
+			repl = "&#39;"
+		case '+':
+			repl = "&#43;"
+		case '<':
+			repl = "&lt;"
+		case '>':
+			repl = "&gt;"
+		default:
+			continue
+		}
+		w.b.WriteString(s[last:i])
+		w.b.WriteString(repl)
+		last = i + 1
+	}
+	w.b.WriteString(s[last:])
+}
+
+// num writes f as the template's num does: "%.1f".
+func (w *svgWriter) num(f float64) { w.b.Write(strconv.AppendFloat(w.tmp[:0], f, 'f', 1, 64)) }
+
+// exact writes f as the template's exact does: "%.3f".
+func (w *svgWriter) exact(f float64) { w.b.Write(strconv.AppendFloat(w.tmp[:0], f, 'f', 3, 64)) }
+
+// groupsHTML writes the figure's calls: for each, its title, its two lanes
+// with their talking, listening and waiting marks, and its messages.
+func groupsHTML(f *figure) template.HTML {
+	var w svgWriter
+	n := 0
+	for _, g := range f.Groups {
+		n += 2 + len(g.Messages)
+		for _, l := range g.Lanes {
+			n += len(l.Talks) + len(l.Listens) + len(l.Waits)
+		}
+	}
+	w.b.Grow(n * 400)
+	for i := range f.Groups {
+		w.group(f, &f.Groups[i])
+	}
+	return template.HTML(w.b.String()) // every piece of text in it is escaped
+}
+
+func (w *svgWriter) group(f *figure, g *group) {
+	w.raw("\n<g class=\"call\" data-mode=\"")
+	w.escape(g.Mode)
+	w.raw("\">\n<text class=\"group-title\" x=\"8\" y=\"")
+	w.num(g.Y)
+	w.raw("\">")
+	w.escape(g.Title)
+	w.raw("</text>")
+	for i := range g.Lanes {
+		w.lane(f, &g.Lanes[i])
+	}
+	for i := range g.Messages {
+		w.message(&g.Messages[i])
+	}
+	w.raw("\n</g>")
+}
+
+func (w *svgWriter) lane(f *figure, l *lane) {
+	w.raw("\n<g class=\"lane\" data-mode=\"")
+	w.escape(l.Mode)
+	w.raw("\" data-side=\"")
+	w.escape(l.Side)
+	w.raw("\">\n<rect class=\"lane-bg\" x=\"")
+	w.num(f.PlotLeft)
+	w.raw("\" y=\"")
+	w.num(l.Y)
+	w.raw("\" width=\"")
+	w.num(f.PlotRight - f.PlotLeft)
+	w.raw("\" height=\"")
+	w.num(l.Height)
+	w.raw("\"/>\n<text class=\"lane-name\" x=\"8\" y=\"")
+	w.num(l.Y)
+	w.raw("\" dy=\"30\">")
+	w.escape(l.Name)
+	w.raw("</text>\n<text class=\"lane-role\" x=\"8\" y=\"")
+	w.num(l.Y)
+	w.raw("\" dy=\"50\">the ")
+	w.escape(l.Role)
+	w.raw("</text>")
+	w.stripeName(f, l.TalkY, "talks")
+	w.stripeName(f, l.WaitY, "waits")
+	w.stripeName(f, l.ListenY, "listens")
+	for i := range l.Listens {
+		w.bar("listen", l.ListenY, &l.Listens[i])
+	}
+	for i := range l.Talks {
+		w.bar("talk", l.TalkY, &l.Talks[i])
+	}
+	for i := range l.Waits {
+		w.wait(l, &l.Waits[i])
+	}
+	w.raw("\n</g>")
+}
+
+func (w *svgWriter) stripeName(f *figure, y float64, name string) {
+	w.raw("\n<text class=\"stripe-name\" x=\"")
+	w.num(f.PlotLeft)
+	w.raw("\" dx=\"-6\" y=\"")
+	w.num(y)
+	w.raw("\" dy=\"13\" text-anchor=\"end\">")
+	w.raw(name)
+	w.raw("</text>")
+}
+
+func (w *svgWriter) bar(class string, y float64, b *bar) {
+	w.raw("\n<rect class=\"")
+	w.raw(class)
+	w.raw("\" x=\"")
+	w.num(b.X)
+	w.raw("\" y=\"")
+	w.num(y)
+	w.raw("\" width=\"")
+	w.num(b.W)
+	w.raw("\" height=\"18\"><title>")
+	w.escape(b.Label)
+	w.raw(", ")
+	w.escape(b.When)
+	w.raw("</title></rect>")
+}
+
+func (w *svgWriter) wait(l *lane, wt *wait) {
+	w.raw("\n<g class=\"wait\" data-mode=\"")
+	w.escape(l.Mode)
+	w.raw("\" data-side=\"")
+	w.escape(l.Side)
+	w.raw("\" data-label=\"")
+	w.escape(wt.Label)
+	w.raw("\" data-reason=\"")
+	w.escape(wt.Reason)
+	w.raw("\" data-waited-ms=\"")
+	w.exact(wt.MS)
+	w.raw("\">\n<rect x=\"")
+	w.num(wt.X)
+	w.raw("\" y=\"")
+	w.num(wt.Y)
+	w.raw("\" width=\"")
+	w.num(wt.W)
+	w.raw("\" height=\"18\"><title>")
+	w.escape(wt.Text)
+	w.raw("</title></rect>\n<text x=\"")
+	w.num(wt.TextX)
+	w.raw("\" y=\"")
+	w.num(wt.Y)
+	w.raw("\" dy=\"14\"")
+	if wt.TextEnd {
+		w.raw(" text-anchor=\"end\"")
+	}
+	w.raw(">")
+	w.escape(wt.Text)
+	w.raw("</text>\n</g>")
+}
+
+func (w *svgWriter) message(m *message) {
+	w.raw("\n<g class=\"msg from-")
+	w.escape(m.From)
+	w.raw("\" data-label=\"")
+	w.escape(m.Label)
+	w.raw("\" data-sent-ms=\"")
+	w.exact(m.SentMS)
+	w.raw("\" data-heard-ms=\"")
+	w.exact(m.HeardMS)
+	w.raw("\"><line x1=\"")
+	w.num(m.X1)
+	w.raw("\" y1=\"")
+	w.num(m.Y1)
+	w.raw("\" x2=\"")
+	w.num(m.X2)
+	w.raw("\" y2=\"")
+	w.num(m.Y2)
+	w.raw("\" marker-end=\"url(#head-")
+	w.escape(m.From)
+	w.raw(")\"/>")
+	if m.Key {
+		w.raw("<text class=\"key\" x=\"")
+		w.num(m.LabelX)
+		w.raw("\" y=\"")
+		w.num(m.LabelY)
+		w.raw("\"")
+		if m.LabelEnd {
+			w.raw(" text-anchor=\"end\"")
+		}
+		w.raw(">")
+		w.escape(m.Label)
+		w.raw("</text>")
+	}
+	w.raw("<title>")
+	w.escape(m.Label)
+	w.raw(", sent ")
+	w.escape(result.MSText(m.SentMS))
+	w.raw(", heard ")
+	w.escape(result.MSText(m.HeardMS))
+	w.raw(": ")
+	w.escape(m.Text)
+	w.raw("</title></g>")
+}
