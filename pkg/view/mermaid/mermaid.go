@@ -64,35 +64,37 @@ func Diagram(res *result.Result) string {
 			items[i].cluster = byMsg[items[i].msg]
 		}
 	}
+	// Each cluster is drawn once, as a par block where its first message
+	// was sent, with the lines of all its messages.
+	for _, it := range items {
+		if it.cluster != nil {
+			it.cluster.branches[it.side] = append(it.cluster.branches[it.side], it.line)
+		}
+	}
 	var open *cluster
 	flush := func() {
 		if open == nil {
 			return
-		}
-		var branches [2][]string
-		for _, it := range items {
-			if it.cluster == open {
-				branches[it.side] = append(branches[it.side], it.line)
-			}
 		}
 		first := timeline.Side(0)
 		if open.firstSide == timeline.Server {
 			first = timeline.Server
 		}
 		fmt.Fprintf(&b, "    par %s\n", branchTitle(first))
-		for _, l := range branches[first] {
+		for _, l := range open.branches[first] {
 			fmt.Fprintf(&b, "        %s\n", l)
 		}
 		fmt.Fprintf(&b, "    and at the same time, %s\n", branchTitle(first.Peer()))
-		for _, l := range branches[first.Peer()] {
+		for _, l := range open.branches[first.Peer()] {
 			fmt.Fprintf(&b, "        %s\n", l)
 		}
 		b.WriteString("    end\n")
+		open.drawn = true
 		open = nil
 	}
 	for _, it := range items {
 		if it.cluster != nil {
-			if it.cluster != open {
+			if it.cluster != open && !it.cluster.drawn {
 				flush()
 				open = it.cluster
 			}
@@ -163,6 +165,10 @@ func collect(res *result.Result) []item {
 // par block where its first message was sent.
 type cluster struct {
 	firstSide timeline.Side
+	// branches are the lines of its messages from each side.
+	branches [2][]string
+	// drawn is set once the block is in the diagram.
+	drawn bool
 }
 
 // clusters groups the messages that were in flight both ways at once: a
@@ -198,19 +204,6 @@ func clusters(tl *timeline.Timeline) map[timeline.MsgID]*cluster {
 		}
 		return parent[i]
 	}
-	paired := make([]bool, len(flights))
-	for i, a := range flights {
-		for j := i + 1; j < len(flights); j++ {
-			b := flights[j]
-			if a.m.From == b.m.From || min(a.end, b.end)-max(a.start, b.start) < timeline.Resolution {
-				continue
-			}
-			paired[i], paired[j] = true, true
-			parent[find(j)] = find(i)
-		}
-	}
-	out := map[timeline.MsgID]*cluster{}
-	roots := map[int]*cluster{}
 	// Messages are in the order they were wanted; the block's first branch
 	// is the side that sent first.
 	order := make([]int, len(flights))
@@ -218,6 +211,52 @@ func clusters(tl *timeline.Timeline) map[timeline.MsgID]*cluster {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return int(flights[a].start - flights[b].start) })
+	// A message b and one sent before it, a, from the other side are in
+	// flight at once for at least Resolution when b lasts that long and a
+	// ends Resolution or more after b's start. Taking b in the order they
+	// were sent, that threshold only grows: a message of a side that falls
+	// under it can be forgotten, and the ones of a side that b joins are
+	// from then on one group, kept as one with the latest end among them.
+	type group struct {
+		rep    int // a member, or -1 for none
+		maxEnd time.Duration
+		fresh  []int // joined no group yet
+	}
+	var groups [2]group
+	groups[0].rep, groups[1].rep = -1, -1
+	paired := make([]bool, len(flights))
+	for _, j := range order {
+		b := flights[j]
+		threshold := b.start + timeline.Resolution
+		g := &groups[b.m.From.Peer()]
+		if b.end >= threshold {
+			joined := g.rep >= 0 && g.maxEnd >= threshold
+			if joined {
+				parent[find(g.rep)] = find(j)
+			} else {
+				g.rep = -1
+			}
+			for _, i := range g.fresh {
+				if flights[i].end < threshold {
+					continue
+				}
+				paired[i] = true
+				parent[find(i)] = find(j)
+				if !joined || flights[i].end > g.maxEnd {
+					g.maxEnd = flights[i].end
+				}
+				joined = true
+				g.rep = i
+			}
+			g.fresh = g.fresh[:0]
+			if joined {
+				paired[j] = true
+			}
+		}
+		groups[b.m.From].fresh = append(groups[b.m.From].fresh, j)
+	}
+	out := map[timeline.MsgID]*cluster{}
+	roots := map[int]*cluster{}
 	for _, i := range order {
 		if !paired[i] {
 			continue

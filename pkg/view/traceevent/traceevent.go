@@ -114,7 +114,11 @@ func Build(calls ...*result.Result) *File {
 		b := &builder{res: res, pidBase: 2 * i, flowPrefix: fmt.Sprintf("%s-%d-", res.Mode.Key, i)}
 		b.build()
 		meta = append(meta, b.meta...)
-		events = append(events, b.events...)
+		if events == nil {
+			events = b.events
+		} else {
+			events = append(events, b.events...)
+		}
 	}
 	f.OtherData["modes"] = strings.Join(modes, ",")
 	if len(calls) > 0 {
@@ -127,14 +131,20 @@ func Build(calls ...*result.Result) *File {
 	// Viewers sort by time anyway; sorting here, stably, keeps the order
 	// the builder chose for events at the same moment (a slice before the
 	// flow that starts in it).
-	slices.SortStableFunc(events, func(a, b Event) int {
-		switch {
-		case a.TS < b.TS:
+	// Sorting the events' indices, by time and then by index, is a stable
+	// sort that moves small numbers rather than whole events.
+	order := make([]int32, len(events))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		switch ta, tb := events[a].TS, events[b].TS; {
+		case ta < tb:
 			return -1
-		case a.TS > b.TS:
+		case ta > tb:
 			return 1
 		}
-		return 0
+		return int(a - b)
 	})
 	slices.SortStableFunc(meta, func(a, b Event) int {
 		if a.PID != b.PID {
@@ -142,7 +152,10 @@ func Build(calls ...*result.Result) *File {
 		}
 		return a.TID - b.TID
 	})
-	f.TraceEvents = append(meta, events...)
+	f.TraceEvents = slices.Grow(meta, len(events))
+	for _, i := range order {
+		f.TraceEvents = append(f.TraceEvents, events[i])
+	}
 	return f
 }
 
@@ -150,6 +163,7 @@ func Build(calls ...*result.Result) *File {
 func Write(w io.Writer, calls ...*result.Result) error {
 	f := Build(calls...)
 	var b bytes.Buffer
+	b.Grow(192 * len(f.TraceEvents)) // about what an event takes, with its args
 	b.WriteString("{\"displayTimeUnit\":")
 	if err := appendJSON(&b, f.DisplayTimeUnit); err != nil {
 		return err
@@ -191,7 +205,7 @@ type builder struct {
 	events     []Event
 	// lanes holds, per side and track kind, the slices already placed on
 	// each lane.
-	lanes map[[2]int][][]interval
+	lanes map[[2]int][]*lane
 	// strict lanes take only slices that do not touch (message slices, so
 	// that a flow binds to the right one); the others also take slices
 	// nested in one another.
@@ -210,7 +224,7 @@ func sideName(side timeline.Side) string {
 }
 
 func (b *builder) build() {
-	b.lanes = map[[2]int][][]interval{}
+	b.lanes = map[[2]int][]*lane{}
 	b.named = map[[2]int]bool{}
 	tl := b.res.Timeline
 	for _, side := range []timeline.Side{timeline.Client, timeline.Server} {
@@ -221,7 +235,11 @@ func (b *builder) build() {
 			Event{Name: "process_labels", Ph: "M", PID: pid, Args: map[string]any{"labels": b.res.Mode.Transport}},
 		)
 	}
-	for _, s := range tl.Spans() {
+	spans := tl.Spans()
+	// Each span is a slice; each message an instant, and if heard two
+	// slices, two flow ends and an instant.
+	b.events = make([]Event, 0, len(spans)+6*len(tl.Messages))
+	for _, s := range spans {
 		switch s.State {
 		case timeline.Talking:
 			b.slice(s.Side, trackTalking, false, "talking: "+s.Label, catState, s.Start, s.End, map[string]any{"label": s.Label})
@@ -233,8 +251,9 @@ func (b *builder) build() {
 			})
 		}
 	}
+	utterances := tl.Utterances()
 	names := make(map[timeline.MsgID]string, len(tl.Messages))
-	for _, u := range tl.Utterances() {
+	for _, u := range utterances {
 		for i, m := range u.Messages {
 			names[m.ID] = u.PartName(i)
 		}
@@ -247,7 +266,7 @@ func (b *builder) build() {
 		b.instant(m.From, trackTalking, "wants to say: "+name, m.WantedAt, map[string]any{"text": m.Text})
 	}
 	flow := 0
-	for _, u := range tl.Utterances() {
+	for _, u := range utterances {
 		for i, m := range u.Messages {
 			if !m.Heard {
 				continue
@@ -291,16 +310,27 @@ func (b *builder) lane(side timeline.Side, track int, strict bool, iv interval) 
 	key := [2]int{int(side), track}
 	lanes := b.lanes[key]
 	n := len(lanes)
-	for i, placed := range lanes {
-		if fits(placed, iv, strict) {
-			lanes[i] = append(placed, iv)
-			n = i
-			break
+	if !strict && iv.start == iv.end {
+		// A moment, or a slice that takes no time, is disjoint from or
+		// within every slice, and every slice is disjoint from or around
+		// it: it goes on the first lane and never keeps another off one.
+		n = 0
+		if len(lanes) == 0 {
+			b.lanes[key] = append(lanes, &lane{})
 		}
-	}
-	if n == len(lanes) {
-		lanes = append(lanes, []interval{iv})
-		b.lanes[key] = lanes
+	} else {
+		for i, l := range lanes {
+			if l.fits(iv, strict) {
+				l.add(iv, strict)
+				n = i
+				break
+			}
+		}
+		if n == len(lanes) {
+			l := &lane{}
+			l.add(iv, strict)
+			b.lanes[key] = append(lanes, l)
+		}
 	}
 	tid := track*100 + n
 	if !b.named[[2]int{int(side), tid}] {
@@ -317,14 +347,122 @@ func (b *builder) lane(side timeline.Side, track int, strict bool, iv interval) 
 	return tid
 }
 
-func fits(placed []interval, iv interval, strict bool) bool {
-	for _, p := range placed {
-		if strict {
-			if iv.start <= p.end && p.start <= iv.end {
-				return false
-			}
-			continue
+// lane is the slices placed on one lane of a track, kept so that whether
+// another fits takes time logarithmic in their number, not linear.
+//
+// A strict lane's slices neither overlap nor touch, so ordered by start they
+// are also ordered by end: they are kept in order, in runs of at most
+// runSize, and a slice fits if the first one ending at or after its start
+// begins after its end.
+//
+// The other lanes' slices come in the order they start (Spans gives them so).
+// A slice [s, e] placed after those fits unless one began before s and ends
+// strictly between s and e; one that ended by s can never again keep a
+// later slice off the lane. So the lane keeps a heap of the ends of the
+// slices that began before the latest start, and apart the ones that began
+// at it. Should a slice ever come out of order, the lane falls back to
+// comparing it with every slice placed, in all.
+type lane struct {
+	// runs are a strict lane's slices, in order.
+	runs [][]interval
+
+	// all are a lane's other slices, as placed.
+	all []interval
+	// latest is the latest start placed; atLatest are the ends of the
+	// slices that began at it, ends those of the ones before it that had
+	// not ended by it.
+	latest   time.Duration
+	atLatest []time.Duration
+	ends     endHeap
+	unsorted bool
+}
+
+const runSize = 256
+
+func (l *lane) fits(iv interval, strict bool) bool {
+	if strict {
+		r, i := l.firstEndingFrom(iv.start)
+		return r == len(l.runs) || l.runs[r][i].start > iv.end
+	}
+	if l.unsorted || (len(l.all) > 0 && iv.start < l.latest) {
+		return fitsAll(l.all, iv)
+	}
+	if iv.start > l.latest {
+		for _, e := range l.atLatest {
+			l.ends.push(e)
 		}
+		l.atLatest = l.atLatest[:0]
+		l.latest = iv.start
+	}
+	for len(l.ends) > 0 && l.ends[0] <= iv.start {
+		l.ends.pop()
+	}
+	return len(l.ends) == 0 || l.ends[0] >= iv.end
+}
+
+func (l *lane) add(iv interval, strict bool) {
+	if strict {
+		r, i := l.firstEndingFrom(iv.start)
+		switch {
+		case len(l.runs) == 0:
+			l.runs = append(l.runs, []interval{iv})
+			return
+		case r == len(l.runs):
+			r, i = r-1, len(l.runs[r-1])
+		}
+		l.runs[r] = slices.Insert(l.runs[r], i, iv)
+		if len(l.runs[r]) > runSize {
+			half := len(l.runs[r]) / 2
+			tail := slices.Clone(l.runs[r][half:])
+			l.runs[r] = l.runs[r][:half:half]
+			l.runs = slices.Insert(l.runs, r+1, tail)
+		}
+		return
+	}
+	if len(l.all) > 0 && iv.start < l.latest {
+		l.unsorted = true
+	}
+	l.all = append(l.all, iv)
+	if l.unsorted {
+		return
+	}
+	if iv.start > l.latest || len(l.all) == 1 {
+		for _, e := range l.atLatest {
+			l.ends.push(e)
+		}
+		l.atLatest = l.atLatest[:0]
+		l.latest = iv.start
+	}
+	l.atLatest = append(l.atLatest, iv.end)
+}
+
+// firstEndingFrom returns the run and index of a strict lane's first slice
+// that ends at or after t, or len(l.runs) if none does.
+func (l *lane) firstEndingFrom(t time.Duration) (int, int) {
+	r, _ := slices.BinarySearchFunc(l.runs, t, func(run []interval, t time.Duration) int {
+		return compare(run[len(run)-1].end, t)
+	})
+	if r == len(l.runs) {
+		return r, 0
+	}
+	i, _ := slices.BinarySearchFunc(l.runs[r], t, func(p interval, t time.Duration) int { return compare(p.end, t) })
+	return r, i
+}
+
+func compare(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// fitsAll reports whether iv lies around, within or apart from each of
+// placed.
+func fitsAll(placed []interval, iv interval) bool {
+	for _, p := range placed {
 		disjoint := iv.start >= p.end || iv.end <= p.start
 		nested := (iv.start >= p.start && iv.end <= p.end) || (p.start >= iv.start && p.end <= iv.end)
 		if !disjoint && !nested {
@@ -332,4 +470,42 @@ func fits(placed []interval, iv interval, strict bool) bool {
 		}
 	}
 	return true
+}
+
+// endHeap is a min-heap of times.
+type endHeap []time.Duration
+
+func (h *endHeap) push(t time.Duration) {
+	*h = append(*h, t)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if s[p] <= s[i] {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *endHeap) pop() {
+	s := *h
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && s[c+1] < s[c] {
+			c++
+		}
+		if s[i] <= s[c] {
+			break
+		}
+		s[i], s[c] = s[c], s[i]
+		i = c
+	}
+	*h = s
 }
