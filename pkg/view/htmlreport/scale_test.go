@@ -1,9 +1,10 @@
 package htmlreport_test
 
 import (
+	"github.com/duplexdemo/duplexdemo/internal/scaletest"
+
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -65,70 +66,27 @@ func bigCall(n int) *result.Result {
 	}
 }
 
-func writeBig(tb testing.TB, c *result.Result) {
-	if err := htmlreport.Write(io.Discard, c); err != nil {
-		tb.Fatal(err)
-	}
-}
+func write(c *result.Result) error { return htmlreport.Write(io.Discard, c) }
 
 // BenchmarkWrite measures the page for calls of 10k, 50k and 100k events.
 func BenchmarkWrite(b *testing.B) {
-	for _, n := range []int{10_000, 50_000, 100_000} {
+	for _, n := range scaletest.Sizes {
 		c := bigCall(n)
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				writeBig(b, c)
+				if err := write(c); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
 }
 
-// bestOf returns the fastest of runs rounds of writing c reps times, per
-// write: the least disturbed by whatever else the machine is doing.
-func bestOf(tb testing.TB, c *result.Result, runs, reps int) time.Duration {
-	best := time.Duration(1<<63 - 1)
-	for range runs {
-		runtime.GC() // each round starts from the same clean heap
-		start := time.Now()
-		for range reps {
-			writeBig(tb, c)
-		}
-		best = min(best, time.Since(start)/time.Duration(reps))
-	}
-	return best
-}
-
-// scaleRatio is how much longer the page takes for ten times the events:
-// about 10 when writing it is linear, about 100 when quadratic. The small
-// page is written ten times a round, so that both rounds last as long and
-// are as exposed to other programs taking the CPU.
-func scaleRatio(tb testing.TB, runs int) float64 {
-	small, large := bigCall(10_000), bigCall(100_000)
-	writeBig(tb, small) // warm up
-	return float64(bestOf(tb, large, runs, 1)) / float64(bestOf(tb, small, runs, 10))
-}
-
 // BenchmarkScale reports t(100k events) / t(10k events) as "ratio", which
 // does not depend on how fast the machine is: about 10 when linear.
-func BenchmarkScale(b *testing.B) {
-	var ratio float64
-	for b.Loop() {
-		ratio = scaleRatio(b, 1)
-	}
-	b.ReportMetric(ratio, "ratio")
-}
+func BenchmarkScale(b *testing.B) { scaletest.Benchmark(b, write, bigCall) }
 
 // TestLinear fails when ten times the events takes much more than ten
 // times as long: a quadratic step makes the ratio about 100.
-func TestLinear(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes timing ratios meaningless")
-	}
-	if testing.Short() {
-		t.Skip("times a page of 100k events")
-	}
-	if ratio := scaleRatio(t, 3); ratio > 25 {
-		t.Errorf("100k events take %.1f times as long as 10k; linear would be about 10", ratio)
-	}
-}
+func TestLinear(t *testing.T) { scaletest.CheckLinear(t, write, bigCall) }

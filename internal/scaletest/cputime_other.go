@@ -1,6 +1,6 @@
 //go:build !unix
 
-package traceevent_test
+package scaletest
 
 import "time"
 

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package mermaid_test
-
-import "time"
-
-// cpuTime returns the wall clock, where there is no getrusage.
-func cpuTime() time.Duration { return time.Duration(time.Now().UnixNano()) }
