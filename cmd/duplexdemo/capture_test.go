@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/duplexdemo/duplexdemo/internal/binarytest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -50,7 +52,7 @@ func TestCapture(t *testing.T) {
 		t.Skipf("the capture test runs only when asked, as root (or with the right to capture on lo) and with tshark installed: %s=1 go test -count=1 -run Capture -v ./cmd/duplexdemo", captureEnv)
 	}
 	tools := captureToolsOrSkip(t)
-	bin := binary(t)
+	bin := binarytest.Binary(t)
 	keep := os.Getenv("DUPLEXDEMO_CAPTURE_DIR")
 	// A first capture with nothing to play shows whether capturing is
 	// permitted here at all.

@@ -1,15 +1,14 @@
 package main
 
 import (
+	"github.com/duplexdemo/duplexdemo/internal/binarytest"
+
 	"bytes"
 	"context"
 	"flag"
 	"net"
-	"os"
 	"strings"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/golden"
 	"github.com/duplexdemo/duplexdemo/internal/pipenet"
@@ -18,20 +17,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestMain(m *testing.M) {
-	// The binary the process tests build (see binary) is removed after them,
-	// whatever they did; goleak checks for goroutines before it exits.
-	goleak.VerifyTestMain(exitHook{m})
-}
-
-// exitHook runs the tests, then removes the binary they built.
-type exitHook struct{ m *testing.M }
-
-func (h exitHook) Run() int {
-	code := h.m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	return code
+	// The binary the process tests build is removed after them, whatever
+	// they did; goleak checks for goroutines before the test binary exits.
+	binarytest.Main(m)
 }
 
 // testDeps returns dependencies writing to buffers, acting as a terminal

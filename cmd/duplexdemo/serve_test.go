@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/duplexdemo/duplexdemo/internal/binarytest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -10,9 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,34 +33,6 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
-// binary builds duplexdemo once for the tests that run it as a user does.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "duplexdemo-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir, buildPath = dir, filepath.Join(dir, "duplexdemo")
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building duplexdemo: %v", buildErr)
-	}
-	return buildPath
-}
-
-var (
-	buildOnce sync.Once
-	buildDir  string // removed by TestMain
-	buildPath string
-	buildErr  error
-)
-
 // server is a `duplexdemo serve` process.
 type server struct {
 	cmd    *exec.Cmd
@@ -73,7 +45,7 @@ type server struct {
 // extra args, and stops it when the test ends.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	return startServerCmd(t, exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
+	return startServerCmd(t, exec.Command(binarytest.Binary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
 }
 
 // startServerCmd runs cmd, which runs `duplexdemo serve` on a free port of
@@ -124,7 +96,7 @@ func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
 func TestTwoProcesses(t *testing.T) {
 	srv := startServer(t, "--log-format", "json")
 	for _, mode := range []string{"walkie", "phone"} {
-		out, err := exec.Command(binary(t), mode, "--server", srv.url, "--json", "--speed", "4", "--latency", "10ms").Output()
+		out, err := exec.Command(binarytest.Binary(t), mode, "--server", srv.url, "--json", "--speed", "4", "--latency", "10ms").Output()
 		if err != nil {
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -191,7 +163,7 @@ func TestTwoProcesses(t *testing.T) {
 // exits within a second, and the caller hears grandma hang up with 1001.
 func TestServeShutdown(t *testing.T) {
 	srv := startServer(t)
-	call := exec.Command(binary(t), "phone", "--server", srv.url, "--pace", "1s")
+	call := exec.Command(binarytest.Binary(t), "phone", "--server", srv.url, "--pace", "1s")
 	var callErr bytes.Buffer
 	call.Stderr = &callErr
 	stdout, err := call.StdoutPipe()
@@ -382,7 +354,7 @@ func TestServeOutOfFiles(t *testing.T) {
 	const files = 64
 	calls := classroom.CallsForFiles(files)
 	srv := startServerCmd(t, exec.Command("sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, files),
-		binary(t), "serve", "--listen", "127.0.0.1:0", "--log-format", "json"))
+		binarytest.Binary(t), "serve", "--listen", "127.0.0.1:0", "--log-format", "json"))
 	warning := fmt.Sprintf("grandma takes at most %d calls at once", calls)
 	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(srv.stderr.String(), warning) && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond) // stderr is copied on its own

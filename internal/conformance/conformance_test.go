@@ -1,10 +1,11 @@
 package conformance
 
 import (
+	"github.com/duplexdemo/duplexdemo/internal/binarytest"
+
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,12 +16,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -28,20 +26,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The duplexdemo the tests build is removed after them, whatever they
-	// did; goleak checks for goroutines before the test binary exits.
-	goleak.VerifyTestMain(exitHook{m})
-}
-
-// exitHook runs the tests, then removes the binary they built.
-type exitHook struct{ m *testing.M }
-
-func (h exitHook) Run() int {
-	code := h.m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	return code
+	// The binary the process tests build is removed after them, whatever
+	// they did; goleak checks for goroutines before the test binary exits.
+	binarytest.Main(m)
 }
 
 // Bounds, generous: the test must pass on a busy 2-core machine.
@@ -127,34 +114,6 @@ func findNode(t *testing.T, mode string) (string, []string) {
 	return "", nil
 }
 
-// binary builds duplexdemo once for the tests.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "duplexdemo-conformance")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir, buildPath = dir, filepath.Join(dir, "duplexdemo")
-		out, err := exec.Command("go", "build", "-o", buildPath, "github.com/duplexdemo/duplexdemo/cmd/duplexdemo").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building duplexdemo: %v", buildErr)
-	}
-	return buildPath
-}
-
-var (
-	buildOnce sync.Once
-	buildDir  string // removed by TestMain
-	buildPath string
-	buildErr  error
-)
-
 // server is a `duplexdemo serve --log-format json` process.
 type server struct {
 	url    string
@@ -167,7 +126,7 @@ type server struct {
 // stops it (SIGTERM) when the test ends.
 func startServer(t *testing.T) *server {
 	t.Helper()
-	cmd := exec.Command(binary(t), "serve", "--listen", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(binarytest.Binary(t), "serve", "--listen", "127.0.0.1:0", "--log-format", "json")
 	s := &server{stderr: &syncbuf.Buffer{}, logged: map[int]bool{}}
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
