@@ -18,6 +18,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/lesson"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/render"
 )
 
@@ -468,4 +469,16 @@ func TestFullLogWhileTheCallRuns(t *testing.T) {
 		}
 		d.finish()
 	})
+}
+
+// TestCalloutsAddUp: a callout's "after" is the difference of the two times
+// it shows, whatever their fractions of a millisecond.
+func TestCalloutsAddUp(t *testing.T) {
+	msg := timeline.Message{From: timeline.Client, Label: story.LabelQuestion, Text: "q", WantedAt: 400 * time.Microsecond,
+		Sent: true, SentAt: 81 * time.Millisecond, Heard: true, HeardAt: 121600 * time.Microsecond}
+	tl := &timeline.Timeline{Duration: time.Second, Messages: []timeline.Message{msg}}
+	got := strings.Join(callouts([]snapshot{{tl: tl}}, []string{story.LabelQuestion}, newStyles(render.Style{}), -1, 200), "\n")
+	if !strings.Contains(got, "wanted at 0 ms") || !strings.Contains(got, "heard at 122 ms, 122 ms after") {
+		t.Errorf("callout %q: want wanted at 0 ms, heard at 122 ms, 122 ms after", got)
+	}
 }

@@ -412,7 +412,9 @@ func callouts(shots []snapshot, labels []string, st styles, limit, w int) []stri
 				parts = append(parts, "went at once")
 			}
 			if msg.Heard {
-				parts = append(parts, fmt.Sprintf("heard at %s, %s after", dur(msg.HeardAt), dur(msg.HeardAfter())))
+				// The difference of the times shown, so that the line adds up.
+				after := msg.HeardAt.Round(time.Millisecond) - msg.WantedAt.Round(time.Millisecond)
+				parts = append(parts, fmt.Sprintf("heard at %s, %s after", dur(msg.HeardAt), dur(after)))
 			} else if msg.Sent {
 				parts = append(parts, "on its way")
 			}
