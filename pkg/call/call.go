@@ -41,6 +41,10 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Observer, if not nil, is told of each event as it happens.
 	Observer timeline.Observer
+	// Student, for a call to a grandma elsewhere (RunRemote), is the
+	// anonymous name (class.NewName) under which the call is reported to
+	// her class experiment once it is over; empty reports nothing.
+	Student string
 }
 
 // Mode is one way of carrying the call: what it is, for people and views,
@@ -58,6 +62,11 @@ type Mode struct {
 	Every *Bounds
 	// Local sets up both roles of a call in this process.
 	Local func(s *Session) Roles
+	// Facts, if not nil, returns the counts of the mode that a call's
+	// timeline alone gives (the requests of a call over HTTP), for a call
+	// whose grandchild was elsewhere: duplexdemo serve's class experiment
+	// counts them from the joined record of both sides.
+	Facts func(tl *timeline.Timeline) []result.Fact
 	// Remote, if not nil, sets up the grandchild's role of a call to a
 	// grandma elsewhere (duplexdemo serve) at base, such as
 	// http://192.168.1.20:8080. nil means the mode plays only in this
@@ -101,6 +110,9 @@ type RemoteRoles struct {
 	HandOver func() HandOver
 	// Facts, as in Roles.
 	Facts func(tl *timeline.Timeline) []result.Fact
+	// CallID is the id the grandchild gave the call (wire.NewCallID), by
+	// which she may report it to the class (Config.Student).
+	CallID string
 }
 
 // HandOver finds, among the bytes that arrive on one of the grandchild's
@@ -218,8 +230,13 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 		// never worked out instead.
 		err = errors.New("grandma's record of the call arrived, but the bytes that carried it were not found on the grandchild's connections")
 	}
+	own := res.Timeline // the grandchild's side alone, before the join
 	if err == nil {
 		err = s.join(res, hers, base)
+	}
+	if err == nil && cfg.Student != "" && parent.Err() == nil {
+		res.Reported, err = report(parent, cfg, base, wire.Report{Protocol: wire.Version, Call: roles.CallID, Student: cfg.Student},
+			own, wire.Facts{Connections: res.Connections, Latency: cfg.Latency})
 	}
 	if parent.Err() != nil {
 		err = parent.Err()

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
@@ -104,6 +105,12 @@ type Config struct {
 	// OpenFiles is how many files the process may have open; 0 reads it
 	// from the system (RLIMIT_NOFILE), where there is such a limit.
 	OpenFiles int
+	// Class is the class experiment the calls are reported to; nil keeps
+	// one in memory, for as long as the server runs.
+	Class *class.Room
+	// TeacherToken lets the teacher's view start a new experiment; empty
+	// means a new random one (Server.TeacherToken).
+	TeacherToken string
 	// PingEvery, PongWait, ReadHeaderTimeout, SilenceGrace and CallGrace
 	// override the defaults, for tests.
 	PingEvery, PongWait, ReadHeaderTimeout time.Duration
@@ -154,6 +161,10 @@ type Server struct {
 	walkieCtx, phoneCtx       context.Context
 	cancelWalkie, cancelPhone context.CancelFunc
 
+	// class is the class experiment: the calls ended and awaiting their
+	// reports, the room they are reported to, the teacher's token.
+	class *classState
+
 	mu      sync.Mutex
 	active  int
 	walkies map[string]*walkieCall
@@ -191,7 +202,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.OpenFiles == 0 {
 		cfg.OpenFiles = openFileLimit()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, walkies: map[string]*walkieCall{}, maxCalls: cfg.MaxCalls, connsHigh: -1}
+	cls, err := newClass(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, walkies: map[string]*walkieCall{}, maxCalls: cfg.MaxCalls, connsHigh: -1, class: cls}
 	if cfg.OpenFiles > 0 {
 		s.maxCalls = min(s.maxCalls, CallsForFiles(cfg.OpenFiles))
 		budget := int64(cfg.OpenFiles - FileReserve)
@@ -206,6 +221,11 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(halfduplex.Path, s.walkie)
 	mux.HandleFunc(fullduplex.Path, s.phone)
+	mux.HandleFunc("POST "+wire.ReportPath, s.report)
+	mux.HandleFunc("GET "+EventsPath, s.events)
+	mux.HandleFunc("GET "+RecordJSONPath, s.download(false))
+	mux.HandleFunc("GET "+RecordCSVPath, s.download(true))
+	mux.HandleFunc("POST "+NewExperimentPath, s.newExperiment)
 	mux.Handle("/", webpage.Handler())
 	version := strconv.Itoa(wire.Version)
 	rt := 2 * cfg.Latency
@@ -297,6 +317,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	_ = s.srv.Close() // cuts what is still open
 	<-shut
 	s.calls.Wait()
+	if s.class.owned {
+		_ = s.class.room.Close()
+	}
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		select {
 		case err = <-served:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
@@ -29,6 +30,7 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	defer s.end()
 	s.calls.Add(1)
 	defer s.calls.Done()
+	awaited := s.begun(r.URL.Query().Get(wire.QueryCall), fullduplex.Mode(), script)
 	start := time.Now()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -47,15 +49,19 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	})
 	out := g.ServeCall(w, r.WithContext(ctx))
 	var in, sent int64
+	var perConn []result.ConnBytes
 	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok {
 		in, sent = conn.sinceAnswered()
+		perConn = connBytes(conn, in, sent)
 	}
+	hers := rec.Finish()
 	lines := 0
-	for _, m := range rec.Finish().Messages {
+	for _, m := range hers.Messages {
 		if m.From == timeline.Client {
 			lines++
 		}
 	}
+	s.finish(awaited, out == "ok", hers, in, sent, 1, perConn)
 	if out == "" {
 		return // the handshake failed; the upgrader has answered
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -27,6 +28,9 @@ const noSuchCall = "no such call: it has ended, or never began (a call begins wi
 type walkieCall struct {
 	id    int
 	g     *halfduplex.Grandma
+	rec   *timeline.Recorder
+	// report is the call as the class experiment awaits its report.
+	report *ended
 	peer  string
 	start time.Time
 	// ended is closed when the call is over: its requests still under way
@@ -189,7 +193,7 @@ func (s *Server) startWalkie(w http.ResponseWriter, r *http.Request, callID stri
 	ctx, cancel := context.WithTimeout(s.walkieCtx, whole)
 	rec := timeline.NewSideRecorder(timeline.Server, script.LineLabel, nil)
 	now := time.Now()
-	c := &walkieCall{g: halfduplex.NewGrandma(script, rec), peer: r.RemoteAddr, start: now, quietSince: now,
+	c := &walkieCall{g: halfduplex.NewGrandma(script, rec), rec: rec, peer: r.RemoteAddr, start: now, quietSince: now,
 		ended: ctx.Done(), answeredOne: make(chan struct{}, 1)}
 	c.g.Tell(func() wire.Facts {
 		c.mu.Lock()
@@ -213,6 +217,7 @@ func (s *Server) startWalkie(w http.ResponseWriter, r *http.Request, callID stri
 		s.busy(w, r, halfduplex.Mode().Key)
 		return nil
 	}
+	c.report = s.begun(callID, halfduplex.Mode(), script)
 	s.calls.Add(2)
 	go func() {
 		defer s.calls.Done()
@@ -252,7 +257,13 @@ func (s *Server) startWalkie(w http.ResponseWriter, r *http.Request, callID stri
 		c.mu.Lock()
 		c.over = true
 		in, out, lines := c.in, c.out, c.lines
+		var perConn []result.ConnBytes
+		if len(c.conns) == 1 { // else the bytes of each are not told apart
+			perConn = connBytes(c.conns[0], in, out)
+		}
+		conns := len(c.conns)
 		c.mu.Unlock()
+		s.finish(c.report, outcome == "ok", c.rec.Finish(), in, out, conns, perConn)
 		s.logCall(c.id, halfduplex.Mode().Key, c.peer, time.Since(c.start), in, out, lines, outcome)
 	}()
 	return c

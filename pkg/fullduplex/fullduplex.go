@@ -106,16 +106,19 @@ func local(s *call.Session) call.Roles {
 // arrives in a last text message before her close frame.
 func remote(s *call.Session, base string) call.RemoteRoles {
 	r := &elsewhere{}
+	id := wire.NewCallID()
+	q := wire.ScriptQuery(s.Script)
+	q.Set(wire.QueryCall, id)
 	kid := &grandchild{
 		script:    s.Script,
 		rec:       s.Rec,
 		dialer:    &websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: remoteSlack * (handshakeTimeout + 2*s.RoundTrip())},
 		closeWait: remoteSlack * (closeWait + s.RoundTrip()),
 		readWait:  s.Silence(readWait),
-		url:       "ws" + strings.TrimPrefix(base, "http") + Path + "?" + wire.ScriptQuery(s.Script).Encode(),
+		url:       "ws" + strings.TrimPrefix(base, "http") + Path + "?" + q.Encode(),
 		remote:    r,
 	}
-	return call.RemoteRoles{Grandchild: kid.call, Record: func() []byte { return r.log }, HandOver: newHandOverWatch}
+	return call.RemoteRoles{Grandchild: kid.call, Record: func() []byte { return r.log }, HandOver: newHandOverWatch, CallID: id}
 }
 
 // write writes one message, bounded by writeWait. Only a side's writer

@@ -69,6 +69,7 @@ waits for the grandchild's goodbye and rides on that answer.`,
 		},
 		Local:  local,
 		Remote: remote,
+		Facts:  requests,
 	}
 }
 
@@ -97,6 +98,7 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 		Record:   r.record,
 		HandOver: newHandOverWatch,
 		Facts:    requests,
+		CallID:   r.callID,
 	}
 }
 

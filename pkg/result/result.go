@@ -54,6 +54,9 @@ type Result struct {
 	// ServerLatency is the emulated link on grandma's side, when she was
 	// elsewhere and had one (serve --latency), on top of Latency.
 	ServerLatency time.Duration
+	// Reported is the call's number in the class experiment of the grandma
+	// elsewhere it was reported to; 0 when it was not.
+	Reported int
 }
 
 // ConnBytes is one connection's bytes, counted where they crossed the

@@ -150,9 +150,16 @@ type Facts struct {
 
 // EncodeRecord writes grandma's record of a call as one line of JSON.
 func EncodeRecord(tl *timeline.Timeline, f Facts) ([]byte, error) {
+	return EncodeSideRecord(tl, timeline.Server, f)
+}
+
+// EncodeSideRecord writes one side's record of a call as one line of JSON:
+// grandma's, which she hands over at the call's end, or the grandchild's,
+// which she reports to the class (Report).
+func EncodeSideRecord(tl *timeline.Timeline, side timeline.Side, f Facts) ([]byte, error) {
 	l := Record{Protocol: Version, DurationNS: int64(tl.Duration), Connections: f.Connections, LatencyNS: int64(f.Latency)}
 	for _, e := range tl.Events {
-		if e.Side != timeline.Server {
+		if e.Side != side {
 			continue
 		}
 		l.Events = append(l.Events, LogEvent{AtNS: int64(e.At), Kind: e.Kind.String(), Msg: int(e.Msg), Label: e.Label,
@@ -163,9 +170,17 @@ func EncodeRecord(tl *timeline.Timeline, f Facts) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > MaxRecord {
-		return nil, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(b), MaxRecord)
+		return nil, fmt.Errorf("%s record of the call is %d bytes, over the %d allowed", whose(side), len(b), MaxRecord)
 	}
 	return b, nil
+}
+
+// whose names a side's record in an error: "grandma's", "the grandchild's".
+func whose(side timeline.Side) string {
+	if side == timeline.Server {
+		return "grandma's"
+	}
+	return "the grandchild's"
 }
 
 // DecodeRecord reads grandma's record of a call and rebuilds her timeline,
@@ -173,54 +188,65 @@ func EncodeRecord(tl *timeline.Timeline, f Facts) ([]byte, error) {
 // and that every message an event names is one she wanted to say, or
 // heard. It also returns the facts her record states.
 func DecodeRecord(data []byte, script story.Script) (*timeline.Timeline, Facts, error) {
-	l, err := decodeRecord(data)
+	return DecodeSideRecord(data, script, timeline.Server)
+}
+
+// DecodeSideRecord is DecodeRecord for either side's record: grandma's, or
+// the grandchild's as she reports it to the class.
+func DecodeSideRecord(data []byte, script story.Script, side timeline.Side) (*timeline.Timeline, Facts, error) {
+	l, err := decodeRecord(data, whose(side))
 	if err != nil {
 		return nil, Facts{}, err
 	}
-	tl, err := rebuild(l, script)
+	tl, err := rebuild(l, script, side)
 	return tl, Facts{Connections: l.Connections, Latency: time.Duration(l.LatencyNS)}, err
 }
 
-func decodeRecord(data []byte) (Record, error) {
+func decodeRecord(data []byte, whose string) (Record, error) {
 	if len(data) > MaxRecord {
-		return Record{}, fmt.Errorf("grandma's record of the call is %d bytes, over the %d allowed", len(data), MaxRecord)
+		return Record{}, fmt.Errorf("%s record of the call is %d bytes, over the %d allowed", whose, len(data), MaxRecord)
 	}
 	var l Record
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&l); err != nil {
-		return Record{}, fmt.Errorf("grandma's record of the call is not valid: %w", err)
+		return Record{}, fmt.Errorf("%s record of the call is not valid: %w", whose, err)
 	}
 	if dec.More() {
-		return Record{}, errors.New("grandma's record of the call has something after it")
+		return Record{}, fmt.Errorf("%s record of the call has something after it", whose)
 	}
 	if l.Protocol != Version {
-		return Record{}, fmt.Errorf("grandma's record of the call is in protocol %d; this one speaks %d", l.Protocol, Version)
+		return Record{}, fmt.Errorf("%s record of the call is in protocol %d; this one speaks %d", whose, l.Protocol, Version)
 	}
 	if len(l.Events) > maxEvents {
-		return Record{}, fmt.Errorf("grandma's record of the call has %d events, over the %d allowed", len(l.Events), maxEvents)
+		return Record{}, fmt.Errorf("%s record of the call has %d events, over the %d allowed", whose, len(l.Events), maxEvents)
 	}
 	if l.Connections < 0 || l.Connections > MaxLines {
-		return Record{}, fmt.Errorf("grandma's record of the call says %d connections carried it, which no call needs", l.Connections)
+		return Record{}, fmt.Errorf("%s record of the call says %d connections carried it, which no call needs", whose, l.Connections)
 	}
 	if l.DurationNS < 0 || l.DurationNS > int64(story.MaxScriptTime+time.Hour) {
-		return Record{}, fmt.Errorf("grandma's record of the call lasts %v, which no call does", time.Duration(l.DurationNS))
+		return Record{}, fmt.Errorf("%s record of the call lasts %v, which no call does", whose, time.Duration(l.DurationNS))
 	}
 	if l.LatencyNS < 0 || l.LatencyNS > int64(time.Minute) {
-		return Record{}, fmt.Errorf("grandma's record of the call gives her link a latency of %v, which no link has", time.Duration(l.LatencyNS))
+		return Record{}, fmt.Errorf("%s record of the call gives its link a latency of %v, which no link has", whose, time.Duration(l.LatencyNS))
 	}
 	return l, nil
 }
 
-// rebuild turns grandma's checked record into her timeline, checking each
+// rebuild turns a side's checked record into its timeline, checking each
 // event against the script.
-func rebuild(l Record, script story.Script) (*timeline.Timeline, error) {
+func rebuild(l Record, script story.Script, side timeline.Side) (*timeline.Timeline, error) {
+	says := func(label string) bool { return fromServer(label) == (side == timeline.Server) }
+	who := "grandma"
+	if side == timeline.Client {
+		who = "the grandchild"
+	}
 	tl := &timeline.Timeline{Duration: time.Duration(l.DurationNS)}
 	msgs := map[int]int{} // message id in the log to index in tl.Messages
 	var last int64
 	for i, le := range l.Events {
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("grandma's record of the call, event %d: %s", i, fmt.Sprintf(format, args...))
+			return fmt.Errorf("%s record of the call, event %d: %s", whose(side), i, fmt.Sprintf(format, args...))
 		}
 		if le.AtNS < last || le.AtNS > l.DurationNS {
 			return nil, bad("at %v, out of order or after the call", time.Duration(le.AtNS))
@@ -233,7 +259,7 @@ func rebuild(l Record, script story.Script) (*timeline.Timeline, error) {
 		if !ok {
 			return nil, bad("unknown kind %q", le.Kind)
 		}
-		e := timeline.Event{At: time.Duration(le.AtNS), Side: timeline.Server, Kind: kind, Msg: timeline.NoMsg,
+		e := timeline.Event{At: time.Duration(le.AtNS), Side: side, Kind: kind, Msg: timeline.NoMsg,
 			Label: le.Label, Text: le.Text, Bytes: len(le.Text), Reason: le.Reason, Waited: time.Duration(le.WaitedNS)}
 		switch kind {
 		case timeline.KindConnect, timeline.KindClose:
@@ -253,25 +279,25 @@ func rebuild(l Record, script story.Script) (*timeline.Timeline, error) {
 			if seen {
 				return nil, bad("message %d wanted twice", le.Msg)
 			}
-			if !fromServer(label) {
-				return nil, bad("grandma cannot want to say the %s", label)
+			if !says(label) {
+				return nil, bad("%s cannot want to say the %s", who, label)
 			}
 			idx = len(tl.Messages)
 			msgs[le.Msg] = idx
-			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: timeline.Server, Label: label, Text: le.Text, Reason: le.Reason, WantedAt: e.At})
+			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: side, Label: label, Text: le.Text, Reason: le.Reason, WantedAt: e.At})
 		case timeline.KindHeard:
 			if seen {
 				return nil, bad("message %d heard twice", le.Msg)
 			}
-			if fromServer(label) {
-				return nil, bad("grandma cannot hear her own %s", label)
+			if says(label) {
+				return nil, bad("%s cannot hear her own %s", who, label)
 			}
 			idx = len(tl.Messages)
 			msgs[le.Msg] = idx
-			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: timeline.Client, Label: label, Text: le.Text, Heard: true, HeardAt: e.At})
+			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: side.Peer(), Label: label, Text: le.Text, Heard: true, HeardAt: e.At})
 		case timeline.KindWaiting, timeline.KindSend:
-			if !seen || tl.Messages[idx].From != timeline.Server || tl.Messages[idx].Text != le.Text {
-				return nil, bad("a %s event for message %d, which she never wanted to say", le.Kind, le.Msg)
+			if !seen || tl.Messages[idx].From != side || tl.Messages[idx].Text != le.Text {
+				return nil, bad("a %s event for message %d, which %s never wanted to say", le.Kind, le.Msg, who)
 			}
 			if kind == timeline.KindSend {
 				m := &tl.Messages[idx]
@@ -352,4 +378,55 @@ func ValidCallID(id string) bool {
 	}
 	_, err := hex.DecodeString(id)
 	return err == nil
+}
+
+// ReportPath is where a grandchild reports a call she made to the class
+// experiment (duplexdemo serve's teacher's view), once it is over: a POST
+// of a Report, as JSON.
+const ReportPath = "/class/calls"
+
+// QueryCall is the query parameter of a phone call's opening handshake
+// that names the call, as HeaderCall does each walkie request: what a
+// Report names it by. A browser cannot set headers on a WebSocket.
+const QueryCall = "call"
+
+// MaxReport bounds a Report, as encoded, in bytes.
+const MaxReport = MaxRecord + 1<<10
+
+// Report is a grandchild's report of a call to the class: which call
+// (its id, as she named it to grandma), the student's anonymous name, and
+// her own record of the call (EncodeSideRecord of her side), which grandma
+// joins with hers, as the grandchild does at the end of the call.
+type Report struct {
+	Protocol int             `json:"protocol"`
+	Call     string          `json:"call"`
+	Student  string          `json:"student"`
+	Record   json.RawMessage `json:"record"`
+}
+
+// DecodeReport reads and checks a grandchild's report (but not the record
+// it carries: DecodeSideRecord does, against the call's script).
+func DecodeReport(data []byte) (Report, error) {
+	if len(data) > MaxReport {
+		return Report{}, fmt.Errorf("the report is %d bytes, over the %d allowed", len(data), MaxReport)
+	}
+	var r Report
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Report{}, fmt.Errorf("the report is not valid JSON of a report: %v", err)
+	}
+	if dec.More() {
+		return Report{}, errors.New("the report has something after it")
+	}
+	if r.Protocol != Version {
+		return Report{}, fmt.Errorf("the report is in protocol %d; this one speaks %d", r.Protocol, Version)
+	}
+	if !ValidCallID(r.Call) {
+		return Report{}, errors.New("the report names no call: want the call's id, 32 hex digits, as its requests (" + HeaderCall + ") or its WebSocket (?" + QueryCall + "=) named it")
+	}
+	if len(r.Record) == 0 {
+		return Report{}, errors.New("the report carries no record of the call")
+	}
+	return r, nil
 }

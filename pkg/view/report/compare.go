@@ -55,10 +55,9 @@ func Compare(calls ...Call) Table {
 		}
 		return "client"
 	})
-	add("interruption_waited_ms", "interruption waited", "ms", func(r Call) any { return ms(r.Summary.Interruption.WaitedMS) })
-	add("interruption_heard_after_ms", "interruption heard after", "ms", func(r Call) any { return ms(r.Summary.Interruption.HeardAfterMS) })
-	add("afterthought_waited_ms", "afterthought waited", "ms", func(r Call) any { return ms(r.Summary.Afterthought.WaitedMS) })
-	add("afterthought_heard_after_ms", "afterthought heard after", "ms", func(r Call) any { return ms(r.Summary.Afterthought.HeardAfterMS) })
+	for _, m := range MomentMeasures() {
+		add(m.Key, m.Title, "ms", func(r Call) any { return ms(m.Get(r)) })
+	}
 	add("client_waiting_ms", "grandchild waiting", "ms", func(r Call) any { return r.Summary.Client.WaitingMS })
 	add("server_waiting_ms", "grandma waiting", "ms", func(r Call) any { return r.Summary.Server.WaitingMS })
 	add("overlap_ms", "overlap", "ms", func(r Call) any { return r.Summary.OverlapMS })

@@ -1,0 +1,150 @@
+package class
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
+)
+
+// Stats sets out an experiment's calls by mode: for each, how many calls,
+// and the distribution of each of report.MomentMeasures.
+type Stats struct {
+	Experiment Experiment `json:"experiment"`
+	// Calls counts every call, of every mode.
+	Calls int         `json:"calls"`
+	Modes []ModeStats `json:"modes"`
+}
+
+// ModeStats is one mode's calls.
+type ModeStats struct {
+	Mode     string `json:"mode"`
+	Name     string `json:"name"`
+	Calls    int    `json:"calls"`
+	Measures []Dist `json:"measures"`
+}
+
+// Dist is the distribution of one measure over one mode's calls.
+type Dist struct {
+	Key   string `json:"key"`
+	Title string `json:"title"`
+	// Line is the line it is about: "interruption" or "afterthought".
+	Line string `json:"line"`
+	// Values are the calls' values, in ms, smallest first: one per call
+	// in which it happened.
+	Values []float64 `json:"values"`
+	// Never counts the calls in which it did not happen (a line never
+	// said, or never heard).
+	Never int `json:"never"`
+	// Median is the middle value (the mean of the two middle ones for an
+	// even count); Min and Max the ends. nil with no values.
+	Median *float64 `json:"median"`
+	Min    *float64 `json:"min"`
+	Max    *float64 `json:"max"`
+}
+
+// Summarize sets out calls by mode. The modes in order come first, in that
+// order, even with no calls (the modes the class is asked to play); any
+// other mode follows, in the order its first call came.
+func Summarize(exp Experiment, calls []Call, order []string) Stats {
+	st := Stats{Experiment: exp, Calls: len(calls), Modes: []ModeStats{}}
+	index := map[string]int{}
+	add := func(key, name string) *ModeStats {
+		if i, ok := index[key]; ok {
+			return &st.Modes[i]
+		}
+		index[key] = len(st.Modes)
+		ms := ModeStats{Mode: key, Name: name}
+		for _, m := range report.MomentMeasures() {
+			ms.Measures = append(ms.Measures, Dist{Key: m.Key, Title: m.Title, Line: m.Line, Values: []float64{}})
+		}
+		st.Modes = append(st.Modes, ms)
+		return &st.Modes[len(st.Modes)-1]
+	}
+	for _, k := range order {
+		add(k, "")
+	}
+	measures := report.MomentMeasures()
+	for _, c := range calls {
+		ms := add(c.Mode, c.Name)
+		if ms.Name == "" {
+			ms.Name = c.Name
+		}
+		ms.Calls++
+		for i, m := range measures {
+			d := &ms.Measures[i]
+			if v := m.Get(c.Call); v != nil {
+				d.Values = append(d.Values, *v)
+			} else {
+				d.Never++
+			}
+		}
+	}
+	for i := range st.Modes {
+		for j := range st.Modes[i].Measures {
+			st.Modes[i].Measures[j].finish()
+		}
+	}
+	return st
+}
+
+// finish sorts the values and works out the median and the ends.
+func (d *Dist) finish() {
+	slices.Sort(d.Values)
+	n := len(d.Values)
+	if n == 0 {
+		return
+	}
+	med := d.Values[n/2]
+	if n%2 == 0 {
+		med = (d.Values[n/2-1] + d.Values[n/2]) / 2
+	}
+	lo, hi := d.Values[0], d.Values[n-1]
+	d.Median, d.Min, d.Max = &med, &lo, &hi
+}
+
+// Measure returns the mode's distribution of the measure with key.
+func (m ModeStats) Measure(key string) (Dist, bool) {
+	for _, d := range m.Measures {
+		if d.Key == key {
+			return d, true
+		}
+	}
+	return Dist{}, false
+}
+
+// TallyMeasure is the measure the one-line tally gives: the lesson's
+// number, how long after she wanted it grandma heard the interruption.
+const TallyMeasure = "interruption_heard_after_ms"
+
+// Tally says the experiment in one line, for the teacher's terminal:
+// "experiment 1: 23 calls · walkie 12, interruption heard after 812 ms
+// (median) · phone 11, 41 ms".
+func (s Stats) Tally() string {
+	var b strings.Builder
+	calls := "calls"
+	if s.Calls == 1 {
+		calls = "call"
+	}
+	fmt.Fprintf(&b, "experiment %d: %d %s", s.Experiment.Number, s.Calls, calls)
+	first := true
+	for _, m := range s.Modes {
+		if m.Calls == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, " · %s %d", m.Mode, m.Calls)
+		d, _ := m.Measure(TallyMeasure)
+		switch {
+		case d.Median == nil:
+			fmt.Fprintf(&b, ", %s never", d.Title)
+		case first:
+			fmt.Fprintf(&b, ", %s %s (median)", d.Title, result.MSText(*d.Median))
+		default:
+			fmt.Fprintf(&b, ", %s", result.MSText(*d.Median))
+		}
+		first = first && d.Median == nil
+	}
+	return b.String()
+}
