@@ -26,13 +26,13 @@ const noSuchCall = "no such call: it has ended, or never began (a call begins wi
 // or several (a browser opens a second to get a word in; curl one a line),
 // one grandma.
 type walkieCall struct {
-	id    int
-	g     *halfduplex.Grandma
-	rec   *timeline.Recorder
+	id  int
+	g   *halfduplex.Grandma
+	rec *timeline.Recorder
 	// report is the call as the class experiment awaits its report.
 	report *ended
-	peer  string
-	start time.Time
+	peer   string
+	start  time.Time
 	// ended is closed when the call is over: its requests still under way
 	// are cut.
 	ended <-chan struct{}

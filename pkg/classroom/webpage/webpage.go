@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -28,6 +29,11 @@ var static embed.FS
 
 // ScriptPath is where the page fetches the script it plays.
 const ScriptPath = "/script.json"
+
+// ClassPath is the teacher's view of the class experiment: every student's
+// call, live (package class). Its data comes from the server, under
+// ClassPath + "/".
+const ClassPath = "/class"
 
 // Handler serves the page, its script and style, and the script of the call
 // (ScriptPath). Static files are sent with Connection: close, so that the
@@ -52,9 +58,14 @@ func Handler() http.Handler {
 			return
 		}
 		switch r.URL.Path {
-		case "/", "/app.js", "/style.css":
+		case "/", "/app.js", "/style.css", "/class.js", "/class.css":
 			w.Header().Set("Cache-Control", "no-cache")
 			fileServer.ServeHTTP(w, r)
+		case ClassPath:
+			w.Header().Set("Cache-Control", "no-cache")
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/class.html"
+			http.ServeFileFS(w, r2, files, "class.html")
 		default:
 			http.NotFound(w, r)
 		}
@@ -112,6 +123,15 @@ type Script struct {
 	Reasons        Reasons  `json:"reasons"`
 	Query          string   `json:"query"`
 	Protocol       int      `json:"protocol"`
+	// Student is a fresh anonymous name (class.NewName), for a browser that
+	// has none yet: the page keeps the first it is given, and shows it, so
+	// that the student can find her calls on the teacher's view.
+	Student string `json:"student"`
+	// Report is where the page reports each call to the class once it is
+	// over (wire.ReportPath), and CallParam the query parameter that names
+	// a phone call (wire.QueryCall).
+	Report    string `json:"report"`
+	CallParam string `json:"call_param"`
 }
 
 // Cue is a story.Cue as the page plays it: the line goes out at AtMS, once
@@ -148,6 +168,7 @@ func serveScript(w http.ResponseWriter) {
 		Cues:    cues,
 		Reasons: Reasons{Connecting: timeline.ReasonConnecting, ChannelBusy: timeline.ReasonChannelBusy},
 		Query:   wire.ScriptQuery(s).Encode(), Protocol: wire.Version,
+		Student: class.NewName(), Report: wire.ReportPath, CallParam: wire.QueryCall,
 	})
 	if err != nil {
 		http.Error(w, fmt.Sprintf("the script: %v", err), http.StatusInternalServerError)
