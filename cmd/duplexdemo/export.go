@@ -100,40 +100,48 @@ func (o *exportOptions) prepare(json bool) (*exporter, error) {
 			ex.stdout = true
 			continue
 		}
-		// Write through a symbolic link to the file it names, and tell two
-		// names for one file apart however they are spelled.
-		target := e.path
-		if t, err := filepath.EvalSymlinks(e.path); err == nil {
-			target = t
-		}
-		dir := filepath.Dir(target)
-		key := filepath.Join(dir, filepath.Base(target))
-		if d, err := filepath.EvalSymlinks(dir); err == nil {
-			key = filepath.Join(d, filepath.Base(target))
-		}
-		if abs, err := filepath.Abs(key); err == nil {
-			key = abs
-		}
-		if other, ok := seen[key]; ok {
+		if err := ex.open(e, seen); err != nil {
 			ex.discard()
-			return nil, &usageError{fmt.Errorf("--%s %s: --%s writes that file too; give each its own name", e.flag, e.path, other)}
+			return nil, err
 		}
-		seen[key] = e.flag
-		e.target = target
-		if fi, err := os.Stat(target); err == nil && fi.IsDir() {
-			ex.discard()
-			return nil, &usageError{fmt.Errorf("--%s %s: that is a directory; want a file name in it", e.flag, e.path)}
-		}
-		removeLeftovers(dir, filepath.Base(target))
-		tmp, err := os.CreateTemp(dir, fmt.Sprintf(".%s.%d.*.tmp", filepath.Base(target), os.Getpid()))
-		if err != nil {
-			ex.discard()
-			return nil, &usageError{fmt.Errorf("--%s %s: %s", e.flag, e.path, cannotWrite(dir, err))}
-		}
-		e.tmp = tmp
-		ex.files = append(ex.files, e)
 	}
 	return ex, nil
+}
+
+// open checks an export's file and opens a temporary file beside it, to
+// be renamed into place once written; seen maps the files already taken
+// to the flag that took each.
+func (ex *exporter) open(e *export, seen map[string]string) error {
+	// Write through a symbolic link to the file it names, and tell two
+	// names for one file apart however they are spelled.
+	target := e.path
+	if t, err := filepath.EvalSymlinks(e.path); err == nil {
+		target = t
+	}
+	dir := filepath.Dir(target)
+	key := filepath.Join(dir, filepath.Base(target))
+	if d, err := filepath.EvalSymlinks(dir); err == nil {
+		key = filepath.Join(d, filepath.Base(target))
+	}
+	if abs, err := filepath.Abs(key); err == nil {
+		key = abs
+	}
+	if other, ok := seen[key]; ok {
+		return &usageError{fmt.Errorf("--%s %s: --%s writes that file too; give each its own name", e.flag, e.path, other)}
+	}
+	seen[key] = e.flag
+	e.target = target
+	if fi, err := os.Stat(target); err == nil && fi.IsDir() {
+		return &usageError{fmt.Errorf("--%s %s: that is a directory; want a file name in it", e.flag, e.path)}
+	}
+	removeLeftovers(dir, filepath.Base(target))
+	tmp, err := os.CreateTemp(dir, fmt.Sprintf(".%s.%d.*.tmp", filepath.Base(target), os.Getpid()))
+	if err != nil {
+		return &usageError{fmt.Errorf("--%s %s: %s", e.flag, e.path, cannotWrite(dir, err))}
+	}
+	e.tmp = tmp
+	ex.files = append(ex.files, e)
+	return nil
 }
 
 // removeLeftovers removes the temporary files that earlier runs left beside

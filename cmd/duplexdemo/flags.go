@@ -35,6 +35,9 @@ type callOptions struct {
 	// Server is a grandma elsewhere to call (--server), for a mode that
 	// can call one; empty plays both sides here.
 	Server string
+	// Student is the anonymous name a call to a grandma elsewhere is
+	// reported to her class under (--student); empty means a new one.
+	Student string
 	// Every is how often to poll (--every), for a mode that polls.
 	Every time.Duration
 	// Export names the files to write the call to (--trace-out, --mermaid,

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -62,12 +63,23 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 		title = m.Title(cfg)
 	}
 	run := func(ctx context.Context, cfg call.Config) (*result.Result, error) { return call.Run(ctx, m, cfg) }
+	var note string // where the class finds the call, said last
 	if opts.Server != "" {
 		cfg.Listener, cfg.Dial = nil, nil // a grandma elsewhere is on the real network
+		cfg.Student = opts.Student
+		if cfg.Student == "" {
+			cfg.Student = class.NewName()
+		}
 		run = func(ctx context.Context, cfg call.Config) (*result.Result, error) {
 			res, err := call.RunRemote(ctx, m, cfg, opts.Server)
+			note, err = reported(deps, res, cfg.Student, err)
 			return res, remoteError(err, opts.Server)
 		}
+		defer func() {
+			if note != "" {
+				fmt.Fprint(deps.ErrOut, note)
+			}
+		}()
 		title += " (grandma at " + strings.TrimPrefix(opts.Server, "http://") + ")"
 	}
 	if opts.JSON || ex.stdout {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
 )
 
 // serveOptions are the flags of the serve command.
@@ -30,6 +33,9 @@ type serveOptions struct {
 	AllowOrigins []string
 	// LogFormat is text or json (--log-format).
 	LogFormat string
+	// Record is a file that keeps the class experiment (--record): read
+	// back at start, a line appended per call.
+	Record string
 }
 
 // newCmdServe builds the serve command: grandma alone, for a classroom.
@@ -46,13 +52,24 @@ own record of it, and the student's duplexdemo aligns her clock with its
 own. Students with only a browser open the server's address: its page plays
 both calls from the browser.
 
+Every call a student makes (from the page or with --server) is reported to
+the class experiment under an anonymous name such as calm-otter-42. The
+teacher's view at /class shows every call live, for the projector: a row of
+lanes per call, and for each mode how long the interruption and the
+afterthought waited and when they were heard, with the median. Its address,
+printed at start, carries the teacher's token: only it can start a new
+experiment. The class record downloads as JSON or CSV; with --record FILE
+it also survives a restart of serve. duplexdemo report turns a downloaded
+record into a page for after class.
+
 It listens on 127.0.0.1 (this machine only) unless told otherwise; give
 --listen 0.0.0.0:8080 to take calls from the room's network. It logs one
 line per call on stderr. Ctrl-C stops it: phone calls are hung up (1001),
 walkie answers get a moment to finish, and it exits within a second.`,
 		Example: `  duplexdemo serve
   duplexdemo serve --listen 0.0.0.0:8080
-  duplexdemo serve --listen 0.0.0.0:8080 --latency 100ms --log-format json`,
+  duplexdemo serve --listen 0.0.0.0:8080 --latency 100ms --log-format json
+  duplexdemo serve --listen 0.0.0.0:8080 --record class.jsonl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, deps, o)
@@ -64,6 +81,7 @@ walkie answers get a moment to finish, and it exits within a second.`,
 	fs.Var(&intValue{&o.MaxCalls, 1, 100000}, "max-calls", "calls grandma takes at once; past it a caller is told to try again")
 	fs.StringArrayVar(&o.AllowOrigins, "allow-origin", nil, "a web origin, such as http://teacher.local:8080, whose pages may call on the phone besides grandma's own (repeat for more)")
 	choiceFlag(fs, &choiceValue{&o.LogFormat, []string{"text", "json"}}, "log-format", "the call log on stderr: text or json")
+	fs.Var(&pathValue{&o.Record}, "record", "keep the class experiment in FILE (such as class.jsonl): read back at start, one line appended per call, so it survives a restart")
 	return cmd
 }
 
@@ -89,9 +107,19 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		}
 		return fmt.Errorf("--listen %s: %w", o.Listen, err)
 	}
-	var handler slog.Handler = slog.NewTextHandler(deps.ErrOut, nil)
+	room, torn, err := class.Open(class.Options{File: o.Record, Modes: classroom.ClassModes()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer room.Close()
+	if torn > 0 {
+		fmt.Fprintf(deps.ErrOut, "duplexdemo: warning: --record %s: its last line was cut short (a write interrupted?) and is dropped\n", o.Record)
+	}
+	status := newStatusLine(deps)
+	var handler slog.Handler = slog.NewTextHandler(status.Above(deps.ErrOut), nil)
 	if o.LogFormat == "json" {
-		handler = slog.NewJSONHandler(deps.ErrOut, nil)
+		handler = slog.NewJSONHandler(status.Above(deps.ErrOut), nil)
 	}
 	srv, err := classroom.New(classroom.Config{
 		Listener:     ln,
@@ -99,6 +127,7 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		MaxCalls:     o.MaxCalls,
 		AllowOrigins: o.AllowOrigins,
 		Logger:       slog.New(handler),
+		Class:        room,
 	})
 	if err != nil {
 		ln.Close()
@@ -108,12 +137,39 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		fmt.Fprintf(deps.ErrOut, "duplexdemo: warning: --max-calls %d needs %d open files, but this process may have %d (ulimit -n): grandma takes at most %d calls at once; raise the limit (ulimit -n %d) or lower --max-calls\n",
 			o.MaxCalls, classroom.FilesForCalls(o.MaxCalls), srv.OpenFiles(), n, classroom.FilesForCalls(o.MaxCalls))
 	}
-	announce(deps.Out, deps.ErrOut, ln.Addr().(*net.TCPAddr), o.Latency)
-	if err := srv.Serve(cmd.Context()); err != nil {
+	addr := ln.Addr().(*net.TCPAddr)
+	announce(deps.Out, deps.ErrOut, addr, o.Latency)
+	fmt.Fprintf(deps.Out, "The class's calls, live, for the projector (this address can also start a\nnew experiment: keep it to yourself):\n  %s\n", teacherURL(addr, srv.TeacherToken()))
+	if o.Record != "" {
+		rec := room.Record()
+		fmt.Fprintf(deps.Out, "The class record is kept in %s (experiment %d, %d calls so far).\n", o.Record, rec.Experiment.Number, len(rec.Calls))
+	}
+	tally := make(chan struct{})
+	follow, stopFollow := context.WithCancel(cmd.Context())
+	go func() {
+		defer close(tally)
+		status.Follow(follow, room)
+	}()
+	err = srv.Serve(cmd.Context())
+	stopFollow()
+	<-tally
+	status.End()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(deps.Out, "grandma has hung up; nothing is left running")
 	return nil
+}
+
+// teacherURL is the teacher's view's address, with the token that lets it
+// start a new experiment: on this machine's loopback when grandma listens
+// on every network, since the teacher sits at this machine.
+func teacherURL(addr *net.TCPAddr, token string) string {
+	host := addr.String()
+	if addr.IP.IsUnspecified() {
+		host = net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port))
+	}
+	return fmt.Sprintf("http://%s%s#teacher=%s", host, webpage.ClassPath, token)
 }
 
 // announce says where grandma listens and what students type to call her,

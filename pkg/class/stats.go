@@ -120,8 +120,8 @@ func (m ModeStats) Measure(key string) (Dist, bool) {
 const TallyMeasure = "interruption_heard_after_ms"
 
 // Tally says the experiment in one line, for the teacher's terminal:
-// "experiment 1: 23 calls · walkie 12, interruption heard after 812 ms
-// (median) · phone 11, 41 ms".
+// "experiment 1: 23 calls | walkie 12, interruption heard after 812 ms
+// (median) | phone 11, 41 ms". It is plain ASCII.
 func (s Stats) Tally() string {
 	var b strings.Builder
 	calls := "calls"
@@ -134,7 +134,7 @@ func (s Stats) Tally() string {
 		if m.Calls == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, " · %s %d", m.Mode, m.Calls)
+		fmt.Fprintf(&b, " | %s %d", m.Mode, m.Calls)
 		d, _ := m.Measure(TallyMeasure)
 		switch {
 		case d.Median == nil:
