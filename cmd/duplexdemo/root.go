@@ -114,7 +114,7 @@ summary. Every wait it shows was measured on the connection, never scripted.`, l
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.Version = buildInfo()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newCmdWalkthrough(deps), newCmdCompare(deps), newCmdServe(deps), newCmdVersion(deps), newCmdMan(deps))
+	root.AddCommand(newCmdWalkthrough(deps), newCmdCompare(deps), newCmdServe(deps), newCmdReport(deps), newCmdVersion(deps), newCmdMan(deps))
 	for _, m := range modes.All() {
 		root.AddCommand(newCmdMode(deps, m))
 	}
