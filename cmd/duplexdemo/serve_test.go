@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/duplexdemo/duplexdemo/internal/binarytest"
+	"github.com/duplexdemo/duplexdemo/pkg/class"
 
 	"bufio"
 	"bytes"
@@ -136,26 +137,35 @@ func TestTwoProcesses(t *testing.T) {
 			}
 		}
 	}
-	// One JSON line per call, with what a teacher needs to know of it.
+	// One JSON line per call, with what a teacher needs to know of it, and
+	// one per call reported to the class, with its student.
 	logged := map[string]bool{}
+	reported := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(srv.stderr.String()), "\n") {
 		var entry struct {
-			Mode, Peer, Outcome string
-			ID                  int
-			DurationMS          int64 `json:"duration_ms"`
-			BytesIn             int64 `json:"bytes_in"`
-			BytesOut            int64 `json:"bytes_out"`
+			Msg, Mode, Peer, Outcome, Student string
+			ID                                int
+			DurationMS                        int64 `json:"duration_ms"`
+			BytesIn                           int64 `json:"bytes_in"`
+			BytesOut                          int64 `json:"bytes_out"`
 		}
 		if err := json.Unmarshal([]byte(line), &entry); err != nil {
 			t.Fatalf("a log line that is not JSON: %q", line)
+		}
+		if entry.Msg == "reported" {
+			if !class.ValidName(entry.Student) || entry.ID == 0 {
+				t.Errorf("a report's log line lacks something: %s", line)
+			}
+			reported[entry.Mode] = true
+			continue
 		}
 		if entry.ID == 0 || entry.Peer == "" || entry.DurationMS <= 0 || entry.BytesIn <= 0 || entry.BytesOut <= 0 || entry.Outcome != "ok" {
 			t.Errorf("a call's log line lacks something: %s", line)
 		}
 		logged[entry.Mode] = true
 	}
-	if !logged["walkie"] || !logged["phone"] {
-		t.Errorf("the server logged calls of %v; want walkie and phone", logged)
+	if !logged["walkie"] || !logged["phone"] || !reported["walkie"] || !reported["phone"] {
+		t.Errorf("the server logged calls of %v and reports of %v; want walkie and phone in both", logged, reported)
 	}
 }
 

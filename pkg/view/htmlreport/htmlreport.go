@@ -30,10 +30,9 @@ var pageTemplate string
 
 // pageTmpl is the page's skeleton and its tables, parsed once; the
 // figure's calls, an element or more for every span and message, are
-// written by groupsHTML instead.
+// written by figureHTML instead.
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"ms":     result.MSText,
-	"num":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"value":  func(m report.Measure, mode string) string { return m.ValueText(m.Values[mode], "–") },
 	"bytes":  func(wire, payload int64) string { return report.BytesText(wire, payload, 0) },
 	"moment": momentRows,
@@ -47,7 +46,7 @@ func Write(w io.Writer, calls ...*result.Result) error {
 		return fmt.Errorf("htmlreport: no calls to draw")
 	}
 	p := build(calls)
-	p.Figure.Body = groupsHTML(&p.Figure)
+	p.Figure.Body = figureHTML(&p.Figure)
 	var b bytes.Buffer
 	b.Grow(len(p.Figure.Body) + 64<<10)
 	if err := pageTmpl.Execute(&b, p); err != nil {
@@ -75,8 +74,11 @@ type callView struct {
 	Report    report.Call
 }
 
-// Geometry of the figure, in SVG user units (the figure scales to the
-// page's width).
+// Geometry of the figure, in SVG user units. Each call is drawn as an SVG
+// of its own, stacked on one time axis, so that a printed page breaks
+// between calls, never through one; every SVG is as wide as the page.
+// Printed on A4 landscape, 10 mm margins, a unit is 0.87 CSS px, so the
+// smallest text, 12 units, is 7.85 pt.
 const (
 	figWidth   = 1200.0
 	labelWidth = 190.0
@@ -86,23 +88,31 @@ const (
 	stripeH    = 18.0
 	wireH      = 56.0
 	callGap    = 34.0
-	axisH      = 44.0
+	// axisGap is the room between a call's last lane and the time axis
+	// under it: a call's SVG ends there.
+	axisGap = 12.0
+	// axisH is the height of the strip with the time axis's labels.
+	axisH = 30.0
 	// minMark is the narrowest a talking or listening bar is drawn, so that
 	// a one-line utterance, which takes no measurable time, still shows.
 	minMark = 3.0
-	// charW estimates the width of a character of a wait's label.
-	charW = 7.6
+	// charW is the width of a character of a label in the figure's bold
+	// 14px text, taken wide, so that a label placed by it never runs off
+	// the figure: in DejaVu Sans Bold, the widest of the fonts the page
+	// may get, the figure's labels measure 8.2 a character on average and
+	// 8.5 at most ("afterthought").
+	charW = 8.8
+	// edge is the room a label keeps from the figure's left and right.
+	edge = 4.0
 )
 
 type figure struct {
-	Width, Height float64
-	PlotLeft      float64
-	PlotRight     float64
-	AxisY         float64
-	Ticks         []tick
-	Groups        []group
-	Desc          string
-	// Body is the groups' markup, written by groupsHTML.
+	Width     float64
+	PlotLeft  float64
+	PlotRight float64
+	Ticks     []tick
+	Groups    []group
+	// Body is the calls' markup, written by figureHTML.
 	Body template.HTML
 }
 
@@ -115,6 +125,11 @@ type tick struct {
 // messages between them.
 type group struct {
 	Mode, Title string
+	// Desc says in a sentence what happened to the interruption.
+	Desc string
+	// Top and Bottom bound the call's SVG: from the room above its title
+	// to just above the time axis.
+	Top, Bottom float64
 	Y           float64
 	Lanes       []lane
 	Messages    []message
@@ -191,9 +206,9 @@ func build(calls []*result.Result) page {
 		return labelWidth + float64(d)/float64(total)*plotWidth
 	}
 	f := figure{Width: figWidth, PlotLeft: labelWidth, PlotRight: labelWidth + plotWidth}
-	y := 10.0
-	for _, c := range calls {
-		g := group{Mode: c.Mode.Key, Title: fmt.Sprintf("%s: %s", c.Mode.Key, c.Mode.Transport), Y: y + 20}
+	y, top := 10.0, 0.0
+	for i, c := range calls {
+		g := group{Mode: c.Mode.Key, Title: fmt.Sprintf("%s: %s", c.Mode.Key, c.Mode.Transport), Desc: p.Headline[i], Top: top, Y: y + 20}
 		y += headerH
 		spans := c.Timeline.Spans()
 		// Lay out each side's waits first: they decide how tall its lane is.
@@ -207,6 +222,8 @@ func build(calls []*result.Result) page {
 		y += client.Height + wireH
 		server := newLane(c.Mode.Key, timeline.Server, y, waits[timeline.Server])
 		y += server.Height + callGap
+		g.Bottom = y - callGap + axisGap
+		top = g.Bottom
 		lanes := map[timeline.Side]*lane{timeline.Client: &client, timeline.Server: &server}
 		for _, s := range spans {
 			l := lanes[s.Side]
@@ -242,13 +259,10 @@ func build(calls []*result.Result) page {
 		g.Lanes = []lane{client, server}
 		f.Groups = append(f.Groups, g)
 	}
-	f.AxisY = y - callGap + 12
-	f.Height = f.AxisY + axisH
 	step := tickStep(total)
 	for t := time.Duration(0); t <= total; t += step {
 		f.Ticks = append(f.Ticks, tick{X: x(t), Label: tickLabel(t, step)})
 	}
-	f.Desc = strings.Join(p.Headline, " ")
 	p.Figure = f
 	return p
 }
@@ -277,47 +291,59 @@ func newLane(mode string, side timeline.Side, y float64, waits []wait) lane {
 }
 
 // waitOf lays out a wait from x1 to x2 and its label: inside the hatched
-// bar when it fits, else beside it.
+// bar when it fits, else after it, or before it when after it would run
+// off the figure.
 func waitOf(x1, x2 float64, s timeline.Span) wait {
 	w := wait{X: x1, W: x2 - x1, Label: s.Label, Reason: s.Reason, MS: result.MS(s.End - s.Start)}
 	w.Text = fmt.Sprintf("%s waited %s: %s", s.Label, result.MSText(w.MS), s.Reason)
-	if need := textWidth(w.Text) + 12; need <= w.W {
+	tw := textWidth(w.Text)
+	if tw+12 <= w.W {
 		w.TextX = x1 + 6
-	} else {
-		w.Outside = true
-		w.TextX = x2 + 6
-		if w.TextX+need > figWidth {
-			w.TextX, w.TextEnd = x1-6, true
-		}
+		return w
 	}
+	w.Outside = true
+	w.TextX, w.TextEnd = inside(x2+6, x1-6, tw)
 	return w
+}
+
+// inside returns where a label tw wide goes: starting at after, if it
+// ends inside the figure there, else ending at before (end is true), if it
+// starts inside the figure there, else ending at the figure's right edge,
+// the one place left where all of it shows.
+func inside(after, before, tw float64) (x float64, end bool) {
+	switch {
+	case after+tw <= figWidth-edge:
+		return after, false
+	case before-tw >= edge:
+		return before, true
+	}
+	return max(figWidth-edge-tw, edge), false
+}
+
+// textBox is the left and right of a label at x, tw wide.
+func textBox(x, tw float64, end bool) (left, right float64) {
+	if end {
+		return x - tw, x
+	}
+	return x, x + tw
 }
 
 // extent is the box a wait and its label take, with a margin.
 func (w wait) extent() box {
-	x1, x2 := w.X, w.X+w.W
-	tw := textWidth(w.Text)
-	if w.TextEnd {
-		x1 = min(x1, w.TextX-tw)
-	} else {
-		x2 = max(x2, w.TextX+tw)
-	}
-	return box{x1 - 4, 0, x2 + 4, 1}
+	left, right := textBox(w.TextX, textWidth(w.Text), w.TextEnd)
+	return box{min(w.X, left) - 4, 0, max(w.X+w.W, right) + 4, 1}
 }
 
-// placeKey puts a key message's label beside the end of its arrow, moving
-// it down a line at a time until it covers no label placed before.
+// placeKey puts a key message's label beside the end of its arrow (or
+// before its start, near the figure's right edge), moving it down a line
+// at a time until it covers no label placed before.
 func placeKey(m *message, placed *[]box) {
 	tw := textWidth(m.Label)
-	m.LabelX, m.LabelY = max(m.X1, m.X2)+8, (m.Y1+m.Y2)/2+5
-	if m.LabelX+tw > figWidth {
-		m.LabelX, m.LabelEnd = min(m.X1, m.X2)-8, true
-	}
+	m.LabelX, m.LabelEnd = inside(max(m.X1, m.X2)+8, min(m.X1, m.X2)-8, tw)
+	m.LabelY = (m.Y1+m.Y2)/2 + 5
 	at := func() box {
-		if m.LabelEnd {
-			return box{m.LabelX - tw - 4, m.LabelY - 14, m.LabelX + 4, m.LabelY + 4}
-		}
-		return box{m.LabelX - 4, m.LabelY - 14, m.LabelX + tw + 4, m.LabelY + 4}
+		left, right := textBox(m.LabelX, tw, m.LabelEnd)
+		return box{left - 4, m.LabelY - 14, right + 4, m.LabelY + 4}
 	}
 	for tries := 0; tries < 3 && overlapsAny(at(), *placed); tries++ {
 		m.LabelY += 17

@@ -58,28 +58,103 @@ func (w *svgWriter) escape(s string) {
 	w.b.WriteString(s[last:])
 }
 
-// num writes f as the template's num does: "%.1f".
+// num writes f with one decimal: "%.1f".
 func (w *svgWriter) num(f float64) { w.b.Write(strconv.AppendFloat(w.tmp[:0], f, 'f', 1, 64)) }
 
-// exact writes f as the template's exact does: "%.3f".
+// exact writes f with three decimals: "%.3f".
 func (w *svgWriter) exact(f float64) { w.b.Write(strconv.AppendFloat(w.tmp[:0], f, 'f', 3, 64)) }
 
-// groupsHTML writes the figure's calls: for each, its title, its two lanes
-// with their talking, listening and waiting marks, and its messages.
-func groupsHTML(f *figure) template.HTML {
+// defs are the hatching of a wait and the arrowheads, drawn once in the
+// first call's SVG; the others refer to them by id, as one document may.
+const defs = `
+<defs>
+<pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+<rect width="8" height="8" fill="#fde3d3"/><line x1="0" y1="0" x2="0" y2="8" stroke="#d55e00" stroke-width="3"/>
+</pattern>
+<marker id="head-client" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#0072b2"/></marker>
+<marker id="head-server" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#00795a"/></marker>
+</defs>`
+
+// figureHTML writes the figure's calls, each a panel of its own: an SVG
+// with the call's title, its two lanes with their talking, listening and
+// waiting marks, and its messages, over the ticks of the time axis; then
+// a strip with the axis and its labels. On screen the panels stack into
+// one picture with one axis, under the last call; printed, every panel
+// keeps its axis, and a page breaks between panels.
+func figureHTML(f *figure) template.HTML {
 	var w svgWriter
 	n := 0
 	for _, g := range f.Groups {
-		n += 2 + len(g.Messages)
+		n += 4 + len(g.Messages) + 2*len(f.Ticks)
 		for _, l := range g.Lanes {
 			n += len(l.Talks) + len(l.Listens) + len(l.Waits)
 		}
 	}
 	w.b.Grow(n * 400)
 	for i := range f.Groups {
-		w.group(f, &f.Groups[i])
+		w.panel(f, i)
 	}
 	return template.HTML(w.b.String()) // every piece of text in it is escaped
+}
+
+func (w *svgWriter) panel(f *figure, i int) {
+	g := &f.Groups[i]
+	id := strconv.Itoa(i + 1)
+	w.raw("\n<div class=\"panel\" data-mode=\"")
+	w.escape(g.Mode)
+	w.raw("\">\n<svg class=\"lanes\" data-mode=\"")
+	w.escape(g.Mode)
+	w.raw("\" viewBox=\"0 ")
+	w.num(g.Top)
+	w.raw(" ")
+	w.num(f.Width)
+	w.raw(" ")
+	w.num(g.Bottom - g.Top)
+	w.raw("\" role=\"img\" aria-labelledby=\"call-")
+	w.raw(id)
+	w.raw("-title call-")
+	w.raw(id)
+	w.raw("-desc\" xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"call-")
+	w.raw(id)
+	w.raw("-title\">")
+	w.escape(g.Title)
+	w.raw(": who talked, waited and listened, on the figure's time axis</title>\n<desc id=\"call-")
+	w.raw(id)
+	w.raw("-desc\">")
+	w.escape(g.Desc)
+	w.raw("</desc>")
+	if i == 0 {
+		w.raw(defs)
+	}
+	for _, t := range f.Ticks {
+		w.raw("\n<g class=\"tick\"><line x1=\"")
+		w.num(t.X)
+		w.raw("\" y1=\"")
+		w.num(g.Top)
+		w.raw("\" x2=\"")
+		w.num(t.X)
+		w.raw("\" y2=\"")
+		w.num(g.Bottom)
+		w.raw("\"/></g>")
+	}
+	w.group(f, g)
+	w.raw("\n</svg>\n<svg class=\"ticks\" viewBox=\"0 0 ")
+	w.num(f.Width)
+	w.raw(" ")
+	w.num(axisH)
+	w.raw("\" aria-hidden=\"true\" xmlns=\"http://www.w3.org/2000/svg\">\n<line class=\"axis\" x1=\"")
+	w.num(f.PlotLeft)
+	w.raw("\" y1=\"0.5\" x2=\"")
+	w.num(f.PlotRight)
+	w.raw("\" y2=\"0.5\"/>")
+	for _, t := range f.Ticks {
+		w.raw("\n<g class=\"tick\"><text x=\"")
+		w.num(t.X)
+		w.raw("\" y=\"18\" text-anchor=\"middle\">")
+		w.escape(t.Label)
+		w.raw("</text></g>")
+	}
+	w.raw("\n</svg>\n</div>")
 }
 
 func (w *svgWriter) group(f *figure, g *group) {
