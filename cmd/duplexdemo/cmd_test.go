@@ -148,6 +148,12 @@ func TestBadInput(t *testing.T) {
 		{[]string{"walkee"}, "did you mean walkie?"},
 		{[]string{"help", "walkee"}, "did you mean walkie?"},
 		{[]string{"completion", "tcsh"}, "want one of bash, zsh, fish or powershell"},
+		{[]string{"walkie", "--server", "http://127.0.0.1:1", "--student", "Alice Smith"}, "never your own"},
+		{[]string{"report"}, "takes one record"},
+		{[]string{"report", "a.json", "b.json"}, "takes one record"},
+		{[]string{"report", "a.json", "--csv", "-", "--json", "-"}, "standard output"},
+		{[]string{"report", "a.json", "--html", "-"}, "--html"},
+		{[]string{"serve", "--record", ""}, "want a file name"},
 	} {
 		out, _, err := run(t, false, nil, c.args...)
 		if err == nil {

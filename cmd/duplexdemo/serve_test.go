@@ -36,10 +36,10 @@ import (
 
 // server is a `duplexdemo serve` process.
 type server struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *syncbuf.Buffer
-	done   chan error
+	cmd            *exec.Cmd
+	url            string
+	stdout, stderr *syncbuf.Buffer
+	done           chan error
 }
 
 // startServer runs `duplexdemo serve` on a free port of 127.0.0.1 with the
@@ -53,7 +53,7 @@ func startServer(t *testing.T, args ...string) *server {
 // 127.0.0.1 (itself, or by exec), and stops it when the test ends.
 func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
 	t.Helper()
-	s := &server{cmd: cmd, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -65,12 +65,16 @@ func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
 	lines := bufio.NewScanner(stdout)
 	addr := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 	for lines.Scan() {
+		_, _ = s.stdout.Write([]byte(lines.Text() + "\n"))
 		if m := addr.FindStringSubmatch(lines.Text()); m != nil {
 			s.url = "http://" + m[1]
 			break
 		}
 	}
 	go func() {
+		for lines.Scan() { // what the scanner holds, then the rest
+			_, _ = s.stdout.Write([]byte(lines.Text() + "\n"))
+		}
 		_, _ = io.Copy(io.Discard, stdout)
 		s.done <- cmd.Wait()
 	}()

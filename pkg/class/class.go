@@ -119,6 +119,9 @@ func Read(r io.Reader) (rec *Record, torn int, err error) {
 	if len(trimmed) == 0 {
 		return nil, 0, errors.New("the record is empty: want a class record, as the teacher's view downloads it (record.json) or serve --record writes it")
 	}
+	if trimmed[0] != '{' {
+		return nil, 0, errors.New("not a class record: want the JSON the teacher's view downloads (class-experiment-1.json) or the file serve --record keeps")
+	}
 	if !bytes.Contains(trimmed, []byte("\n")) || bytes.HasPrefix(trimmed, []byte("{\n")) {
 		var doc Record
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
