@@ -92,7 +92,9 @@ func runReport(deps *env, o *reportOptions, path string) error {
 	seen := map[string]string{}
 	files := []*export{
 		{flag: "html", path: o.HTML, done: "wrote the class report to %s: open it in a browser, or print it",
-			write: func(w io.Writer, _ ...*result.Result) error { return webpage.ClassReport(w, class.ViewOf(*rec, stats, -1)) }},
+			write: func(w io.Writer, _ ...*result.Result) error {
+				return webpage.ClassReport(w, class.ViewOf(*rec, stats, -1))
+			}},
 		{flag: "csv", path: o.CSV, done: "wrote the record as CSV to %s",
 			write: func(w io.Writer, _ ...*result.Result) error { return rec.WriteCSV(w) }},
 		{flag: "json", path: o.JSON, done: "wrote the record as JSON to %s",
