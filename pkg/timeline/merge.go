@@ -20,8 +20,10 @@ type Alignment struct {
 // at least (client sent − server heard); a line the server sent and the
 // client heard gives an upper bound, (client heard − server sent). The
 // offset is the middle of the tightest bounds, and the uncertainty half
-// their gap: about half a round trip of the link. It needs at least one
-// line heard each way.
+// their gap: about half a round trip of the link. A line heard is matched
+// with the line sent with its text (the n-th hearing with the n-th
+// sending), as lines on different connections may arrive out of order. It
+// needs at least one line heard each way.
 func Align(client, server *Timeline) (Alignment, error) {
 	sent := func(tl *Timeline, from Side) []Message {
 		var out []Message
@@ -44,15 +46,13 @@ func Align(client, server *Timeline) (Alignment, error) {
 	}
 	var lo, hi time.Duration
 	var haveLo, haveHi bool
-	up, upHeard := sent(client, Client), heard(server, Client)
-	for i := range min(len(up), len(upHeard)) {
-		if b := up[i].SentAt - upHeard[i].HeardAt; !haveLo || b > lo {
+	for _, p := range pairByText(sent(client, Client), heard(server, Client)) {
+		if b := p.sent.SentAt - p.heard.HeardAt; !haveLo || b > lo {
 			lo, haveLo = b, true
 		}
 	}
-	down, downHeard := sent(server, Server), heard(client, Server)
-	for i := range min(len(down), len(downHeard)) {
-		if b := downHeard[i].HeardAt - down[i].SentAt; !haveHi || b < hi {
+	for _, p := range pairByText(sent(server, Server), heard(client, Server)) {
+		if b := p.heard.HeardAt - p.sent.SentAt; !haveHi || b < hi {
 			hi, haveHi = b, true
 		}
 	}
@@ -69,8 +69,9 @@ func Align(client, server *Timeline) (Alignment, error) {
 // Merge joins the timelines of a call's two sides, each recorded on its own
 // clock by a recorder from NewSideRecorder, into one timeline on the
 // client's clock: the server's events move by a.Offset. Each line heard on
-// one side is matched with the next line the other side sent in that
-// direction, which must have the same text. The result is what a shared
+// one side is matched with the line the other side sent with its text (the
+// n-th hearing of a text with its n-th sending), in whatever order they
+// arrived. The result is what a shared
 // recorder would have recorded, but for the alignment's uncertainty.
 func Merge(client, server *Timeline, a Alignment) (*Timeline, error) {
 	type key struct {
@@ -109,27 +110,28 @@ func Merge(client, server *Timeline, a Alignment) (*Timeline, error) {
 	}
 	for _, hearer := range []Side{Client, Server} {
 		from := hearer.Peer()
-		var sentOrder []MsgID // merged ids of from's sent lines, in send order
+		// The merged ids of from's sent lines, by text, in send order: the
+		// n-th hearing of a text is its n-th sending. Lines on different
+		// connections (a browser's walkie) may arrive in another order
+		// than they were sent.
+		sentAs := map[string][]MsgID{}
 		for _, m := range tls[from].sentInOrder() {
 			if m.From == from {
-				sentOrder = append(sentOrder, newID[key{from, m.ID}])
+				sentAs[m.Text] = append(sentAs[m.Text], newID[key{from, m.ID}])
 			}
 		}
-		n := 0
 		for _, m := range tls[hearer].Messages {
 			if m.From != from || !m.Heard {
 				continue
 			}
-			if n >= len(sentOrder) {
-				return nil, fmt.Errorf("the %s heard %q, but the %s had not sent anything more", hearer, m.Text, from)
+			ids := sentAs[m.Text]
+			if len(ids) == 0 {
+				return nil, fmt.Errorf("the %s heard %q, which the %s had not sent (or not as often)", hearer, m.Text, from)
 			}
-			target := &msgs[sentOrder[n]]
-			if target.Text != m.Text {
-				return nil, fmt.Errorf("the %s heard %q, but the %s's next line was %q", hearer, m.Text, from, target.Text)
-			}
+			sentAs[m.Text] = ids[1:]
+			target := &msgs[ids[0]]
 			target.Heard, target.HeardAt = true, m.HeardAt+shift[hearer]
-			newID[key{hearer, m.ID}] = sentOrder[n]
-			n++
+			newID[key{hearer, m.ID}] = ids[0]
 		}
 	}
 
@@ -153,4 +155,24 @@ func Merge(client, server *Timeline, a Alignment) (*Timeline, error) {
 		Events:   events,
 		Messages: msgs,
 	}, nil
+}
+
+// sentHeard is a line one side sent, and its hearing on the other side.
+type sentHeard struct{ sent, heard Message }
+
+// pairByText pairs each line heard with the line sent with its text: the
+// n-th hearing of a text with its n-th sending. sent is in send order.
+func pairByText(sent, heard []Message) []sentHeard {
+	byText := map[string][]Message{}
+	for _, m := range sent {
+		byText[m.Text] = append(byText[m.Text], m)
+	}
+	var out []sentHeard
+	for _, h := range heard {
+		if q := byText[h.Text]; len(q) > 0 {
+			out = append(out, sentHeard{q[0], h})
+			byText[h.Text] = q[1:]
+		}
+	}
+	return out
 }

@@ -133,3 +133,53 @@ func FuzzMerge(f *testing.F) {
 		}
 	})
 }
+
+// TestMergeOutOfOrder: lines that arrive in another order than they were
+// sent (a browser's walkie, on two connections) are each matched with
+// their own sending, by text, and the clocks are aligned from the true
+// pairs.
+func TestMergeOutOfOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := timeline.NewSideRecorder(timeline.Client, lines, nil)
+		s := timeline.NewSideRecorder(timeline.Server, lines, nil) // the same clock: offset 0
+		q := c.Want(timeline.Client, "question", "question please", "")
+		c.Sent(q)
+		time.Sleep(10 * time.Millisecond)
+		if _, err := s.Heard(timeline.Client, "question please"); err != nil {
+			t.Fatal(err)
+		}
+		first := s.Want(timeline.Server, "story", "story first", "")
+		s.Sent(first)
+		second := s.Want(timeline.Server, "answer", "answer second", "")
+		s.Sent(second)
+		time.Sleep(10 * time.Millisecond)
+		if _, err := c.Heard(timeline.Server, "answer second"); err != nil { // overtook the first
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+		if _, err := c.Heard(timeline.Server, "story first"); err != nil {
+			t.Fatal(err)
+		}
+		client, server := c.Finish(), s.Finish()
+		a, err := timeline.Align(client, server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Offset < -10*time.Millisecond || a.Offset > 10*time.Millisecond {
+			t.Errorf("offset %v, want within the 10 ms each way of the true 0", a.Offset)
+		}
+		merged, err := timeline.Merge(client, server, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []struct {
+			label string
+			after time.Duration
+		}{{"story", 40 * time.Millisecond}, {"answer", 10 * time.Millisecond}} {
+			m, ok := merged.Message(want.label)
+			if !ok || !m.Heard || m.HeardAt-m.SentAt != want.after {
+				t.Errorf("%s: %+v; want heard %v after it was sent", want.label, m, want.after)
+			}
+		}
+	})
+}
