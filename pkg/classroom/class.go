@@ -49,9 +49,14 @@ const (
 	// ReportLate is how long a report that comes while its call is still
 	// ending (her last bytes going out) waits for it to end.
 	ReportLate = 5 * time.Second
-	// MaxViewers bounds the teacher's views open at once: a projector and
-	// a few laptops.
-	MaxViewers = 32
+	// MaxViewers bounds the teacher's views open at once, and
+	// MaxViewersPerPeer those from one address: a projector and a few
+	// laptops, and no student can take them all.
+	MaxViewers        = 64
+	MaxViewersPerPeer = 4
+	// MaxAwaiting bounds the calls kept for their reports: past it, the
+	// oldest that have ended are forgotten first.
+	MaxAwaiting = 4096
 	// PingViewers is how often an idle view is sent a comment, so that it
 	// and any proxy between know the stream is alive.
 	PingViewers = 15 * time.Second
@@ -84,12 +89,13 @@ type classState struct {
 
 	mu      sync.Mutex
 	calls   map[string]*ended
-	viewers int
+	viewers map[string]int // by peer address
+	viewing int
 }
 
 // newClass sets up the class experiment of a server.
 func newClass(cfg Config) (*classState, error) {
-	c := &classState{room: cfg.Class, token: cfg.TeacherToken, calls: map[string]*ended{}}
+	c := &classState{room: cfg.Class, token: cfg.TeacherToken, calls: map[string]*ended{}, viewers: map[string]int{}}
 	if c.token == "" {
 		c.token = NewToken()
 	}
@@ -148,16 +154,24 @@ func (s *Server) finish(e *ended, ok bool, hers *timeline.Timeline, in, out int6
 	close(e.done)
 }
 
-// forgetLocked drops the calls that ended more than ReportWait ago.
+// forgetLocked drops the calls that ended more than ReportWait ago, and
+// past MaxAwaiting the oldest that have ended.
 func (c *classState) forgetLocked(now time.Time) {
+	var oldest string
+	var oldestAt time.Time
 	for id, e := range c.calls {
 		select {
 		case <-e.done:
 			if now.Sub(e.at) > ReportWait {
 				delete(c.calls, id)
+			} else if oldest == "" || e.at.Before(oldestAt) {
+				oldest, oldestAt = id, e.at
 			}
 		default:
 		}
+	}
+	if len(c.calls) >= MaxAwaiting && oldest != "" {
+		delete(c.calls, oldest)
 	}
 }
 
@@ -204,6 +218,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("reported", "id", c.ID, "mode", c.Mode, "student", c.Student)
+	w.Header().Set("Connection", "close") // the call is over: keep no file idle for it
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(struct {
@@ -234,8 +249,11 @@ func (s *Server) joinReport(ctx context.Context, rep wire.Report) (class.Call, e
 	cs.mu.Lock()
 	already := e.reported
 	e.reported = e.ok
+	late := time.Since(e.at) > ReportWait
 	cs.mu.Unlock()
 	switch {
+	case late:
+		return class.Call{}, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s ended over %v ago: report a call as soon as it is over", rep.Call, ReportWait)}
 	case already:
 		return class.Call{}, &reportStatus{http.StatusConflict, fmt.Sprintf("call %s is reported already", rep.Call)}
 	case !e.ok:
@@ -349,20 +367,25 @@ func (s *Server) download(csv bool) http.HandlerFunc {
 // the server stops, or the view falls too far behind (it reconnects).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	cs := s.class
+	peer, _, _ := net.SplitHostPort(r.RemoteAddr)
 	cs.mu.Lock()
-	full := cs.viewers >= MaxViewers
+	full := cs.viewing >= MaxViewers || cs.viewers[peer] >= MaxViewersPerPeer
 	if !full {
-		cs.viewers++
+		cs.viewing++
+		cs.viewers[peer]++
 	}
 	cs.mu.Unlock()
 	if full {
 		w.Header().Set("Retry-After", "5")
-		s.refuse(w, r, "class", http.StatusServiceUnavailable, fmt.Sprintf("%d views of the class are open, as many as grandma serves", MaxViewers))
+		s.refuse(w, r, "class", http.StatusServiceUnavailable, fmt.Sprintf("as many views of the class are open as grandma serves (%d, %d from one machine): close one", MaxViewers, MaxViewersPerPeer))
 		return
 	}
 	defer func() {
 		cs.mu.Lock()
-		cs.viewers--
+		cs.viewing--
+		if cs.viewers[peer]--; cs.viewers[peer] == 0 {
+			delete(cs.viewers, peer)
+		}
 		cs.mu.Unlock()
 	}()
 	rc := http.NewResponseController(w)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -268,4 +269,60 @@ func sameStats(a, b class.Stats) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
+}
+
+// TestViewsBounded: one machine may hold only a few views of the class
+// open, so that no student can take them all; the views open when the
+// server stops end with it, at once.
+func TestViewsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := classroom.New(classroom.Config{Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	url := "http://" + ln.Addr().String()
+	var bodies []io.ReadCloser
+	for i := range classroom.MaxViewersPerPeer + 1 {
+		resp, err := http.Get(url + classroom.EventsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < classroom.MaxViewersPerPeer {
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("view %d: %s", i+1, resp.Status)
+			}
+			bodies = append(bodies, resp.Body)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "from one machine") {
+			t.Errorf("view %d: %s %q; want 503 saying why", i+1, resp.Status, b)
+		}
+	}
+	began := time.Now()
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not stop within 5 s with views open")
+	}
+	if d := time.Since(began); d > classroom.ShutdownTimeout {
+		t.Errorf("the server took %v to stop with views open; want under %v", d, classroom.ShutdownTimeout)
+	}
+	for _, b := range bodies {
+		if _, err := io.Copy(io.Discard, b); err != nil {
+			t.Errorf("a view's stream after the server stopped: %v", err)
+		}
+		b.Close()
+	}
 }
