@@ -1,13 +1,18 @@
 // What the walkie and phone clients share, all of it from docs/PROTOCOL.md
 // (the section numbers below are that document's): the lines, the script
-// and its schedule, the clock, and the checks of grandma's record.
+// and its schedule, the clock, the checks of grandma's record, and the
+// report of the call to the class.
 //
 // The clients print one line per event on stdout, tab-separated:
-//   said   T  LABEL  TEXT     a line the grandchild sent (T: ms on its clock)
-//   heard  T  LABEL  TEXT     a line of grandma's it heard
-//   record JSON               grandma's record, as it arrived
-//   ok     SUMMARY            the call completed and the record checked out
-// and, on failure, one line on stderr and exit status 1.
+//   said     T  LABEL  TEXT    a line the grandchild sent (T: ms on its clock)
+//   heard    T  LABEL  TEXT    a line of grandma's it heard
+//   record   JSON              grandma's record, as it arrived
+//   ok       SUMMARY           the call completed and the record checked out
+//   reported STATUS NAME BODY  its report to the class (section 12): the
+//                              answer's status, the student's name, and the
+//                              answer's body (its first line)
+// and, on failure, one line on stderr and exit status 1. A report the
+// server refuses is printed, not a failure: the call itself went well.
 
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -19,6 +24,12 @@ export const CALL_HEADER = 'Duplexdemo-Call';
 // Grandma's record starts with this; no line does (sections 4, 8.1).
 export const RECORD_PREFIX = '{"protocol":';
 export const MAX_RECORD = 65536;
+// The class experiment (section 12): where a call is reported, and the
+// phone's query parameter that names the call (section 7.1).
+export const REPORT_PATH = '/class/calls';
+export const CALL_PARAM = 'call';
+// How the grandchild names its own waits in its record (section 5.3).
+const REASONS = { connecting: 'connecting', channel_busy: 'channel busy' };
 
 // The lines (section 4).
 export const LINES = {
@@ -103,10 +114,19 @@ export function scriptFromQuery(query) {
 }
 
 // loadScript returns the script to play: the one a --script QUERY names, or
-// else the server's default from /script.json (section 5.3), checked.
+// else the server's default from /script.json (section 5.3), checked; and
+// the student's name for the report to the class (section 12.1), from
+// /script.json either way.
 export async function loadScript(base, args) {
+  const served = await scriptJSON(base);
+  const student = typeof served.student === 'string' ? served.student : null;
   const i = args.indexOf('--script');
-  if (i >= 0) return scriptFromQuery(args[i + 1] || '');
+  if (i >= 0) return { script: scriptFromQuery(args[i + 1] || ''), student };
+  return { script: served, student };
+}
+
+// scriptJSON fetches and checks /script.json (section 5.3).
+async function scriptJSON(base) {
   // Not with fetch: its connection pool, once it has seen this answer's
   // Connection: close, would open a second connection for the walkie's
   // second line.
@@ -168,6 +188,9 @@ export class Call {
     this.said = [];
     this.heard = [];
     this.record = null;
+    // Every line this side wanted or heard, in the order it first knew of
+    // it, with its times: its own record of the call (section 12.3).
+    this.lines = [];
     let begun;
     let ended;
     this.begun = new Promise((r) => { begun = r; });
@@ -203,9 +226,20 @@ export class Call {
     return fail(`grandma said something that is none of her lines: ${JSON.stringify(text.slice(0, 80))}`);
   }
 
-  said_(label, text) {
-    this.said.push(text);
-    out('said', this.now().toFixed(1), label, text);
+  // want notes that the grandchild wants to say a cue's line now, and
+  // returns the line, to pass to said_ when it goes. The first line waits,
+  // if at all, for the connection; the others for the channel.
+  want(cue) {
+    const line = { label: cue.label, text: cue.text, wantedAt: this.now(), reason: this.lines.length === 0 ? REASONS.connecting : REASONS.channel_busy };
+    this.lines.push(line);
+    return line;
+  }
+
+  // said_ notes that a wanted line goes now, and prints it.
+  said_(line) {
+    line.sentAt = this.now();
+    this.said.push(line.text);
+    out('said', line.sentAt.toFixed(1), line.label, line.text);
   }
 
   // hear takes one of grandma's lines.
@@ -216,9 +250,32 @@ export class Call {
       if (text !== want) fail(`grandma's story out of order: heard ${JSON.stringify(text)}, expected ${JSON.stringify(want)}`);
       this.onStory();
     }
+    const heardAt = this.now();
     this.heard.push(text);
-    out('heard', this.now().toFixed(1), label, text);
+    this.lines.push({ label, text, heardAt });
+    out('heard', heardAt.toFixed(1), label, text);
     return label;
+  }
+
+  // ownRecord is the grandchild's record of the call (section 12.3), as
+  // grandma's is of hers: its want and send events, and a heard event for
+  // each of her lines, in integer ns on its own clock, in order.
+  ownRecord() {
+    const ns = (ms) => Math.round(ms * 1e6);
+    const events = [];
+    this.lines.forEach((l, msg) => {
+      if (l.heardAt !== undefined) {
+        events.push({ at_ns: ns(l.heardAt), kind: 'heard', msg, label: l.label, text: l.text });
+        return;
+      }
+      events.push({ at_ns: ns(l.wantedAt), kind: 'want', msg, label: l.label, text: l.text, reason: l.reason });
+      if (l.sentAt !== undefined) {
+        events.push({ at_ns: ns(l.sentAt), kind: 'send', msg, label: l.label, text: l.text, waited_ns: ns(l.sentAt) - ns(l.wantedAt) });
+      }
+    });
+    events.sort((a, b) => a.at_ns - b.at_ns); // stable: a want stays before its send
+    const end = Math.max(ns(this.now()), ...events.map((e) => e.at_ns));
+    return { protocol: VERSION, duration_ns: end, connections: 0, latency_ns: 0, events };
   }
 
   // takeRecord keeps grandma's record as it arrived.
@@ -310,6 +367,34 @@ export function checkRecord(r, script) {
   }
 }
 
+// report tells the class of the call that just completed (section 12.2),
+// on a connection of its own, and prints the answer.
+async function report(base, id, student, record) {
+  const body = JSON.stringify({ protocol: VERSION, call: id, student, record });
+  const resp = await post(new URL(REPORT_PATH, base), body, {
+    'Content-Type': 'application/json',
+    [VERSION_HEADER]: String(VERSION),
+  });
+  out('reported', String(resp.status), student, resp.body.split('\n')[0]);
+}
+
+// post sends body to url with node:http, on a new connection that it
+// closes after: its status and body.
+function post(url, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      res.setEncoding('utf8');
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(30000, () => req.destroy(new Error(`POST ${url}: no answer in 30 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export function out(...fields) {
   process.stdout.write(fields.join('\t') + '\n');
 }
@@ -326,8 +411,9 @@ export async function main(mode, play) {
     process.exit(1);
   }, 120000);
   try {
-    const script = await loadScript(base, args);
-    await play(base.replace(/\/$/, ''), script);
+    const { script, student } = await loadScript(base, args);
+    const { call, id } = await play(base.replace(/\/$/, ''), script);
+    if (student !== null) await report(base, id, student, call.ownRecord());
     clearTimeout(bound);
     process.exit(0);
   } catch (err) {

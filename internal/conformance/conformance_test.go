@@ -15,12 +15,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
+	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
@@ -50,11 +52,14 @@ func TestPhone(t *testing.T) { conform(t, "phone") }
 
 // conform plays a call of mode with its Node client against a fresh
 // `duplexdemo serve`, with the server's default script (/script.json) and
-// with one the client builds from a query, and checks each.
+// with one the client builds from a query, and checks each: the call, and
+// its report to the class. Once both are played, the class record holds
+// both calls, and nothing else.
 func conform(t *testing.T, mode string) {
 	nodePath, flags := findNode(t, mode)
 	srv := startServer(t)
 	defaultQuery := fetchScriptQuery(t, srv.url)
+	reported := 0
 	for _, c := range []struct {
 		name, query string
 		args        []string
@@ -75,7 +80,13 @@ func conform(t *testing.T, mode string) {
 			got := runClient(t, nodePath, args)
 			rec := checkCall(t, mode, script, got)
 			checkLogged(t, srv, mode, rec, got.record)
+			if checkReported(t, srv, mode, got) {
+				reported++
+			}
 		})
+	}
+	if n := len(classRecord(t, srv.url).Calls); n != reported {
+		t.Errorf("the class record holds %d calls; the clients reported %d", n, reported)
 	}
 }
 
@@ -193,11 +204,23 @@ func fetchScriptQuery(t *testing.T, base string) string {
 }
 
 // clientRun is what a Node client printed: the lines it said and heard, in
-// order, grandma's record as it arrived, and its closing summary.
+// order, and when it said each (ms on its clock, by label), grandma's
+// record as it arrived, its closing summary, and its report to the class.
 type clientRun struct {
 	said, heard []line
+	saidAt      map[string]float64
 	record      string
 	summary     string
+	report      *clientReport
+}
+
+// clientReport is a client's report of its call to the class, as it
+// printed it: the answer's status, the student's name it reported under,
+// and the answer's body.
+type clientReport struct {
+	status  int
+	student string
+	body    string
 }
 
 type line struct{ label, text string }
@@ -218,12 +241,26 @@ func runClient(t *testing.T, nodePath string, args []string) clientRun {
 	if err != nil {
 		t.Fatalf("node %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, &stdout, &stderr)
 	}
-	var r clientRun
+	r := clientRun{saidAt: map[string]float64{}}
 	for l := range strings.SplitSeq(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
 		f := strings.Split(l, "\t")
 		switch {
 		case f[0] == "said" && len(f) == 4:
 			r.said = append(r.said, line{f[2], f[3]})
+			at, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				t.Fatalf("the client said a line at %q: %v", f[1], err)
+			}
+			r.saidAt[f[2]] = at
+		case f[0] == "reported" && len(f) >= 4:
+			if r.report != nil {
+				t.Fatalf("the client reported its call twice:\n%s", &stdout)
+			}
+			status, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("the client's report was answered %q: %v", f[1], err)
+			}
+			r.report = &clientReport{status: status, student: f[2], body: strings.Join(f[3:], "\t")}
 		case f[0] == "heard" && len(f) == 4:
 			r.heard = append(r.heard, line{f[2], f[3]})
 		case f[0] == "record" && len(f) == 2:
@@ -392,9 +429,90 @@ func checkLogged(t *testing.T, srv *server, mode string, rec wire.Record, raw st
 	}
 }
 
+// checkReported checks that the client reported its call to the class
+// (PROTOCOL.md section 12) and that the server took it: 201, the call's id
+// in the experiment, and the call in the class record under the student's
+// name, as a call of mode, with the interruption sent when the client said
+// it (on the client's clock: the record is the client's). It says whether
+// the server took the report.
+func checkReported(t *testing.T, srv *server, mode string, got clientRun) bool {
+	t.Helper()
+	rep := got.report
+	if rep == nil {
+		t.Error("the client did not report its call to the class")
+		return false
+	}
+	if rep.status != http.StatusCreated {
+		t.Errorf("the client's report was answered %d %q; want 201", rep.status, rep.body)
+		return false
+	}
+	if !class.ValidName(rep.student) {
+		t.Errorf("the client reported as %q; want the name /script.json gave it", rep.student)
+	}
+	var answer struct {
+		ID      int    `json:"id"`
+		Student string `json:"student"`
+	}
+	dec := json.NewDecoder(strings.NewReader(rep.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&answer); err != nil || answer.ID < 1 || answer.Student != rep.student {
+		t.Errorf("the report was answered 201 %q (%v); want {\"id\":N,\"student\":%q}", rep.body, err, rep.student)
+		return true
+	}
+	var c *class.Call
+	rec := classRecord(t, srv.url)
+	for i := range rec.Calls {
+		if rec.Calls[i].ID == answer.ID {
+			c = &rec.Calls[i]
+		}
+	}
+	if c == nil {
+		t.Errorf("call %d, reported, is not in the class record (%d calls)", answer.ID, len(rec.Calls))
+		return true
+	}
+	t.Logf("reported: call %d of the experiment, %s's %s call", c.ID, c.Student, c.Mode)
+	if c.Student != rep.student || c.Mode != mode {
+		t.Errorf("call %d is in the class record as %s's %s call; want %s's %s call", c.ID, c.Student, c.Mode, rep.student, mode)
+	}
+	// The client printed its times to 0.1 ms.
+	sent, said := c.Summary.Interruption.SentAtMS, got.saidAt[story.LabelInterruption]
+	if sent == nil || *sent < said-0.1 || *sent > said+0.1 {
+		t.Errorf("call %d: the class record has the interruption sent at %v ms; the client said it at %.1f ms", c.ID, fmtMS(sent), said)
+	}
+	return true
+}
+
+func fmtMS(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return strconv.FormatFloat(*v, 'f', 3, 64)
+}
+
+// classRecord downloads the class experiment's record from serve.
+func classRecord(t *testing.T, base string) class.Record {
+	t.Helper()
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Get(base + "/class/record.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /class/record.json: %s", resp.Status)
+	}
+	var rec class.Record
+	if err := json.NewDecoder(resp.Body).Decode(&rec); err != nil {
+		t.Fatalf("GET /class/record.json: %v", err)
+	}
+	return rec
+}
+
 // TestDocument holds docs/PROTOCOL.md to the code it describes: its version
-// line is wire.Version, and it gives every line of the script, byte for
-// byte, as package story has them.
+// line is wire.Version, it gives every line of the script, byte for byte,
+// as package story has them, and it names the headers, the record's
+// prefix, the report's path and the phone's call parameter as package wire
+// has them.
 func TestDocument(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "PROTOCOL.md"))
 	if err != nil {
@@ -414,7 +532,7 @@ func TestDocument(t *testing.T) {
 			t.Errorf("docs/PROTOCOL.md does not give line %d of the script, %q", i, l)
 		}
 	}
-	for _, h := range []string{wire.HeaderVersion, wire.HeaderCall, wire.RecordPrefix} {
+	for _, h := range []string{wire.HeaderVersion, wire.HeaderCall, wire.RecordPrefix, wire.ReportPath, "&" + wire.QueryCall + "="} {
 		if !strings.Contains(string(doc), h) {
 			t.Errorf("docs/PROTOCOL.md never names %s", h)
 		}

@@ -5,7 +5,10 @@
 // duplexdemo, starts `duplexdemo serve`, plays a walkie and a phone call
 // with each client, and checks that each completed its call and got
 // grandma's record, and that the record agrees with what the client saw
-// and with what the server logged.
+// and with what the server logged. Each client then reports its call to
+// the class experiment (PROTOCOL.md section 12) under the name /script.json
+// gave it, and the test checks that the server took the report and that
+// the call is in the class record under that name.
 //
 // The test skips when node is missing, unless DUPLEXDEMO_REQUIRE_NODE=1 (as
 // in CI), which makes that a failure. The phone needs a Node with a

@@ -7,37 +7,41 @@
 // One WebSocket at /call with the script as its query; each line one text
 // message, sent the moment it is wanted. The goodbye goes as a text message
 // (section 7.5): this WebSocket drops what arrives after it sends its own
-// close frame, and grandma's record comes after the goodbye.
+// close frame, and grandma's record comes after the goodbye. The call is
+// named in the query (section 7.1), so that it can be reported to the
+// class once it is over (section 12).
 
-import { Call, RECORD_PREFIX, fail, main } from './common.mjs';
+import { CALL_PARAM, Call, RECORD_PREFIX, fail, main, newCallID } from './common.mjs';
 
 main('phone', async (base, script) => {
   if (typeof WebSocket !== 'function') {
     fail(`Node ${process.version} has no built-in WebSocket: use Node 22 or later, or Node 20.10 or later with --experimental-websocket`);
   }
   const call = new Call(script);
+  const id = newCallID();
   const [first, ...rest] = script.cues;
   await call.due(first);
+  const opening = call.want(first); // it goes once the WebSocket is open
   await new Promise((resolve, reject) => {
     let saidGoodbye = false;
     const failed = (err) => {
       reject(err);
       try { ws.close(); } catch { /* closing already */ }
     };
-    const ws = new WebSocket(`ws${base.slice('http'.length)}/call?${script.query}`);
-    const say = (cue) => {
-      call.said_(cue.label, cue.text);
-      ws.send(cue.text);
-      if (cue.label === 'goodbye') saidGoodbye = true;
+    const ws = new WebSocket(`ws${base.slice('http'.length)}/call?${script.query}&${CALL_PARAM}=${id}`);
+    const say = (line) => {
+      call.said_(line);
+      ws.send(line.text);
+      if (line.label === 'goodbye') saidGoodbye = true;
     };
     ws.onopen = () => {
       if (ws.protocol !== '') return failed(new Error(`grandma chose a subprotocol, ${ws.protocol}`));
-      say(first);
+      say(opening);
       (async () => {
         for (const cue of rest) {
           await call.due(cue);
           if (ws.readyState !== WebSocket.OPEN) return;
-          say(cue);
+          say(call.want(cue));
         }
       })().catch(failed);
     };
@@ -71,4 +75,5 @@ main('phone', async (base, script) => {
     };
   });
   call.finish('phone');
+  return { call, id };
 });

@@ -2,7 +2,9 @@
 // grandma on the server, over HTTP (fetch) and over a WebSocket, measures
 // its own side with performance.now(), and merges grandma's record of the
 // call, which she hands over at its end, with her clock aligned to the
-// page's from the lines they exchanged.
+// page's from the lines they exchanged. It then reports its own side of
+// the call to the class experiment, under the student's anonymous name, so
+// that the call shows on the teacher's screen.
 'use strict';
 
 (() => {
@@ -14,7 +16,11 @@
   const MIN_WIDTH = 640; // CSS px: a narrower screen scrolls the figure sideways
   const SVG = 'http://www.w3.org/2000/svg';
   const NAME = { walkie: 'walkie-talkie', phone: 'phone' };
+  const STUDENT_KEY = 'duplexdemo.student'; // localStorage: the name this browser keeps
+  const STUDENT_SHAPE = /^[a-z]+-[a-z]+-[1-9][0-9]$/; // calm-otter-42; the server checks the words
+  const REPORT_TIMEOUT = 10000; // ms: a report the server has not answered by then is given up
   let script = null;
+  let student = null; // the student's anonymous name, once the script has come
   const runs = {};
   window.duplexdemoRuns = runs; // what each call measured, for tests and the curious
 
@@ -89,10 +95,13 @@
       return m;
     }
     // sent says the line went at `at` (now if not given). A provisional
-    // time is the page's best so far, until the browser says when.
+    // time is the page's best so far, until the browser says when. A line
+    // goes no sooner than it is wanted: the browser's timing of a request
+    // is coarsened (to 0.1 ms or so), and may put its start a hair before
+    // the page wanted the line; such a line is taken to have gone at once.
     sent(m, at, provisional) {
       m.sent = true;
-      m.sentAt = at === undefined ? this.now() : at;
+      m.sentAt = Math.max(m.wantedAt, at === undefined ? this.now() : at);
       m.provisional = !!provisional;
       this.changed();
     }
@@ -164,8 +173,7 @@
   // an answer is still streaming; grandma's record says how many it used.
   // Answers on different connections may be read in any order: each line
   // is known by its text.
-  async function walkie(rec) {
-    const callID = randomHex(16);
+  async function walkie(rec, callID) {
     const p = progress();
     let log = null;
     performance.clearResourceTimings();
@@ -238,7 +246,7 @@
   // phone plays the call over the browser's WebSocket: lines go the moment
   // they are wanted, whatever grandma is saying. The first line opens the
   // call and goes when it is open; the last is the grandchild's goodbye.
-  async function phone(rec) {
+  async function phone(rec, callID) {
     const p = progress();
     const [first, ...rest] = script.cues;
     await cueDue(rec, p, first, 0); // '' (start() checks): nothing is heard before the call
@@ -246,7 +254,10 @@
       let log = null;
       let bye = null;
       const opening = rec.want(first.label, first.text, reasonFor(0));
-      const ws = new WebSocket(`ws://${location.host}/call?${script.query}`);
+      // The call's id names it in the report to the class: a browser
+      // cannot set a header on a WebSocket, so it rides in the query.
+      const named = script.call_param ? `&${script.call_param}=${callID}` : '';
+      const ws = new WebSocket(`ws://${location.host}/call?${script.query}${named}`);
       const open = () => ws.readyState === WebSocket.OPEN;
       // say sends a wanted line. The last goes as a message too: a browser
       // drops whatever arrives after it sends its own closing frame,
@@ -723,6 +734,78 @@
     sec.hidden = false;
   }
 
+  // sideRecord is the page's own record of a call, as grandma's is of hers,
+  // for the report to the class (PROTOCOL.md, section 12.3): the lines it
+  // wanted and sent, and grandma's lines as it heard them, in integer ns on
+  // its clock, in order. The browser cannot count its connections (grandma
+  // does), and the page emulates no link.
+  function sideRecord(rec, end) {
+    const ns = (t) => Math.round(t * 1e6);
+    const events = [];
+    // msg numbers each line: the page's own lines, want and send alike, and
+    // each line it heard, in the order the page first knew of them.
+    rec.msgs.forEach((m, msg) => {
+      const line = { msg, label: m.label, text: m.text };
+      if (m.from === 'server') {
+        events.push({ at_ns: ns(m.heardAt), kind: 'heard', ...line });
+        return;
+      }
+      const wanted = ns(m.wantedAt);
+      events.push({ at_ns: wanted, kind: 'want', ...line, ...(m.reason ? { reason: m.reason } : {}) });
+      // Recorder.sent keeps a send no sooner than its want, so waited_ns is
+      // never negative; rounding keeps that order.
+      if (m.sent) events.push({ at_ns: ns(m.sentAt), kind: 'send', ...line, waited_ns: ns(m.sentAt) - wanted });
+    });
+    // A stable sort: a line sent the instant it was wanted keeps its want first.
+    events.sort((a, b) => a.at_ns - b.at_ns);
+    const last = events.length ? events[events.length - 1].at_ns : 0;
+    return { protocol: script.protocol, duration_ns: Math.max(ns(end), last), connections: 0, latency_ns: 0, events };
+  }
+
+  // report sends the page's side of a call that completed to the class
+  // experiment, under the student's name, and tells the student whether it
+  // is on the teacher's screen. It never fails: the call's own result
+  // stands either way. r.reported says how it went, {status, id}; status
+  // 0 if the server was not reached.
+  async function report(mode, r, rec, callID, end) {
+    if (!student || typeof script.report !== 'string' || !script.report) return;
+    const note = $(`#run-${mode} .reported`);
+    const say = (text) => { if (runs[mode] === r) note.textContent = text; };
+    say('Sending your call to the teacher\u2019s screen\u2026');
+    let status = 0;
+    let id = null;
+    let why = '';
+    try {
+      const resp = await fetch(script.report, {
+        method: 'POST',
+        cache: 'no-store',
+        headers: { 'Content-Type': 'application/json', 'Duplexdemo-Protocol': String(script.protocol) },
+        body: JSON.stringify({ protocol: script.protocol, call: callID, student, record: sideRecord(rec, end) }),
+        signal: typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(REPORT_TIMEOUT) : undefined,
+      });
+      status = resp.status;
+      const body = await resp.text();
+      if (status === 201) {
+        const n = JSON.parse(body).id;
+        if (Number.isInteger(n)) id = n;
+      } else {
+        why = body.split('\n')[0].slice(0, 200);
+      }
+    } catch (err) {
+      why = String(err && err.message || err);
+    }
+    r.reported = { status, id };
+    if (status === 201) {
+      say(`Your call is on the teacher\u2019s screen${id !== null ? ` (call ${id})` : ''}.`);
+    } else if (status === 409) {
+      say('Your call is already on the teacher\u2019s screen.');
+    } else if (status === 0) {
+      say('The teacher\u2019s screen could not be reached, so this call is not on it. Your result above still stands.');
+    } else {
+      say(`The teacher\u2019s screen did not take this call${why ? ` (${why.replace(/[.\s]+$/, '')})` : ''}. Your result above still stands.`);
+    }
+  }
+
   // plain says what went wrong in words for a student.
   function plain(err) {
     const msg = String(err && err.message || err);
@@ -750,6 +833,8 @@
     $('#compare').hidden = true;
     sec.querySelector('.summary').replaceChildren();
     sec.querySelector('.note').textContent = '';
+    sec.querySelector('.reported').textContent = '';
+    const callID = randomHex(16);
     status(mode === 'walkie' ? 'Calling grandma over HTTP…' : 'Calling grandma over a WebSocket…');
     // The live picture is drawn again on every change, and every
     // LIVE_EVERY ms so that a pending wait grows, but drawing takes at most
@@ -777,7 +862,8 @@
     const rec = new Recorder(schedule);
     const ticker = setInterval(schedule, LIVE_EVERY); // a pending wait grows with the clock
     try {
-      const log = await (mode === 'walkie' ? walkie(rec) : phone(rec));
+      const log = await (mode === 'walkie' ? walkie(rec, callID) : phone(rec, callID));
+      const end = rec.now(); // the call is over on the page's clock
       over = true; // a redraw still queued must not cover the merged picture
       const hers = herRecord(log);
       const merged = merge(rec, hers);
@@ -786,10 +872,15 @@
       const r = { lines: merged.lines, uncertainty: merged.uncertainty, connections: hers.connections, herGoodbyeAt: herBye ? herBye.heardAt : undefined };
       summarize(mode, r, total);
       draw(sec.querySelector('.figure'), mode, merged.lines, total, { name: result(mode, r) });
+      r.call = callID;
+      r.reported = null; // until the server answers the report
       runs[mode] = r;
       compare();
       sec.dataset.state = 'done';
       status(`${result(mode, r).replace(/^./, (c) => c.toUpperCase())}. ${runs.walkie && runs.phone ? 'Both calls played: compare them below.' : `Now try the ${mode === 'walkie' ? 'phone' : 'walkie-talkie'} call.`}`);
+      // Not awaited: the buttons are the student's again at once, and the
+      // status line keeps the call's result; the report says its own word.
+      report(mode, r, rec, callID, end);
     } catch (err) {
       over = true;
       sec.dataset.state = 'failed';
@@ -817,6 +908,24 @@
     if (cues[0].after !== '') throw new Error(`the script's first line waits for the story, which cannot begin before it`);
   }
 
+  // nameStudent gives the student the name this browser keeps, or, on its
+  // first visit, the fresh one the script brought, and keeps that. Where
+  // the browser keeps nothing (storage off), the name lasts this visit.
+  function nameStudent() {
+    let kept = null;
+    try {
+      kept = localStorage.getItem(STUDENT_KEY);
+    } catch (err) { /* no storage: a name for this visit */ }
+    if (kept && STUDENT_SHAPE.test(kept)) return kept;
+    const fresh = typeof script.student === 'string' && STUDENT_SHAPE.test(script.student) ? script.student : null;
+    if (fresh) {
+      try {
+        localStorage.setItem(STUDENT_KEY, fresh);
+      } catch (err) { /* no storage: a name for this visit */ }
+    }
+    return fresh;
+  }
+
   async function start() {
     try {
       const resp = await fetch('/script.json', { cache: 'no-store' });
@@ -826,6 +935,13 @@
     } catch (err) {
       status(`Cannot load the script from grandma: ${err.message}`, true);
       return;
+    }
+    // A server that keeps a class says where to report to; only then has
+    // the student a name to find on the teacher's screen.
+    student = typeof script.report === 'string' && script.report ? nameStudent() : null;
+    if (student) {
+      $('#student-name').textContent = student;
+      $('#student').hidden = false;
     }
     buttons().forEach((b) => {
       b.disabled = false;
