@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -275,21 +274,10 @@ func sameStats(a, b class.Stats) bool {
 // open, so that no student can take them all; the views open when the
 // server stops end with it, at once.
 func TestViewsBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := classroom.New(classroom.Config{Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	url := "http://" + ln.Addr().String()
+	srv := classroomtest.Start(t, classroom.Config{})
 	var bodies []io.ReadCloser
 	for i := range classroom.MaxViewersPerPeer + 1 {
-		resp, err := http.Get(url + classroom.EventsPath)
+		resp, err := http.Get(srv.URL + classroom.EventsPath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,18 +294,12 @@ func TestViewsBounded(t *testing.T) {
 			t.Errorf("view %d: %s %q; want 503 saying why", i+1, resp.Status, b)
 		}
 	}
-	began := time.Now()
-	stop()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the server did not stop within 5 s with views open")
+	took, err := srv.Stop(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := time.Since(began); d > classroom.ShutdownTimeout {
-		t.Errorf("the server took %v to stop with views open; want under %v", d, classroom.ShutdownTimeout)
+	if took > classroom.ShutdownTimeout {
+		t.Errorf("the server took %v to stop with views open; want under %v", took, classroom.ShutdownTimeout)
 	}
 	for _, b := range bodies {
 		if _, err := io.Copy(io.Discard, b); err != nil {

@@ -3,7 +3,6 @@ package classroom_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,18 +115,8 @@ func TestRemoteCalls(t *testing.T) {
 // a phone call: Serve returns within a second, the phone caller hears
 // grandma go away (1001), and the walkie caller's answer is cut.
 func TestShutdownMidCalls(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := classroom.New(classroom.Config{Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx) }()
-	url := "http://" + ln.Addr().String()
+	srv := classroomtest.Start(t, classroom.Config{})
+	url := srv.URL
 	slow := calltest.Script(t, story.Options{Pace: time.Second})
 	errs := make(chan error, 2)
 	for _, run := range []remoteRun{remote(halfduplex.Mode()), remote(fullduplex.Mode())} {
@@ -137,18 +126,12 @@ func TestShutdownMidCalls(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond) // both are mid-story
-	stopped := time.Now()
-	stop()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if d := time.Since(stopped); d > time.Second {
-			t.Errorf("Serve took %v to return; want under a second", d)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("Serve did not return within 3s")
+	took, err := srv.Stop(3 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took > time.Second {
+		t.Errorf("Serve took %v to return; want under a second", took)
 	}
 	saw1001 := false
 	for range 2 {

@@ -3,7 +3,6 @@ package webpage_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -307,25 +306,13 @@ func TestClassViewWith200Students(t *testing.T) {
 // TestClassViewSaysReconnecting stops the server under an open view: the
 // view keeps what it showed and says it is reconnecting.
 func TestClassViewSaysReconnecting(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := classroom.New(classroom.Config{Listener: ln})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx) }()
+	srv := classroomtest.Start(t, classroom.Config{})
 	b := browsertest.New(t)
-	if err := chromedp.Do(b.Ctx, chromedp.Navigate("http://"+ln.Addr().String()+"/class")); err != nil {
+	if err := chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL+"/class")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, b.Ctx, "the view to connect", `window.duplexdemoClass && duplexdemoClass.status === 'live'`, 20*time.Second)
-	stop()
-	if err := <-served; err != nil {
+	if _, err := srv.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, b.Ctx, "the view to say it is reconnecting", `duplexdemoClass.status === 'reconnecting' && document.querySelector('#connection').textContent.startsWith('Reconnecting')`, 20*time.Second)
