@@ -127,12 +127,12 @@ func runReport(deps *env, o *reportOptions, path string) error {
 }
 
 // recordModes returns the modes of a record's calls, in the registry's
-// order, then any the registry does not know, as they come.
-func recordModes(rec *class.Record) []string {
-	var out []string
-	for _, k := range modes.Keys() {
-		if slices.ContainsFunc(rec.Calls, func(c class.Call) bool { return c.Mode == k }) {
-			out = append(out, k)
+// order (Summarize puts any the registry does not know after them).
+func recordModes(rec *class.Record) []result.Mode {
+	var out []result.Mode
+	for _, m := range modes.All() {
+		if slices.ContainsFunc(rec.Calls, func(c class.Call) bool { return c.Mode == m.Key }) {
+			out = append(out, m.Mode)
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/internal/syncbuf"
 	"github.com/duplexdemo/duplexdemo/pkg/class"
+	"github.com/duplexdemo/duplexdemo/pkg/classroom"
 )
 
 // TestStatusLine: on a terminal the tally is redrawn in place, cut to the
@@ -30,7 +31,7 @@ func TestStatusLine(t *testing.T) {
 	}
 
 	out.Reset()
-	room, _, err := class.Open(class.Options{Modes: []string{"walkie", "phone"}})
+	room, _, err := class.Open(class.Options{Modes: classroom.ClassModes()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
@@ -78,7 +79,7 @@ type Record struct {
 
 // Stats returns the record's distributions, modes in order first (see
 // Summarize).
-func (r *Record) Stats(order []string) Stats { return Summarize(r.Experiment, r.Calls, order) }
+func (r *Record) Stats(order []result.Mode) Stats { return Summarize(r.Experiment, r.Calls, order) }
 
 // WriteJSON writes the record as one indented JSON document.
 func (r *Record) WriteJSON(w io.Writer) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/class"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
@@ -49,7 +50,7 @@ func TestNames(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	calls := []class.Call{call("phone", ms(40)), call("walkie", ms(900)), call("phone", ms(44)), call("walkie", nil),
 		call("walkie", ms(700)), call("phone", ms(41)), call("phone", ms(60)), call("sse", ms(45))}
-	st := class.Summarize(class.Experiment{Number: 3}, calls, []string{"walkie", "phone", "poll"})
+	st := class.Summarize(class.Experiment{Number: 3}, calls, []result.Mode{{Key: "walkie", Name: "the walkie"}, {Key: "phone"}, {Key: "poll", Name: "polling"}})
 	var order []string
 	for _, m := range st.Modes {
 		order = append(order, m.Mode)
@@ -153,7 +154,7 @@ func TestRoomFile(t *testing.T) {
 	clock := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	open := func() (*class.Room, int) {
 		t.Helper()
-		r, torn, err := class.Open(class.Options{File: file, Modes: []string{"walkie", "phone"}, Now: func() time.Time { return clock }})
+		r, torn, err := class.Open(class.Options{File: file, Modes: []result.Mode{{Key: "walkie"}, {Key: "phone"}}, Now: func() time.Time { return clock }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,12 +2,15 @@ package class
 
 import (
 	"encoding/json"
+
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/result"
 )
 
 // Options configure a Room. The zero value keeps the record in memory.
@@ -16,9 +19,9 @@ type Options struct {
 	// restart: Open reads it back, and each call is appended to it as one
 	// line, in one write, synced to the disk before Add returns.
 	File string
-	// Modes are the keys of the modes the class plays, in order: Stats
-	// shows them even before their first call.
-	Modes []string
+	// Modes are the modes the class plays, in order: Stats shows them
+	// even before their first call.
+	Modes []result.Mode
 	// Now tells the time; nil means time.Now.
 	Now func() time.Time
 }

@@ -30,6 +30,8 @@ type ModeStats struct {
 type Dist struct {
 	Key   string `json:"key"`
 	Title string `json:"title"`
+	// Caption says it in a sentence, for a figure.
+	Caption string `json:"caption"`
 	// Line is the line it is about: "interruption" or "afterthought".
 	Line string `json:"line"`
 	// Values are the calls' values, in ms, smallest first: one per call
@@ -48,7 +50,7 @@ type Dist struct {
 // Summarize sets out calls by mode. The modes in order come first, in that
 // order, even with no calls (the modes the class is asked to play); any
 // other mode follows, in the order its first call came.
-func Summarize(exp Experiment, calls []Call, order []string) Stats {
+func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 	st := Stats{Experiment: exp, Calls: len(calls), Modes: []ModeStats{}}
 	index := map[string]int{}
 	add := func(key, name string) *ModeStats {
@@ -58,13 +60,13 @@ func Summarize(exp Experiment, calls []Call, order []string) Stats {
 		index[key] = len(st.Modes)
 		ms := ModeStats{Mode: key, Name: name}
 		for _, m := range report.MomentMeasures() {
-			ms.Measures = append(ms.Measures, Dist{Key: m.Key, Title: m.Title, Line: m.Line, Values: []float64{}})
+			ms.Measures = append(ms.Measures, Dist{Key: m.Key, Title: m.Title, Caption: m.Caption, Line: m.Line, Values: []float64{}})
 		}
 		st.Modes = append(st.Modes, ms)
 		return &st.Modes[len(st.Modes)-1]
 	}
-	for _, k := range order {
-		add(k, "")
+	for _, m := range order {
+		add(m.Key, m.Name)
 	}
 	measures := report.MomentMeasures()
 	for _, c := range calls {

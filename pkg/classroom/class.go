@@ -110,7 +110,7 @@ func newClass(cfg Config) (*classState, error) {
 }
 
 // ClassModes are the modes a class plays against grandma here, in order.
-func ClassModes() []string { return []string{halfduplex.Mode().Key, fullduplex.Mode().Key} }
+func ClassModes() []result.Mode { return []result.Mode{halfduplex.Mode().Mode, fullduplex.Mode().Mode} }
 
 // NewToken returns a new teacher's token: 128 random bits, in hex.
 func NewToken() string {

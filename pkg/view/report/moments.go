@@ -10,6 +10,9 @@ type MomentMeasure struct {
 	Key string
 	// Title names it for people: "interruption waited".
 	Title string
+	// Caption says it in a sentence, for a figure: "Interruption: waited
+	// to be sent".
+	Caption string
 	// Line is the line it is about: "interruption" or "afterthought".
 	Line string
 	// Get returns the call's value, in ms, or nil when it did not happen.
@@ -19,9 +22,9 @@ type MomentMeasure struct {
 // MomentMeasures returns the four, in the order they are shown.
 func MomentMeasures() []MomentMeasure {
 	return []MomentMeasure{
-		{"interruption_waited_ms", "interruption waited", "interruption", func(c Call) *float64 { return c.Summary.Interruption.WaitedMS }},
-		{"interruption_heard_after_ms", "interruption heard after", "interruption", func(c Call) *float64 { return c.Summary.Interruption.HeardAfterMS }},
-		{"afterthought_waited_ms", "afterthought waited", "afterthought", func(c Call) *float64 { return c.Summary.Afterthought.WaitedMS }},
-		{"afterthought_heard_after_ms", "afterthought heard after", "afterthought", func(c Call) *float64 { return c.Summary.Afterthought.HeardAfterMS }},
+		{"interruption_waited_ms", "interruption waited", "Interruption: waited to be sent", "interruption", func(c Call) *float64 { return c.Summary.Interruption.WaitedMS }},
+		{"interruption_heard_after_ms", "interruption heard after", "Interruption: heard by grandma after", "interruption", func(c Call) *float64 { return c.Summary.Interruption.HeardAfterMS }},
+		{"afterthought_waited_ms", "afterthought waited", "Afterthought: waited to be sent", "afterthought", func(c Call) *float64 { return c.Summary.Afterthought.WaitedMS }},
+		{"afterthought_heard_after_ms", "afterthought heard after", "Afterthought: heard by the grandchild after", "afterthought", func(c Call) *float64 { return c.Summary.Afterthought.HeardAfterMS }},
 	}
 }

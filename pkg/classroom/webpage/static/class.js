@@ -29,15 +29,11 @@
   const PAPER_GAP = 30;
   const RECONNECT_MS = 2000; // before opening again a stream the server closed
   const ANNOUNCE_MS = 4000; // between two announcements of the counts to a screen reader
-  const NAMES = { walkie: 'walkie-talkie', phone: 'phone call' };
-  const PATTERNS = ['hatch', 'solid', 'dots', 'cross', 'vertical']; // a mode's fill, so that modes differ without colour
-  const PATTERN_OF = { walkie: 'hatch', phone: 'solid' };
-  const DESCRIBE = {
-    interruption_waited_ms: 'Interruption: waited to be sent',
-    interruption_heard_after_ms: 'Interruption: heard by grandma after',
-    afterthought_waited_ms: 'Afterthought: waited to be sent',
-    afterthought_heard_after_ms: 'Afterthought: heard by the grandchild after',
-  };
+  // A mode's fill, in the order the server lists the modes, and its name
+  // in the legend: modes differ without colour. The view names no mode
+  // itself; the server's stats do.
+  const PATTERNS = ['hatch', 'solid', 'dots', 'cross', 'vertical'];
+  const PATTERN_WORDS = { hatch: 'Hatched', solid: 'Solid', dots: 'Dotted', cross: 'Cross-hatched', vertical: 'Striped' };
 
   const $ = (sel) => document.querySelector(sel);
   const ms = (v) => `${Math.round(v)} ms`;
@@ -61,8 +57,8 @@
   // a column of the paper's in print.
   const widthOf = (box) => Math.max(MIN_WIDTH, isPrint() ? Math.floor((PAPER_WIDTH - PAPER_GAP) / 2) : Math.floor(box.clientWidth));
 
-  const modeName = (key, name) => NAMES[key] || (name ? name.replace(/^the /, '') : key);
-  const patternOf = (key, i) => PATTERN_OF[key] || PATTERNS[(i + 2) % PATTERNS.length];
+  const modeName = (key, name) => (name ? name.replace(/^the /, '') : key);
+  const patternOf = (i) => PATTERNS[i % PATTERNS.length];
 
   function el(name, attrs, text) {
     const e = document.createElementNS(SVG, name);
@@ -164,14 +160,15 @@
     const stats = state.stats;
     if (!stats) { box.replaceChildren(); return; }
     const modes = stats.modes;
-    const keys = modes.length ? modes[0].measures.map((d) => ({ key: d.key, title: d.title })) : [];
+    const keys = modes.length ? modes[0].measures.map((d) => ({ key: d.key, title: d.title, caption: d.caption })) : [];
     let top = 0;
     for (const m of modes) for (const d of m.measures) if (d.max !== null && d.max !== undefined) top = Math.max(top, d.max);
     const end = niceMax(top * 1.02);
     const figures = [];
-    for (const { key, title } of keys) {
+    $('#mode-key').textContent = modes.map((m, i) => `${PATTERN_WORDS[patternOf(i)]}: ${modeName(m.mode, m.name)}.`).join(' ');
+    for (const { key, title, caption } of keys) {
       const fig = html('figure', { class: 'dist-figure', 'data-key': key });
-      const cap = html('figcaption', {}, DESCRIBE[key] || title);
+      const cap = html('figcaption', {}, caption || title);
       fig.append(cap);
       figures.push(fig);
     }
@@ -229,7 +226,7 @@
         const h = Math.max(6, c / most * barsH);
         d += `M${x0.toFixed(1)},${(barsTop + barsH).toFixed(1)}h${(x1 - x0).toFixed(1)}v${(-h).toFixed(1)}h${(x0 - x1).toFixed(1)}z`;
       }
-      if (d) g.append(el('path', { class: `bars fill-${patternOf(l.m.mode, i)}`, d }));
+      if (d) g.append(el('path', { class: `bars fill-${patternOf(i)}`, d }));
       const med = l.d ? l.d.median : null;
       if (med !== null && med !== undefined) {
         const mx = x(med);
@@ -464,7 +461,7 @@
     const exp = state.experiment;
     $('#experiment').textContent = exp ? `${exp.number}` : '';
     const st = state.stats;
-    const per = st ? st.modes.filter((m) => m.calls > 0 || NAMES[m.mode]).map((m) => `${modeName(m.mode, m.name)} ${m.calls}`) : [];
+    const per = st ? st.modes.map((m) => `${modeName(m.mode, m.name)} ${m.calls}`) : [];
     const total = st ? st.calls : 0;
     const text = total === 0 ? 'No calls yet.' : `${plural(total, 'call', 'calls')}: ${per.join(' · ')}`;
     const counts = $('#counts');
