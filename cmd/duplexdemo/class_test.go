@@ -51,6 +51,11 @@ func TestClassExperiment(t *testing.T) {
 	if !printed(again, regexp.MustCompile(`experiment 1, 2 calls so far`)) {
 		t.Errorf("after a restart, serve does not say it kept the record:\n%s", again.stdout)
 	}
+	// The teacher's view open on the projector keeps its token.
+	tokens := regexp.MustCompile(`/class#teacher=([0-9a-f]{32})`)
+	if a, b := tokens.FindStringSubmatch(srv.stdout.String()), tokens.FindStringSubmatch(again.stdout.String()); a == nil || b == nil || a[1] != b[1] {
+		t.Errorf("the teacher's token changed with the restart: %v, then %v", a, b)
+	}
 	resp, err := http.Get(again.url + "/class/record.json")
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +92,30 @@ func TestClassExperiment(t *testing.T) {
 	page, err := os.ReadFile(filepath.Join(dir, "class.html"))
 	if err != nil || !strings.Contains(string(page), `id="class-data"`) || !strings.Contains(string(page), "brave-wren-17") || strings.Contains(string(page), `src="/class.js"`) {
 		t.Errorf("the page after class is not self-contained with the record in it (%v)", err)
+	}
+
+	// A record file with two experiments: the last is reported, and the
+	// teacher is told the other is there.
+	req, _ := http.NewRequest(http.MethodPost, again.url+"/class/new", nil)
+	req.Header.Set("Authorization", "Bearer "+tokens.FindStringSubmatch(again.stdout.String())[1])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a new experiment: %s", resp.Status)
+	}
+	out, stderr, err = run(t, false, nil, "report", file)
+	if err != nil || !strings.Contains(out, "Class experiment 2") || !strings.Contains(stderr, "holds experiments 1 and 2; this is experiment 2 (--experiment N for another)") {
+		t.Errorf("report of a file with two experiments: %v\n%s%s", err, out, stderr)
+	}
+	if out, _, err = run(t, false, nil, "report", file, "--experiment", "1"); err != nil || !strings.Contains(out, "Class experiment 1") || !strings.Contains(out, "2 calls") {
+		t.Errorf("report --experiment 1: %v\n%s", err, out)
+	}
+	if _, _, err = run(t, false, nil, "report", file, "--experiment", "3"); err == nil || !strings.Contains(err.Error(), "holds experiments 1 and 2") {
+		t.Errorf("report --experiment 3: %v", err)
 	}
 
 	for _, c := range []struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,9 @@ type reportOptions struct {
 	// HTML, CSV and JSON are the files to write the record to; CSV and
 	// JSON may be "-" for standard output.
 	HTML, CSV, JSON string
+	// Experiment is the experiment of a record file to report; 0 means
+	// its last (--experiment).
+	Experiment int
 }
 
 // newCmdReport builds the report command: a class record, after class.
@@ -31,10 +35,13 @@ func newCmdReport(deps *env) *cobra.Command {
 		Use:   "report RECORD",
 		Short: "Sum up a class experiment from its record, or turn it into a page for after class",
 		Long: `report reads a class experiment's record, as the teacher's view of
-duplexdemo serve downloads it (record.json) or as serve --record keeps it,
-and prints for each mode how long the interruption and the afterthought
-waited and how long after they were wanted they were heard: the median, the
-range, and the calls in which they never were.
+duplexdemo serve downloads it (class-experiment-1.json) or as serve
+--record keeps it (its last experiment, or --experiment N), and prints for
+each mode how long the interruption and the afterthought waited and how
+long after they were wanted they were heard: the median, the range, and
+the calls in which they never were. A mode's calls that took more than one
+connection (a browser's walkie opens a second to get a word in) are set
+apart.
 
 --html writes the teacher's view of the record as one self-contained page,
 to open in any browser or print, with no server. --csv and --json write the
@@ -45,7 +52,7 @@ output. RECORD - reads standard input.`,
   duplexdemo report class.jsonl --csv - | column -s, -t`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &usageError{fmt.Errorf("%s takes one record, such as class-experiment-1.json (the teacher's view downloads it); got %d arguments", cmd.CommandPath(), len(args))}
+				return &usageError{fmt.Errorf("report takes one record, such as class-experiment-1.json (the teacher's view downloads it); got %d arguments", len(args))}
 			}
 			return nil
 		},
@@ -57,6 +64,7 @@ output. RECORD - reads standard input.`,
 	fs.Var(&pathValue{&o.HTML}, "html", "write the teacher's view of the record as one self-contained page to FILE (such as class.html), for a browser or paper")
 	fs.Var(&pathValue{&o.CSV}, "csv", "write the record as CSV, one row per call, to FILE (- for standard output)")
 	fs.Var(&pathValue{&o.JSON}, "json", "write the record as one JSON document to FILE (- for standard output)")
+	fs.Var(&intValue{&o.Experiment, 1, 1 << 30}, "experiment", "the experiment of a serve --record file to report, by its number (default its last)")
 	return cmd
 }
 
@@ -77,9 +85,19 @@ func runReport(deps *env, o *reportOptions, path string) error {
 		defer f.Close()
 		in, name = f, path
 	}
-	rec, torn, err := class.Read(in)
+	all, torn, err := class.ReadAll(in)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	rec := all[len(all)-1]
+	if o.Experiment > 0 {
+		i := slices.IndexFunc(all, func(r *class.Record) bool { return r.Experiment.Number == o.Experiment })
+		if i < 0 {
+			return &usageError{fmt.Errorf("--experiment %d: %s holds %s", o.Experiment, name, experiments(all))}
+		}
+		rec = all[i]
+	} else if len(all) > 1 {
+		fmt.Fprintf(deps.ErrOut, "duplexdemo: %s holds %s; this is experiment %d (--experiment N for another)\n", name, experiments(all), rec.Experiment.Number)
 	}
 	if torn > 0 {
 		fmt.Fprintf(deps.ErrOut, "duplexdemo: warning: %s: its last line was cut short and is left out\n", name)
@@ -124,6 +142,18 @@ func runReport(deps *env, o *reportOptions, path string) error {
 		return fmt.Errorf("printing: %w", err)
 	}
 	return ex.finish(deps.Out, deps.ErrOut)
+}
+
+// experiments says which experiments a record holds.
+func experiments(all []*class.Record) string {
+	if len(all) == 1 {
+		return fmt.Sprintf("experiment %d only", all[0].Experiment.Number)
+	}
+	var n []string
+	for _, r := range all {
+		n = append(n, strconv.Itoa(r.Experiment.Number))
+	}
+	return "experiments " + strings.Join(n[:len(n)-1], ", ") + " and " + n[len(n)-1]
 }
 
 // recordModes returns the modes of a record's calls, in the registry's

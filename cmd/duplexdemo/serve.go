@@ -8,7 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -116,6 +119,13 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 	if torn > 0 {
 		fmt.Fprintf(deps.ErrOut, "duplexdemo: warning: --record %s: its last line was cut short (a write interrupted?) and is dropped\n", o.Record)
 	}
+	token := ""
+	if o.Record != "" {
+		if token, err = teacherToken(o.Record + ".teacher"); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	status := newStatusLine(deps)
 	var handler slog.Handler = slog.NewTextHandler(status.Above(deps.ErrOut), nil)
 	if o.LogFormat == "json" {
@@ -128,6 +138,7 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		AllowOrigins: o.AllowOrigins,
 		Logger:       slog.New(handler),
 		Class:        room,
+		TeacherToken: token,
 	})
 	if err != nil {
 		ln.Close()
@@ -159,6 +170,37 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 	}
 	fmt.Fprintln(deps.Out, "grandma has hung up; nothing is left running")
 	return nil
+}
+
+// teacherToken returns the teacher's token kept in file, beside a record
+// that survives a restart, so that the teacher's view open on the
+// projector still may start a new experiment after one: a new token if
+// there is none yet, written only for this user to read.
+func teacherToken(file string) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		if t := strings.TrimSpace(string(b)); len(t) == 32 && strings.Trim(t, "0123456789abcdef") == "" {
+			return t, nil
+		}
+	}
+	t := classroom.NewToken()
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err == nil {
+		_, err = tmp.WriteString(t + "\n")
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), file)
+		}
+		os.Remove(tmp.Name())
+	}
+	if err != nil {
+		if u := errors.Unwrap(err); u != nil {
+			err = u // the system's reason, without the temporary file's name
+		}
+		return "", fmt.Errorf("--record: keeping the teacher's token beside the record in %s: %w", file, err)
+	}
+	return t, nil
 }
 
 // teacherURL is the teacher's view's address, with the token that lets it

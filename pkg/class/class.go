@@ -109,6 +109,16 @@ type line struct {
 // write cut short by a power cut) it left out. The error says what is
 // wrong, and where.
 func Read(r io.Reader) (rec *Record, torn int, err error) {
+	all, torn, err := ReadAll(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	return all[len(all)-1], torn, nil
+}
+
+// ReadAll is Read, returning every experiment a record file holds, oldest
+// first (a document holds one).
+func ReadAll(r io.Reader) (recs []*Record, torn int, err error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
 	if err != nil {
 		return nil, 0, err
@@ -118,7 +128,7 @@ func Read(r io.Reader) (rec *Record, torn int, err error) {
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return nil, 0, errors.New("the record is empty: want a class record, as the teacher's view downloads it (record.json) or serve --record writes it")
+		return nil, 0, errors.New("the record is empty: want a class record, as the teacher's view downloads it (class-experiment-1.json) or serve --record keeps it")
 	}
 	if trimmed[0] != '{' {
 		return nil, 0, errors.New("not a class record: want the JSON the teacher's view downloads (class-experiment-1.json) or the file serve --record keeps")
@@ -128,15 +138,15 @@ func Read(r io.Reader) (rec *Record, torn int, err error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&doc); err != nil {
-			return nil, 0, fmt.Errorf("not a class record: %v", err)
+			return nil, 0, fmt.Errorf("not a class record (want the JSON the teacher's view downloads, not one call's --json): %v", err)
 		}
 		if err := doc.check(); err != nil {
 			return nil, 0, err
 		}
-		return &doc, 0, nil
+		return []*Record{&doc}, 0, nil
 	}
-	rec, torn, _, err = readLines(data)
-	return rec, torn, err
+	recs, torn, _, err = readLines(data)
+	return recs, torn, err
 }
 
 // maxFile bounds a record read back, in bytes.
@@ -167,10 +177,10 @@ func (c *Call) check() error {
 	return nil
 }
 
-// readLines reads a record file, keeping its last experiment. good is
-// the length of data up to the end of its last whole line.
-func readLines(data []byte) (rec *Record, torn, good int, err error) {
-	rec = &Record{Format: Format, Version: Version}
+// readLines reads a record file, every experiment in it. good is the
+// length of data up to the end of its last whole line.
+func readLines(data []byte) (recs []*Record, torn, good int, err error) {
+	var rec *Record
 	lines := strings.SplitAfter(string(data), "\n")
 	for i, text := range lines {
 		if strings.TrimSpace(text) == "" {
@@ -193,10 +203,11 @@ func readLines(data []byte) (rec *Record, torn, good int, err error) {
 			if l.Format != Format || l.Version != Version {
 				return nil, 0, 0, fmt.Errorf("line %d of the record: format %q version %d, want %q version %d", i+1, l.Format, l.Version, Format, Version)
 			}
-			rec.Experiment, rec.Calls = *l.Experiment, nil
+			rec = &Record{Format: Format, Version: Version, Experiment: *l.Experiment}
+			recs = append(recs, rec)
 		case l.Call != nil:
-			if rec.Experiment.Number == 0 {
-				return nil, 0, 0, fmt.Errorf("line %d of the record: a call before any experiment began", i+1)
+			if rec == nil {
+				return nil, 0, 0, fmt.Errorf("line %d of the record: a call before any experiment began (is it a --record file?)", i+1)
 			}
 			if err := l.Call.check(); err != nil {
 				return nil, 0, 0, fmt.Errorf("line %d of the record: %w", i+1, err)
@@ -206,10 +217,10 @@ func readLines(data []byte) (rec *Record, torn, good int, err error) {
 			return nil, 0, 0, fmt.Errorf("line %d of the record: neither an experiment nor a call", i+1)
 		}
 	}
-	if rec.Experiment.Number == 0 {
+	if len(recs) == 0 {
 		return nil, 0, 0, errors.New("the record holds no experiment")
 	}
-	return rec, torn, good, nil
+	return recs, torn, good, nil
 }
 
 // rest says whether only blank lines follow.

@@ -81,6 +81,20 @@ func TestSummarize(t *testing.T) {
 	if a, _ := st.Modes[3].Measure("afterthought_waited_ms"); a.Never != 1 || a.Median != nil {
 		t.Errorf("a line never sent: %+v", a)
 	}
+	// A browser's walkie call that opened a second connection to get a
+	// word in is set apart.
+	two := call("walkie", ms(60))
+	two.Name, two.Summary.Connections = "the walkie", 2
+	split := class.Summarize(class.Experiment{Number: 1}, append([]class.Call{two}, calls...), []result.Mode{{Key: "walkie", Name: "the walkie"}, {Key: "phone"}})
+	if g := split.Modes[2]; g.Group != "walkie+connections" || g.Mode != "walkie" || g.Connections != 2 || g.Calls != 1 || g.Name != "the walkie, on more than one connection" {
+		t.Errorf("the walkie on two connections: %+v", g)
+	}
+	if g := split.Modes[0]; g.Group != "walkie" || g.Calls != 3 {
+		t.Errorf("the walkie on one: %+v", g)
+	}
+	if got := split.Tally(); !strings.Contains(got, " | walkie (more connections) 1, 60 ms") {
+		t.Errorf("tally %q", got)
+	}
 	odd := class.Summarize(class.Experiment{}, calls[:3], nil)
 	if d := heard(odd.Modes[0]); *d.Median != 42 {
 		t.Errorf("median of 40 and 44: %v", *d.Median)

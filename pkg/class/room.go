@@ -1,6 +1,7 @@
 package class
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"errors"
@@ -76,7 +77,10 @@ func Open(o Options) (r *Room, torn int, err error) {
 	case err != nil:
 		return nil, 0, fmt.Errorf("--record %s: %w", o.File, err)
 	default:
-		rec, n, good, err := readLines(data)
+		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{\n")) {
+			return nil, 0, fmt.Errorf("--record %s: that is a downloaded class record, not a file serve keeps; give a new file name (duplexdemo report reads this one)", o.File)
+		}
+		recs, n, good, err := readLines(data)
 		if err != nil {
 			return nil, 0, fmt.Errorf("--record %s: %w (is it a class record? start a new one under another name)", o.File, err)
 		}
@@ -91,7 +95,7 @@ func Open(o Options) (r *Room, torn int, err error) {
 				return nil, 0, fmt.Errorf("--record %s: dropping its torn last line: %w", o.File, err)
 			}
 		}
-		r.rec, r.file = *rec, f
+		r.rec, r.file = *recs[len(recs)-1], f
 	}
 	r.restat()
 	return r, torn, nil
@@ -105,7 +109,7 @@ func (r *Room) create() error {
 	name := r.opts.File
 	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
 	if err != nil {
-		return fmt.Errorf("--record %s: %w", name, err)
+		return fmt.Errorf("--record %s: %w", name, reason(err))
 	}
 	defer os.Remove(tmp.Name()) // once renamed, there is nothing to remove
 	b, err := json.Marshal(line{Format: Format, Version: Version, Experiment: &r.rec.Experiment})
@@ -122,7 +126,7 @@ func (r *Room) create() error {
 		err = os.Rename(tmp.Name(), name)
 	}
 	if err != nil {
-		return fmt.Errorf("--record %s: %w", name, err)
+		return fmt.Errorf("--record %s: %w", name, reason(err))
 	}
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -278,4 +282,18 @@ func (r *Room) Close() error {
 		return r.file.Close()
 	}
 	return nil
+}
+
+// reason is the system's reason for a failed file operation, without the
+// path (a temporary file's name says nothing to the teacher).
+func reason(err error) error {
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }

@@ -18,13 +18,31 @@ type Stats struct {
 	Modes []ModeStats `json:"modes"`
 }
 
-// ModeStats is one mode's calls.
+// ModeStats is one mode's calls: those on one connection, or those on
+// more. A browser's walkie call opens a second connection to get a word
+// in (a workaround from before WebSocket), and its interruption then need
+// not wait: set apart, neither hides the other.
 type ModeStats struct {
-	Mode     string `json:"mode"`
-	Name     string `json:"name"`
-	Calls    int    `json:"calls"`
-	Measures []Dist `json:"measures"`
+	// Group names the group among the others: the mode's key, with
+	// "+connections" for calls on more than one connection.
+	Group string `json:"group"`
+	Mode  string `json:"mode"`
+	// Name is the group in words: "the walkie-talkie", or "the
+	// walkie-talkie, on more than one connection".
+	Name string `json:"name"`
+	// Connections is 1 for calls on one connection, 2 for those on two or
+	// more.
+	Connections int    `json:"connections"`
+	Calls       int    `json:"calls"`
+	Measures    []Dist `json:"measures"`
 }
+
+// MoreConnections is what a group's key and name add for the calls of a
+// mode that took more than one connection.
+const (
+	MoreConnections     = "+connections"
+	MoreConnectionsName = ", on more than one connection"
+)
 
 // Dist is the distribution of one measure over one mode's calls.
 type Dist struct {
@@ -47,18 +65,26 @@ type Dist struct {
 	Max    *float64 `json:"max"`
 }
 
-// Summarize sets out calls by mode. The modes in order come first, in that
-// order, even with no calls (the modes the class is asked to play); any
-// other mode follows, in the order its first call came.
+// Summarize sets out calls by mode, those of a mode on more than one
+// connection apart. The modes in order come first, in that order, even
+// with no calls (the modes the class is asked to play); any other group
+// follows, in the order its first call came.
 func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 	st := Stats{Experiment: exp, Calls: len(calls), Modes: []ModeStats{}}
 	index := map[string]int{}
-	add := func(key, name string) *ModeStats {
-		if i, ok := index[key]; ok {
+	add := func(key, name string, more bool) *ModeStats {
+		group, conns := key, 1
+		if more {
+			group, conns = key+MoreConnections, 2
+			if name != "" {
+				name += MoreConnectionsName
+			}
+		}
+		if i, ok := index[group]; ok {
 			return &st.Modes[i]
 		}
-		index[key] = len(st.Modes)
-		ms := ModeStats{Mode: key, Name: name}
+		index[group] = len(st.Modes)
+		ms := ModeStats{Group: group, Mode: key, Name: name, Connections: conns}
 		for _, m := range report.MomentMeasures() {
 			ms.Measures = append(ms.Measures, Dist{Key: m.Key, Title: m.Title, Caption: m.Caption, Line: m.Line, Values: []float64{}})
 		}
@@ -66,13 +92,17 @@ func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 		return &st.Modes[len(st.Modes)-1]
 	}
 	for _, m := range order {
-		add(m.Key, m.Name)
+		add(m.Key, m.Name, false)
 	}
 	measures := report.MomentMeasures()
 	for _, c := range calls {
-		ms := add(c.Mode, c.Name)
+		more := c.Summary.Connections > 1
+		ms := add(c.Mode, c.Name, more)
 		if ms.Name == "" {
 			ms.Name = c.Name
+			if more {
+				ms.Name += MoreConnectionsName
+			}
 		}
 		ms.Calls++
 		for i, m := range measures {
@@ -107,7 +137,7 @@ func (d *Dist) finish() {
 	d.Median, d.Min, d.Max = &med, &lo, &hi
 }
 
-// Measure returns the mode's distribution of the measure with key.
+// Measure returns the group's distribution of the measure with key.
 func (m ModeStats) Measure(key string) (Dist, bool) {
 	for _, d := range m.Measures {
 		if d.Key == key {
@@ -136,7 +166,11 @@ func (s Stats) Tally() string {
 		if m.Calls == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, " | %s %d", m.Mode, m.Calls)
+		label := m.Mode
+		if m.Connections > 1 {
+			label += " (more connections)"
+		}
+		fmt.Fprintf(&b, " | %s %d", label, m.Calls)
 		d, _ := m.Measure(TallyMeasure)
 		switch {
 		case d.Median == nil:

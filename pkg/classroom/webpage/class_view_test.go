@@ -23,14 +23,14 @@ var classShots = flag.String("class-shots", "", "write screenshots of the teache
 
 // strip is one mode's distribution of one measure, as the view draws it.
 type strip struct {
-	Mode, Key, Median, Label string
+	Group, Key, Median, Label string
 	Calls, Count, Never      int
 }
 
 // stripsJS lists the view's strips, from their data-* attributes and the
 // median's label.
 const stripsJS = `[...document.querySelectorAll('svg.dist g.strip')].map((g) => ({
-  Mode: g.dataset.mode, Key: g.dataset.key, Median: g.dataset.median,
+  Group: g.dataset.group, Key: g.dataset.key, Median: g.dataset.median,
   Label: (g.querySelector('.median-label') || {}).textContent || '',
   Calls: +g.dataset.calls, Count: +g.dataset.count, Never: +g.dataset.never }))`
 
@@ -45,32 +45,32 @@ func checkStrips(t *testing.T, ctx context.Context, st class.Stats) {
 	}
 	seen := map[string]strip{}
 	for _, s := range got {
-		seen[s.Mode+" "+s.Key] = s
+		seen[s.Group+" "+s.Key] = s
 	}
 	n := 0
 	for _, m := range st.Modes {
 		for _, d := range m.Measures {
 			n++
-			s, ok := seen[m.Mode+" "+d.Key]
+			s, ok := seen[m.Group+" "+d.Key]
 			if !ok {
-				t.Errorf("%s %s: not drawn", m.Mode, d.Key)
+				t.Errorf("%s %s: not drawn", m.Group, d.Key)
 				continue
 			}
 			if s.Calls != m.Calls || s.Count != len(d.Values) || s.Never != d.Never {
-				t.Errorf("%s %s: the view counts %d calls, %d values, %d never; the record %d, %d, %d", m.Mode, d.Key, s.Calls, s.Count, s.Never, m.Calls, len(d.Values), d.Never)
+				t.Errorf("%s %s: the view counts %d calls, %d values, %d never; the record %d, %d, %d", m.Group, d.Key, s.Calls, s.Count, s.Never, m.Calls, len(d.Values), d.Never)
 			}
 			if d.Median == nil {
 				if s.Median != "" {
-					t.Errorf("%s %s: the view has median %q; the record none", m.Mode, d.Key, s.Median)
+					t.Errorf("%s %s: the view has median %q; the record none", m.Group, d.Key, s.Median)
 				}
 				continue
 			}
 			med, err := strconv.ParseFloat(s.Median, 64)
 			if err != nil || med != *d.Median {
-				t.Errorf("%s %s: the view's median is %q; the record's %v", m.Mode, d.Key, s.Median, *d.Median)
+				t.Errorf("%s %s: the view's median is %q; the record's %v", m.Group, d.Key, s.Median, *d.Median)
 			}
 			if want := "median " + result.MSText(*d.Median); s.Label != want {
-				t.Errorf("%s %s: the median is labelled %q, want %q", m.Mode, d.Key, s.Label, want)
+				t.Errorf("%s %s: the median is labelled %q, want %q", m.Group, d.Key, s.Label, want)
 			}
 		}
 	}

@@ -208,7 +208,7 @@
       const y = i * stripH;
       const barsTop = y + labelH, barsH = stripH - labelH - 8;
       const g = el('g', {
-        class: 'strip', 'data-mode': l.m.mode, 'data-key': key, 'data-calls': l.m.calls,
+        class: 'strip', 'data-mode': l.m.mode, 'data-group': l.m.group || l.m.mode, 'data-key': key, 'data-calls': l.m.calls,
         'data-count': l.d ? l.d.values.length : 0, 'data-never': l.d ? l.d.never : 0,
         'data-median': l.d && l.d.median !== null && l.d.median !== undefined ? String(l.d.median) : '',
       });
@@ -299,7 +299,8 @@
   const nameWidth = () => nameW || (nameW = Math.ceil(Math.max(...['nimble-dolphin-00', 'bright-falcon-00', 'silver-puffin-00'].map((s) => measure(s, 'who')))));
 
   function drawRows() {
-    const order = state.stats ? state.stats.modes.map((m) => m.mode) : [];
+    // One list of rows per mode, whatever its connections: a row says its own.
+    const order = state.stats ? [...new Set(state.stats.modes.map((m) => m.mode))] : [];
     for (const key of state.modes.keys()) if (!order.includes(key)) order.push(key);
     const parts = order.map((key) => mode(key));
     const box = $('#modes');
@@ -318,8 +319,9 @@
     measure('afterthought', 'mark-label');
     for (const [m, rows] of shown) for (const r of rows) if (!m.els.has(r.id)) measure(r.student, 'who');
     for (const [j, [m, rows]] of shown.entries()) {
-      const st = state.stats && state.stats.modes.find((x) => x.mode === m.key);
-      const calls = st ? st.calls : m.rows.length;
+      const groups = state.stats ? state.stats.modes.filter((x) => x.mode === m.key) : [];
+      const calls = groups.length ? groups.reduce((n, x) => n + x.calls, 0) : m.rows.length;
+      const st = groups.find((x) => x.connections <= 1) || groups[0];
       m.h.textContent = `${modeName(m.key, m.name || (st && st.name))}: ${plural(calls, 'call', 'calls')}`;
       const W = widths[j];
       const key = `${end}|${W}`;
@@ -395,7 +397,8 @@
     if (measure(r.student, 'who') > nameWidth()) { who.setAttribute('textLength', nameWidth()); who.setAttribute('lengthAdjust', 'spacingAndGlyphs'); }
     svg.append(who);
     const rt = r.round_trip_ms !== null && r.round_trip_ms !== undefined ? ` · round trip ${ms(r.round_trip_ms)}` : '';
-    svg.append(el('text', { class: 'who-sub', x: 2, y: 42 }, `#${r.id}${rt}`));
+    const conns = r.connections > 1 ? ` · ${r.connections} connections` : '';
+    svg.append(el('text', { class: 'who-sub', x: 2, y: 42 }, `#${r.id}${conns}${rt}`));
     const laneY = { client: g.client, server: g.server };
     for (const side of ['client', 'server']) {
       svg.append(el('rect', { class: 'lane-bg', x: g.left, y: laneY[side], width: g.plot, height: g.laneH, 'data-side': side }));
@@ -534,7 +537,7 @@
     probe.snapshots++;
     const now = wall();
     fresh = [];
-    for (const m of state.stats.modes) mode(m.mode, m.name);
+    for (const m of state.stats.modes) mode(m.mode, m.connections > 1 ? undefined : m.name);
     for (const r of v.calls || []) {
       mode(r.mode, r.name).rows.push(r);
       if (r.spans) state.longest = Math.max(state.longest, rowEnd(r));
