@@ -24,7 +24,7 @@ var classShots = flag.String("class-shots", "", "write screenshots of the teache
 // strip is one mode's distribution of one measure, as the view draws it.
 type strip struct {
 	Group, Key, Median, Label string
-	Calls, Count, Never      int
+	Calls, Count, Never       int
 }
 
 // stripsJS lists the view's strips, from their data-* attributes and the
