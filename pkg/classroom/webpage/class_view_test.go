@@ -147,6 +147,16 @@ func TestClassReportInChromium(t *testing.T) {
 	if !strings.Contains(saved, "saved report of experiment 1") {
 		t.Errorf("the saved report says %q; want it to say it is a saved report of experiment 1", saved)
 	}
+	// Hatching tells the modes apart without colour: every pattern a bar
+	// fills with must draw.
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('pattern')].filter((p) =>
+		[...p.children].some((c) => getComputedStyle(c).visibility !== 'visible' || getComputedStyle(c).display === 'none')).map((p) => p.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hidden) > 0 {
+		t.Errorf("patterns that draw nothing: %v", hidden)
+	}
 	outside, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](labelsOutsideJS))
 	if err != nil {
 		t.Fatal(err)
