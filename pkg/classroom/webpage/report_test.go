@@ -112,6 +112,22 @@ func TestPageReportsItsCalls(t *testing.T) {
 	if len(rec.Calls) != 2 {
 		t.Errorf("the class record holds %d calls; want the page's two", len(rec.Calls))
 	}
+	// The browser's walkie call, on as many connections as it took, is in
+	// the group of its connections, apart from calls on one.
+	groups := map[string]int{}
+	for _, g := range rec.Stats(classroom.ClassModes()).Modes {
+		groups[g.Group] = g.Calls
+	}
+	for _, c := range rec.Calls {
+		want := c.Mode
+		if c.Summary.Connections > 1 {
+			want += class.MoreConnections
+		}
+		t.Logf("%s: %d connections, in the group %q", c.Mode, c.Summary.Connections, want)
+		if groups[want] != 1 {
+			t.Errorf("the %s call on %d connections: groups %v, want it alone in %q", c.Mode, c.Summary.Connections, groups, want)
+		}
+	}
 
 	// A reload keeps the name: it is this browser's.
 	if err := chromedp.Do(b.Ctx, chromedp.Reload(), chromedp.WaitEnabled(chromedp.CSS("#play-walkie"))); err != nil {
