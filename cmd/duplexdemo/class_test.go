@@ -34,10 +34,15 @@ func TestClassExperiment(t *testing.T) {
 			t.Errorf("%s: the student is not told where to find her call:\n%s", c.mode, out)
 		}
 	}
+	// A call without --student keeps the name the last call had.
+	if kept, err := exec.Command(binarytest.Binary(t), "phone", "--server", srv.url, "--speed", "4").CombinedOutput(); err != nil ||
+		!strings.Contains(string(kept), "on the teacher's view you are brave-wren-17: this was call 3 (your next calls keep the name") {
+		t.Errorf("a call without --student: %v\n%s", err, kept)
+	}
 	if !printed(srv, regexp.MustCompile(`/class#teacher=[0-9a-f]{32}\n`)) {
 		t.Errorf("serve printed no teacher's address:\n%s", srv.stdout)
 	}
-	if !printed(srv, regexp.MustCompile(`experiment 1: 2 calls \| walkie 1, interruption heard after \d+ ms \(median\) \| phone 1, \d+ ms`)) {
+	if !printed(srv, regexp.MustCompile(`experiment 1: 3 calls \| walkie 1, interruption heard after \d+ ms \(median\) \| phone 2, \d+ ms`)) {
 		t.Errorf("no tally of both calls on the teacher's terminal:\n%s", srv.stdout)
 	}
 
@@ -48,7 +53,7 @@ func TestClassExperiment(t *testing.T) {
 	}
 	srv.done <- nil // for the cleanup
 	again := startServer(t, "--record", file)
-	if !printed(again, regexp.MustCompile(`experiment 1, 2 calls so far`)) {
+	if !printed(again, regexp.MustCompile(`experiment 1, 3 calls so far`)) {
 		t.Errorf("after a restart, serve does not say it kept the record:\n%s", again.stdout)
 	}
 	// The teacher's view open on the projector keeps its token.
@@ -62,7 +67,7 @@ func TestClassExperiment(t *testing.T) {
 	}
 	rec, _, err := class.Read(resp.Body)
 	resp.Body.Close()
-	if err != nil || len(rec.Calls) != 2 || rec.Calls[0].Student != "calm-otter-42" || rec.Calls[1].Mode != "phone" {
+	if err != nil || len(rec.Calls) != 3 || rec.Calls[0].Student != "calm-otter-42" || rec.Calls[1].Mode != "phone" {
 		t.Fatalf("the record after a restart: %v %+v", err, rec)
 	}
 	saved := filepath.Join(dir, "class-experiment-1.json")
@@ -76,7 +81,7 @@ func TestClassExperiment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report: %v %s", err, stderr)
 	}
-	for _, want := range []string{"Class experiment 1", "2 calls", "walkie (the walkie-talkie): 1 call", "phone (the phone call): 1 call", "interruption heard after   median"} {
+	for _, want := range []string{"Class experiment 1", "3 calls", "walkie (the walkie-talkie): 1 call", "phone (the phone call): 2 calls", "interruption heard after   median"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, out)
 		}
@@ -86,7 +91,7 @@ func TestClassExperiment(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(rows) != 3 || rows[1][1] != "calm-otter-42" {
+	if err != nil || len(rows) != 4 || rows[1][1] != "calm-otter-42" {
 		t.Errorf("CSV from the record file: %v\n%s", err, out)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "class.html"))
@@ -111,7 +116,7 @@ func TestClassExperiment(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Class experiment 2") || !strings.Contains(stderr, "holds experiments 1 and 2; this is experiment 2 (--experiment N for another)") {
 		t.Errorf("report of a file with two experiments: %v\n%s%s", err, out, stderr)
 	}
-	if out, _, err = run(t, false, nil, "report", file, "--experiment", "1"); err != nil || !strings.Contains(out, "Class experiment 1") || !strings.Contains(out, "2 calls") {
+	if out, _, err = run(t, false, nil, "report", file, "--experiment", "1"); err != nil || !strings.Contains(out, "Class experiment 1") || !strings.Contains(out, "3 calls") {
 		t.Errorf("report --experiment 1: %v\n%s", err, out)
 	}
 	if _, _, err = run(t, false, nil, "report", file, "--experiment", "3"); err == nil || !strings.Contains(err.Error(), "holds experiments 1 and 2") {

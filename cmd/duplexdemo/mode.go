@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
-	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -66,10 +65,7 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 	var note string // where the class finds the call, said last
 	if opts.Server != "" {
 		cfg.Listener, cfg.Dial = nil, nil // a grandma elsewhere is on the real network
-		cfg.Student = opts.Student
-		if cfg.Student == "" {
-			cfg.Student = class.NewName()
-		}
+		cfg.Student = studentName(deps, opts.Student)
 		run = func(ctx context.Context, cfg call.Config) (*result.Result, error) {
 			res, err := call.RunRemote(ctx, m, cfg, opts.Server)
 			note, err = reported(deps, res, cfg.Student, err)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -18,7 +21,7 @@ import (
 // addServerFlag registers --server on fs.
 func addServerFlag(fs *pflag.FlagSet, o *callOptions) {
 	fs.Var(&serverValue{&o.Server}, "server", "call a grandma served elsewhere by duplexdemo serve, at this URL (such as http://192.168.1.20:8080), instead of playing both sides here")
-	fs.Var(&studentValue{&o.Student}, "student", "with --server, the anonymous name the call is reported to the class under, as an earlier call printed it (such as calm-otter-42); default a new one")
+	fs.Var(&studentValue{&o.Student}, "student", "with --server, the anonymous name the call is reported to the class under (such as calm-otter-42); default the one your last call kept, or a new one")
 }
 
 // serverValue is the --server flag: a URL checked as it is given.
@@ -73,7 +76,8 @@ func (v *studentValue) Set(s string) error {
 }
 
 // reported says where the class can find a call reported to it (note,
-// for the end of the output), or warns why it could not be; a report that
+// for the end of the output), and keeps the student's name for her next
+// calls; or it warns why the call could not be reported: a report that
 // failed does not fail the call.
 func reported(deps *env, res *result.Result, student string, err error) (note string, _ error) {
 	var re *call.ReportError
@@ -82,7 +86,54 @@ func reported(deps *env, res *result.Result, student string, err error) (note st
 		return "", nil
 	}
 	if err == nil && res != nil && res.Reported > 0 {
-		note = fmt.Sprintf("duplexdemo: on the teacher's view you are %s: this was call %d (--student %s keeps the name)\n", student, res.Reported, student)
+		keep := fmt.Sprintf("--student %s keeps the name", student)
+		if keepStudent(deps, student) == nil {
+			keep = "your next calls keep the name; --student NAME changes it"
+		}
+		note = fmt.Sprintf("duplexdemo: on the teacher's view you are %s: this was call %d (%s)\n", student, res.Reported, keep)
 	}
 	return note, err
+}
+
+// studentFile is where a student's anonymous name is kept between calls:
+// in the user's configuration directory ($XDG_CONFIG_HOME, or the
+// system's), duplexdemo/student.
+func studentFile(deps *env) (string, error) {
+	dir := deps.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		d, err := os.UserConfigDir()
+		if err != nil {
+			return "", err
+		}
+		dir = d
+	}
+	return filepath.Join(dir, "duplexdemo", "student"), nil
+}
+
+// studentName returns the name a call is reported under: --student's, or
+// the one kept from an earlier call, or a new one.
+func studentName(deps *env, given string) string {
+	if given != "" {
+		return given
+	}
+	if file, err := studentFile(deps); err == nil {
+		if b, err := os.ReadFile(file); err == nil {
+			if name := strings.TrimSpace(string(b)); class.ValidName(name) {
+				return name
+			}
+		}
+	}
+	return class.NewName()
+}
+
+// keepStudent keeps the name for the next calls, for this user alone.
+func keepStudent(deps *env, name string) error {
+	file, err := studentFile(deps)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(file, []byte(name+"\n"), 0o600)
 }

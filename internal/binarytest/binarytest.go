@@ -14,13 +14,22 @@ import (
 )
 
 // Main runs a package's tests, removes the binary they built, and checks
-// with goleak that they left no goroutine. Call it from TestMain.
+// with goleak that they left no goroutine. Call it from TestMain. The
+// tests, and the commands they run, keep their settings (a student's
+// name) in a configuration directory of their own, removed after them,
+// never in the user's.
 func Main(m *testing.M) { goleak.VerifyTestMain(exitHook{m}) }
 
 // exitHook runs the tests, then removes the binary they built.
 type exitHook struct{ m *testing.M }
 
 func (h exitHook) Run() int {
+	config, err := os.MkdirTemp("", "duplexdemo-config")
+	if err != nil {
+		panic("binarytest: no temporary directory: " + err.Error())
+	}
+	defer os.RemoveAll(config)
+	os.Setenv("XDG_CONFIG_HOME", config) // the user's own is not the tests' to write
 	code := h.m.Run()
 	if dir != "" {
 		os.RemoveAll(dir)
