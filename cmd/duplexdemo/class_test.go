@@ -42,7 +42,7 @@ func TestClassExperiment(t *testing.T) {
 	if !printed(srv, regexp.MustCompile(`/class#teacher=[0-9a-f]{32}\n`)) {
 		t.Errorf("serve printed no teacher's address:\n%s", srv.stdout)
 	}
-	if !printed(srv, regexp.MustCompile(`experiment 1: 3 calls \| walkie 1, interruption heard after \d+ ms \(median\) \| phone 2, \d+ ms`)) {
+	if !printed(srv, regexp.MustCompile(`experiment 1: 3 calls \| walkie \(at 4x speed\) 1, interruption heard after \d+ ms \(median\) \| phone \(at 4x speed\) 2, \d+ ms`)) {
 		t.Errorf("no tally of both calls on the teacher's terminal:\n%s", srv.stdout)
 	}
 
@@ -81,7 +81,7 @@ func TestClassExperiment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report: %v %s", err, stderr)
 	}
-	for _, want := range []string{"Class experiment 1", "3 calls", "walkie (the walkie-talkie): 1 call", "phone (the phone call): 2 calls", "interruption heard after   median"} {
+	for _, want := range []string{"Class experiment 1", "3 calls", "walkie (the walkie-talkie, at 4x speed): 1 call", "phone (the phone call, at 4x speed): 2 calls", "interruption heard after   median"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, out)
 		}

@@ -110,7 +110,7 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		}
 		return fmt.Errorf("--listen %s: %w", o.Listen, err)
 	}
-	room, torn, err := class.Open(class.Options{File: o.Record, Modes: classroom.ClassModes()})
+	room, torn, err := class.Open(class.Options{File: o.Record, Modes: classroom.ClassModes(), Script: classroom.ClassScript()})
 	if err != nil {
 		ln.Close()
 		return err

@@ -45,6 +45,11 @@ type Call struct {
 	// Ended is when grandma's side of the call ended, on the server's
 	// wall clock, to the second.
 	Ended time.Time `json:"ended"`
+	// Script is the timing of the script the call played; Variant how it
+	// differs from the experiment's ("" the same, "at 4x speed"), for the
+	// calls to be set apart.
+	Script  *Script `json:"script,omitempty"`
+	Variant string  `json:"variant,omitempty"`
 	report.Call
 }
 
@@ -65,6 +70,8 @@ func (c Call) RoundTripMS() *float64 {
 type Experiment struct {
 	Number  int       `json:"number"`
 	Started time.Time `json:"started"`
+	// Script is the class's script: the one the page plays.
+	Script *Script `json:"script,omitempty"`
 }
 
 // Record is the class record: one experiment's calls, oldest first. It is

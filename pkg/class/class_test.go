@@ -264,3 +264,39 @@ func TestRoomWatch(t *testing.T) {
 		t.Errorf("a watcher that never read got %d updates before being let go", n)
 	}
 }
+
+// TestVariant: a call on another script than the class's is set apart, and
+// says how it differs.
+func TestVariant(t *testing.T) {
+	base := class.Script{Sentences: 6, PaceMS: 250, InterruptAtMS: 750, AfterthoughtAtMS: 2250, GoodbyeAtMS: 2850}
+	fast := class.Script{Sentences: 6, PaceMS: 62.5, InterruptAtMS: 187.5, AfterthoughtAtMS: 562.5, GoodbyeAtMS: 712.5}
+	other := base
+	other.PaceMS = 100
+	for _, tc := range []struct {
+		s    class.Script
+		want string
+	}{{base, ""}, {fast, "at 4x speed"}, {other, "on another script (pace 100 ms)"}} {
+		if got := tc.s.Variant(base); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.s, got, tc.want)
+		}
+	}
+	room, _, err := class.Open(class.Options{Modes: []result.Mode{{Key: "phone", Name: "the phone"}}, Script: &base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer room.Close()
+	for _, s := range []class.Script{base, fast} {
+		c := call("phone", ms(40))
+		c.Name, c.Script = "the phone", &s
+		if _, err := room.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := room.Stats()
+	if len(st.Modes) != 2 || st.Modes[0].Calls != 1 || st.Modes[1].Group != "phone at 4x speed" || st.Modes[1].Name != "the phone, at 4x speed" || st.Modes[1].Calls != 1 {
+		t.Errorf("groups: %+v", st.Modes)
+	}
+	if rec := room.Record(); rec.Calls[1].Variant != "at 4x speed" || rec.Experiment.Script == nil || *rec.Experiment.Script != base {
+		t.Errorf("the record: variant %q, the experiment's script %v", rec.Calls[1].Variant, rec.Experiment.Script)
+	}
+}

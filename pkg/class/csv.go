@@ -11,7 +11,7 @@ import (
 
 // CSVHeader is the CSV's first row: one column per number a call has.
 func CSVHeader() []string {
-	h := []string{"id", "student", "mode", "ended", "latency_ms", "server_latency_ms", "round_trip_ms", "connections"}
+	h := []string{"id", "student", "mode", "variant", "ended", "latency_ms", "server_latency_ms", "round_trip_ms", "connections", "pace_ms"}
 	for _, m := range report.MomentMeasures() {
 		h = append(h, m.Key)
 	}
@@ -34,8 +34,12 @@ func (r *Record) WriteCSV(w io.Writer) error {
 		return num(*v)
 	}
 	for _, c := range r.Calls {
-		row := []string{strconv.Itoa(c.ID), c.Student, c.Mode, c.Ended.UTC().Format(time.RFC3339),
-			num(c.LatencyMS), num(c.ServerLatencyMS), ptr(c.RoundTripMS()), strconv.Itoa(c.Summary.Connections)}
+		pace := ""
+		if c.Script != nil {
+			pace = num(c.Script.PaceMS)
+		}
+		row := []string{strconv.Itoa(c.ID), c.Student, c.Mode, c.Variant, c.Ended.UTC().Format(time.RFC3339),
+			num(c.LatencyMS), num(c.ServerLatencyMS), ptr(c.RoundTripMS()), strconv.Itoa(c.Summary.Connections), pace}
 		for _, m := range report.MomentMeasures() {
 			row = append(row, ptr(m.Get(c.Call)))
 		}

@@ -23,6 +23,9 @@ type Options struct {
 	// Modes are the modes the class plays, in order: Stats shows them
 	// even before their first call.
 	Modes []result.Mode
+	// Script, if not nil, is the class's script: a call on another is set
+	// apart (Call.Variant).
+	Script *Script
 	// Now tells the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -63,7 +66,7 @@ func Open(o Options) (r *Room, torn int, err error) {
 		o.Now = time.Now
 	}
 	r = &Room{opts: o, watchers: map[chan Update]struct{}{}}
-	r.rec = Record{Format: Format, Version: Version, Experiment: Experiment{Number: 1, Started: r.now()}}
+	r.rec = Record{Format: Format, Version: Version, Experiment: Experiment{Number: 1, Started: r.now(), Script: o.Script}}
 	if o.File == "" {
 		r.restat()
 		return r, 0, nil
@@ -181,6 +184,9 @@ func (r *Room) Add(c Call) (Call, error) {
 		return Call{}, ErrFull
 	}
 	c.ID = len(r.rec.Calls) + 1
+	if c.Script != nil && r.rec.Experiment.Script != nil {
+		c.Variant = c.Script.Variant(*r.rec.Experiment.Script)
+	}
 	if c.Ended.IsZero() {
 		c.Ended = r.now()
 	}
@@ -202,7 +208,7 @@ func (r *Room) NewExperiment() (Experiment, error) {
 	if r.closed {
 		return Experiment{}, errClosed
 	}
-	exp := Experiment{Number: r.rec.Experiment.Number + 1, Started: r.now()}
+	exp := Experiment{Number: r.rec.Experiment.Number + 1, Started: r.now(), Script: r.opts.Script}
 	if err := r.appendLine(line{Format: Format, Version: Version, Experiment: &exp}); err != nil {
 		return Experiment{}, err
 	}

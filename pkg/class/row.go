@@ -20,6 +20,8 @@ type Row struct {
 	ServerLatencyMS float64   `json:"server_latency_ms"`
 	RoundTripMS     *float64  `json:"round_trip_ms"`
 	Connections     int       `json:"connections"`
+	// Variant says how the call's script differs from the class's.
+	Variant string `json:"variant,omitempty"`
 	// Values holds each of report.MomentMeasures by key: ms, or null when
 	// it did not happen.
 	Values map[string]*float64 `json:"values"`
@@ -35,7 +37,7 @@ type Row struct {
 // RowOf returns the row of a call, with its spans if lanes.
 func RowOf(c Call, lanes bool) Row {
 	r := Row{ID: c.ID, Student: c.Student, Mode: c.Mode, Name: c.Name, Ended: c.Ended, DurationMS: c.DurationMS,
-		LatencyMS: c.LatencyMS, ServerLatencyMS: c.ServerLatencyMS, RoundTripMS: c.RoundTripMS(), Connections: c.Summary.Connections,
+		LatencyMS: c.LatencyMS, ServerLatencyMS: c.ServerLatencyMS, RoundTripMS: c.RoundTripMS(), Connections: c.Summary.Connections, Variant: c.Variant,
 		Values: map[string]*float64{}, Interruption: c.Summary.Interruption, Afterthought: c.Summary.Afterthought}
 	for _, m := range report.MomentMeasures() {
 		r.Values[m.Key] = m.Get(c.Call)

@@ -32,7 +32,10 @@ type ModeStats struct {
 	Name string `json:"name"`
 	// Connections is 1 for calls on one connection, 2 for those on two or
 	// more.
-	Connections int    `json:"connections"`
+	Connections int `json:"connections"`
+	// Variant says how the group's script differs from the class's (""
+	// the same, "at 4x speed"): calls on other scripts are apart too.
+	Variant string `json:"variant,omitempty"`
 	Calls       int    `json:"calls"`
 	Measures    []Dist `json:"measures"`
 }
@@ -72,7 +75,7 @@ type Dist struct {
 func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 	st := Stats{Experiment: exp, Calls: len(calls), Modes: []ModeStats{}}
 	index := map[string]int{}
-	add := func(key, name string, more bool) *ModeStats {
+	add := func(key, name string, more bool, variant string) *ModeStats {
 		group, conns := key, 1
 		if more {
 			group, conns = key+MoreConnections, 2
@@ -80,11 +83,17 @@ func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 				name += MoreConnectionsName
 			}
 		}
+		if variant != "" {
+			group += " " + variant
+			if name != "" {
+				name += ", " + variant
+			}
+		}
 		if i, ok := index[group]; ok {
 			return &st.Modes[i]
 		}
 		index[group] = len(st.Modes)
-		ms := ModeStats{Group: group, Mode: key, Name: name, Connections: conns}
+		ms := ModeStats{Group: group, Mode: key, Name: name, Connections: conns, Variant: variant}
 		for _, m := range report.MomentMeasures() {
 			ms.Measures = append(ms.Measures, Dist{Key: m.Key, Title: m.Title, Caption: m.Caption, Line: m.Line, Values: []float64{}})
 		}
@@ -92,16 +101,19 @@ func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 		return &st.Modes[len(st.Modes)-1]
 	}
 	for _, m := range order {
-		add(m.Key, m.Name, false)
+		add(m.Key, m.Name, false, "")
 	}
 	measures := report.MomentMeasures()
 	for _, c := range calls {
 		more := c.Summary.Connections > 1
-		ms := add(c.Mode, c.Name, more)
+		ms := add(c.Mode, c.Name, more, c.Variant)
 		if ms.Name == "" {
 			ms.Name = c.Name
 			if more {
 				ms.Name += MoreConnectionsName
+			}
+			if c.Variant != "" {
+				ms.Name += ", " + c.Variant
 			}
 		}
 		ms.Calls++
@@ -169,6 +181,9 @@ func (s Stats) Tally() string {
 		label := m.Mode
 		if m.Connections > 1 {
 			label += " (more connections)"
+		}
+		if m.Variant != "" {
+			label += " (" + m.Variant + ")"
 		}
 		fmt.Fprintf(&b, " | %s %d", label, m.Calls)
 		d, _ := m.Measure(TallyMeasure)

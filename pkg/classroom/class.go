@@ -100,13 +100,19 @@ func newClass(cfg Config) (*classState, error) {
 		c.token = NewToken()
 	}
 	if c.room == nil {
-		room, _, err := class.Open(class.Options{Modes: ClassModes()})
+		room, _, err := class.Open(class.Options{Modes: ClassModes(), Script: ClassScript()})
 		if err != nil {
 			return nil, err
 		}
 		c.room, c.owned = room, true
 	}
 	return c, nil
+}
+
+// ClassScript is the class's script: the one the page plays.
+func ClassScript() *class.Script {
+	s := class.ScriptOf(story.Default())
+	return &s
 }
 
 // ClassModes are the modes a class plays against grandma here, in order.
@@ -302,7 +308,8 @@ func (s *Server) joined(e *ended, rep wire.Report) (class.Call, error) {
 	if e.mode.Facts != nil {
 		res.Facts = e.mode.Facts(merged)
 	}
-	return class.Call{Student: rep.Student, Ended: e.at, Call: report.Build(res)}, nil
+	script := class.ScriptOf(e.script)
+	return class.Call{Student: rep.Student, Ended: e.at, Script: &script, Call: report.Build(res)}, nil
 }
 
 // connBytes is a connection's bytes, with the grandchild's port as grandma

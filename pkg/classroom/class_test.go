@@ -26,7 +26,7 @@ import (
 // the teacher's token "teacher-token", and returns her URL and the room.
 func classServer(t *testing.T, cfg classroom.Config) (string, *class.Room) {
 	t.Helper()
-	room, _, err := class.Open(class.Options{Modes: classroom.ClassModes()})
+	room, _, err := class.Open(class.Options{Modes: classroom.ClassModes(), Script: classroom.ClassScript()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +57,9 @@ func TestCallsReported(t *testing.T) {
 			}
 			got := rec.Calls[i]
 			want := report.Build(res)
+			if got.Variant != "at 4x speed" || got.Script == nil || got.Script.PaceMS != 62.5 {
+				t.Errorf("a call at --speed 4: variant %q, script %+v", got.Variant, got.Script)
+			}
 			if got.Student != student || got.Mode != m.Key || got.ID != res.Reported {
 				t.Errorf("reported as %s %s call %d, want %s %s call %d", got.Student, got.Mode, got.ID, student, m.Key, res.Reported)
 			}

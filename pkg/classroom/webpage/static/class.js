@@ -398,7 +398,8 @@
     svg.append(who);
     const rt = r.round_trip_ms !== null && r.round_trip_ms !== undefined ? ` · round trip ${ms(r.round_trip_ms)}` : '';
     const conns = r.connections > 1 ? ` · ${r.connections} connections` : '';
-    svg.append(el('text', { class: 'who-sub', x: 2, y: 42 }, `#${r.id}${conns}${rt}`));
+    const variant = r.variant ? ` · ${r.variant}` : '';
+    svg.append(el('text', { class: 'who-sub', x: 2, y: 42 }, `#${r.id}${conns}${variant}${rt}`));
     const laneY = { client: g.client, server: g.server };
     for (const side of ['client', 'server']) {
       svg.append(el('rect', { class: 'lane-bg', x: g.left, y: laneY[side], width: g.plot, height: g.laneH, 'data-side': side }));
