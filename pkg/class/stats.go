@@ -35,9 +35,9 @@ type ModeStats struct {
 	Connections int `json:"connections"`
 	// Variant says how the group's script differs from the class's (""
 	// the same, "at 4x speed"): calls on other scripts are apart too.
-	Variant string `json:"variant,omitempty"`
-	Calls       int    `json:"calls"`
-	Measures    []Dist `json:"measures"`
+	Variant  string `json:"variant,omitempty"`
+	Calls    int    `json:"calls"`
+	Measures []Dist `json:"measures"`
 }
 
 // MoreConnections is what a group's key and name add for the calls of a
