@@ -30,13 +30,13 @@ func TestClassExperiment(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", c.mode, err, out)
 		}
-		if !regexp.MustCompile(`on the teacher's view you are ` + c.student + `: this was call \d`).Match(out) {
+		if !regexp.MustCompile(`(?i)on the teacher's view you are ` + c.student + `: this was call \d`).Match(out) {
 			t.Errorf("%s: the student is not told where to find her call:\n%s", c.mode, out)
 		}
 	}
 	// A call without --student keeps the name the last call had.
 	if kept, err := exec.Command(binarytest.Binary(t), "phone", "--server", srv.url, "--speed", "4").CombinedOutput(); err != nil ||
-		!strings.Contains(string(kept), "on the teacher's view you are brave-wren-17: this was call 3 (your next calls keep the name") {
+		!strings.Contains(string(kept), "On the teacher's view you are brave-wren-17: this was call 3 (your next calls keep the name") {
 		t.Errorf("a call without --student: %v\n%s", err, kept)
 	}
 	if !printed(srv, regexp.MustCompile(`/class#teacher=[0-9a-f]{32}\n`)) {

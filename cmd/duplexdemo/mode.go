@@ -72,8 +72,12 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 			return res, remoteError(err, opts.Server)
 		}
 		defer func() {
-			if note != "" {
-				fmt.Fprint(deps.ErrOut, note)
+			switch {
+			case note == "":
+			case opts.JSON || ex.stdout: // standard output is the JSON's, or the diagram's
+				fmt.Fprint(deps.ErrOut, "duplexdemo: "+strings.ToLower(note[:1])+note[1:])
+			default:
+				fmt.Fprint(deps.Out, "\n"+note)
 			}
 		}()
 		title += " (grandma at " + strings.TrimPrefix(opts.Server, "http://") + ")"

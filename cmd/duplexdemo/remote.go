@@ -90,7 +90,7 @@ func reported(deps *env, res *result.Result, student string, err error) (note st
 		if keepStudent(deps, student) == nil {
 			keep = "your next calls keep the name; --student NAME changes it"
 		}
-		note = fmt.Sprintf("duplexdemo: on the teacher's view you are %s: this was call %d (%s)\n", student, res.Reported, keep)
+		note = fmt.Sprintf("On the teacher's view you are %s: this was call %d (%s).\n", student, res.Reported, keep)
 	}
 	return note, err
 }

@@ -152,12 +152,13 @@ func TestTwoProcesses(t *testing.T) {
 			DurationMS                        int64 `json:"duration_ms"`
 			BytesIn                           int64 `json:"bytes_in"`
 			BytesOut                          int64 `json:"bytes_out"`
+			ClassCall                         int   `json:"class_call"`
 		}
 		if err := json.Unmarshal([]byte(line), &entry); err != nil {
 			t.Fatalf("a log line that is not JSON: %q", line)
 		}
 		if entry.Msg == "reported" {
-			if !class.ValidName(entry.Student) || entry.ID == 0 {
+			if !class.ValidName(entry.Student) || entry.ID == 0 || entry.ClassCall == 0 {
 				t.Errorf("a report's log line lacks something: %s", line)
 			}
 			reported[entry.Mode] = true

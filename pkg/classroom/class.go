@@ -68,6 +68,7 @@ const (
 // ended is a call grandma has served, waiting for its grandchild's report:
 // what she knows of it. done is closed once the fields below it are set.
 type ended struct {
+	n      int // the call's id in the server's log
 	mode   call.Mode
 	script story.Script
 	done   chan struct{}
@@ -133,7 +134,7 @@ func (s *Server) Class() *class.Room { return s.class.room }
 
 // begun notes a call that may be reported, under the id its grandchild
 // gave it; an id already in use, or none, is not noted.
-func (s *Server) begun(id string, mode call.Mode, script story.Script) *ended {
+func (s *Server) begun(id string, n int, mode call.Mode, script story.Script) *ended {
 	if !wire.ValidCallID(id) {
 		return nil
 	}
@@ -144,7 +145,7 @@ func (s *Server) begun(id string, mode call.Mode, script story.Script) *ended {
 	if _, ok := c.calls[id]; ok {
 		return nil
 	}
-	e := &ended{mode: mode, script: script, done: make(chan struct{})}
+	e := &ended{n: n, mode: mode, script: script, done: make(chan struct{})}
 	c.calls[id] = e
 	return e
 }
@@ -215,7 +216,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	c, err := s.joinReport(r.Context(), rep)
+	c, n, err := s.joinReport(r.Context(), rep)
 	if err != nil {
 		st := &reportStatus{code: http.StatusBadRequest, why: err.Error()}
 		errors.As(err, &st)
@@ -223,7 +224,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, st.why, st.code)
 		return
 	}
-	s.log.Info("reported", "id", c.ID, "mode", c.Mode, "student", c.Student)
+	s.log.Info("reported", "id", n, "mode", c.Mode, "student", c.Student, "class_call", c.ID)
 	w.Header().Set("Connection", "close") // the call is over: keep no file idle for it
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
@@ -234,23 +235,24 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 }
 
 // joinReport finds the call a report is for, joins the two records, and
-// adds the call to the experiment.
-func (s *Server) joinReport(ctx context.Context, rep wire.Report) (class.Call, error) {
+// adds the call to the experiment; it also returns the call's id in the
+// server's log.
+func (s *Server) joinReport(ctx context.Context, rep wire.Report) (class.Call, int, error) {
 	cs := s.class
 	cs.mu.Lock()
 	e := cs.calls[rep.Call]
 	cs.mu.Unlock()
 	if e == nil {
-		return class.Call{}, &reportStatus{http.StatusNotFound, fmt.Sprintf("no call %s ended here in the last %v: report a call as soon as it is over", rep.Call, ReportWait)}
+		return class.Call{}, 0, &reportStatus{http.StatusNotFound, fmt.Sprintf("no call %s ended here in the last %v: report a call as soon as it is over", rep.Call, ReportWait)}
 	}
 	t := time.NewTimer(ReportLate)
 	defer t.Stop()
 	select {
 	case <-e.done:
 	case <-t.C:
-		return class.Call{}, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s is not over: report it once grandma has said goodbye", rep.Call)}
+		return class.Call{}, 0, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s is not over: report it once grandma has said goodbye", rep.Call)}
 	case <-ctx.Done():
-		return class.Call{}, ctx.Err()
+		return class.Call{}, 0, ctx.Err()
 	}
 	cs.mu.Lock()
 	already := e.reported
@@ -259,11 +261,11 @@ func (s *Server) joinReport(ctx context.Context, rep wire.Report) (class.Call, e
 	cs.mu.Unlock()
 	switch {
 	case late:
-		return class.Call{}, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s ended over %v ago: report a call as soon as it is over", rep.Call, ReportWait)}
+		return class.Call{}, 0, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s ended over %v ago: report a call as soon as it is over", rep.Call, ReportWait)}
 	case already:
-		return class.Call{}, &reportStatus{http.StatusConflict, fmt.Sprintf("call %s is reported already", rep.Call)}
+		return class.Call{}, 0, &reportStatus{http.StatusConflict, fmt.Sprintf("call %s is reported already", rep.Call)}
 	case !e.ok:
-		return class.Call{}, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s did not end as its script says (it was dropped or cut): only whole calls are reported", rep.Call)}
+		return class.Call{}, 0, &reportStatus{http.StatusNotFound, fmt.Sprintf("call %s did not end as its script says (it was dropped or cut): only whole calls are reported", rep.Call)}
 	}
 	c, err := s.joined(e, rep)
 	if err == nil {
@@ -277,7 +279,7 @@ func (s *Server) joinReport(ctx context.Context, rep wire.Report) (class.Call, e
 		e.reported = false // it may be reported again, correctly
 		cs.mu.Unlock()
 	}
-	return c, err
+	return c, e.n, err
 }
 
 // joined joins the grandchild's record of a call with grandma's, on the

@@ -30,7 +30,7 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 	defer s.end()
 	s.calls.Add(1)
 	defer s.calls.Done()
-	awaited := s.begun(r.URL.Query().Get(wire.QueryCall), fullduplex.Mode(), script)
+	awaited := s.begun(r.URL.Query().Get(wire.QueryCall), id, fullduplex.Mode(), script)
 	start := time.Now()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()

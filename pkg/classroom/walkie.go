@@ -217,7 +217,7 @@ func (s *Server) startWalkie(w http.ResponseWriter, r *http.Request, callID stri
 		s.busy(w, r, halfduplex.Mode().Key)
 		return nil
 	}
-	c.report = s.begun(callID, halfduplex.Mode(), script)
+	c.report = s.begun(callID, id, halfduplex.Mode(), script)
 	s.calls.Add(2)
 	go func() {
 		defer s.calls.Done()
