@@ -396,10 +396,18 @@
     const who = el('text', { class: 'who', x: 2, y: 20 }, r.student);
     if (measure(r.student, 'who') > nameWidth()) { who.setAttribute('textLength', nameWidth()); who.setAttribute('lengthAdjust', 'spacingAndGlyphs'); }
     svg.append(who);
-    const rt = r.round_trip_ms !== null && r.round_trip_ms !== undefined ? ` · round trip ${ms(r.round_trip_ms)}` : '';
-    const conns = r.connections > 1 ? ` · ${r.connections} connections` : '';
-    const variant = r.variant ? ` · ${r.variant}` : '';
-    svg.append(el('text', { class: 'who-sub', x: 2, y: 42 }, `#${r.id}${conns}${variant}${rt}`));
+    // Under the name: the call's number, its connections when more than
+    // one, its script when not the class's, its round trip; shorter, then
+    // fewer, until it fits beside the lanes.
+    const hasRT = r.round_trip_ms !== null && r.round_trip_ms !== undefined;
+    const tries = [
+      [r.connections > 1 && `${r.connections} connections`, r.variant, hasRT && `round trip ${ms(r.round_trip_ms)}`],
+      [r.connections > 1 && `${r.connections} conn.`, r.variant, hasRT && `rt ${ms(r.round_trip_ms)}`],
+      [r.connections > 1 && `${r.connections} conn.`, r.variant],
+      [r.connections > 1 && `${r.connections} conn.`],
+    ].map((parts) => [`#${r.id}`, ...parts.filter(Boolean)].join(' · '));
+    const sub = tries.find((s) => measure(s, 'who-sub') <= nameWidth()) || tries[tries.length - 1];
+    svg.append(el('text', { class: 'who-sub', x: 2, y: 42 }, sub));
     const laneY = { client: g.client, server: g.server };
     for (const side of ['client', 'server']) {
       svg.append(el('rect', { class: 'lane-bg', x: g.left, y: laneY[side], width: g.plot, height: g.laneH, 'data-side': side }));
