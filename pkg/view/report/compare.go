@@ -49,6 +49,7 @@ func Compare(calls ...Call) Table {
 	}
 	add("transport", "transport", "", func(r Call) any { return r.Transport })
 	add("connections", "connections", "", func(r Call) any { return r.Summary.Connections })
+	add("setup_round_trips", "set-up round trips", "", func(r Call) any { return setupRoundTrips(r) })
 	add("who_may_start", "who may start talking", "", func(r Call) any {
 		if r.ServerMayStart {
 			return "either"
@@ -85,6 +86,14 @@ func Compare(calls ...Call) Table {
 	add("overhead_server_to_client_pct", "overhead to client", "%", func(r Call) any {
 		return overheadPct(r.Summary.Bytes.ServerToClient, r.Summary.PayloadBytes.ServerToClient)
 	})
+	add("overhead_bytes_per_line", "overhead per line", "B", func(r Call) any {
+		s := r.Summary
+		if s.Messages == 0 {
+			return nil
+		}
+		over := s.Bytes.ClientToServer + s.Bytes.ServerToClient - s.PayloadBytes.ClientToServer - s.PayloadBytes.ServerToClient
+		return float64(int64(float64(over)/float64(s.Messages) + 0.5))
+	})
 	add("messages", "messages", "", func(r Call) any { return r.Summary.Messages })
 	return Table{Calls: calls, Measures: rows}
 }
@@ -109,6 +118,29 @@ func (t Table) Only(names ...string) Table {
 		}
 	}
 	return out
+}
+
+// setupRoundTrips is how many round trips of the link the grandchild's
+// first line waited before it could be sent (the connection's set-up: a
+// TCP handshake, an upgrade, a preface), to one decimal: its measured wait
+// over the link's round trip. null on a link with no latency, or when the
+// first line was never sent.
+func setupRoundTrips(r Call) any {
+	rt := 2 * (r.LatencyMS + r.ServerLatencyMS)
+	if rt <= 0 {
+		return nil
+	}
+	var first *Event
+	for i, e := range r.Events {
+		if e.Side == "client" && e.Kind == "send" {
+			first = &r.Events[i]
+			break
+		}
+	}
+	if first == nil || first.WaitedMS == nil {
+		return nil
+	}
+	return float64(int64(*first.WaitedMS/rt*10+0.5)) / 10
 }
 
 // overheadPct is the share of wire bytes that was not payload, in percent
