@@ -294,6 +294,13 @@ func (s Script) Cues() []Cue {
 	}
 }
 
+// Urgent says whether the line with label is one the script marks urgent:
+// the grandchild must get it in whatever grandma is saying. A transport
+// with independent streams on one connection (HTTP/2, WebTransport) sends
+// an urgent line on a stream of its own, so that it does not queue behind
+// the conversation's stream. The interruption is the one.
+func (s Script) Urgent(label string) bool { return label == LabelInterruption }
+
 // StoryEnd returns when, after grandma starts her story, its last sentence
 // is due.
 func (s Script) StoryEnd() time.Duration {
