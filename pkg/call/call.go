@@ -88,6 +88,13 @@ type Bounds struct {
 type Roles struct {
 	// Grandma answers the call: Run serves her on the call's listener.
 	Grandma http.Handler
+	// Serve, if not nil, is grandma for a mode whose grandma is not an
+	// HTTP handler: Run calls it instead of serving Grandma, with the
+	// call's listener, and it must return when ctx ends, having closed
+	// every connection it accepted. Each connection records its closing,
+	// as HTTP's do, and has a CloseWrite that half-closes it, or returns
+	// errors.ErrUnsupported where the network cannot.
+	Serve func(ctx context.Context, ln net.Listener) error
 	// Think, if not nil, is what grandma does on her own (remembering the
 	// county fair): Run runs it beside her server until the call is over.
 	Think func(ctx context.Context)
@@ -167,7 +174,12 @@ func Run(ctx context.Context, m Mode, cfg Config) (*result.Result, error) {
 	defer cancel()
 
 	roles := m.Local(s)
-	stop := s.serve(ctx, roles.Grandma)
+	var stop func() error
+	if roles.Serve != nil {
+		stop = s.serveConns(ctx, roles.Serve)
+	} else {
+		stop = s.serve(ctx, roles.Grandma)
+	}
 	thought := make(chan struct{})
 	go func() {
 		defer close(thought)
@@ -287,6 +299,9 @@ type Session struct {
 	watches []*watch        // conns[i]'s watcher, or nil
 	aborted context.Context // done once Abort is called: no connection opens after it
 	abort   context.CancelFunc
+
+	// packets is every UDP socket the grandchild opened (ListenPacket).
+	packets []*link.PacketConn
 }
 
 // watch is a connection's HandOver behind a lock: the link gives it bytes
@@ -391,6 +406,7 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 		s.handedOver += handedOver
 		res.PerConnection = append(res.PerConnection, cb)
 	}
+	s.countPacketsLocked(res)
 	s.mu.Unlock()
 	if facts != nil {
 		res.Facts = facts(res.Timeline)
@@ -407,6 +423,9 @@ func (s *Session) Abort() {
 	s.abort()
 	for _, conn := range s.conns {
 		_ = link.Abort(conn) // already closed is as good as closed
+	}
+	for _, pc := range s.packets {
+		_ = pc.Abort() // already closed is as good as closed
 	}
 }
 

@@ -1,0 +1,358 @@
+package link
+
+import (
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxDatagram is the largest datagram the read pump takes off the real
+// socket: the largest UDP payload there is.
+const maxDatagram = 64 << 10
+
+// PacketConn is a datagram socket behind the emulated link, the UDP
+// counterpart of Wrap's connection. As there, the wrapped end (the
+// grandchild's, in this project) carries the whole delay: a datagram it
+// writes at t is written to the real socket at t+latency, and one that
+// arrives from the real socket at t becomes readable at t+latency. One
+// queue each way keeps the datagrams in the order they were written or
+// arrived, so the order to each destination is kept too. WriteTo queues
+// and returns at once, as a real link's sender does.
+//
+// It counts each datagram's payload where it crosses: as it is written to
+// the real socket, and as it comes off it. Its methods are safe for
+// concurrent use. The caller must Close it, which closes the real socket.
+type PacketConn struct {
+	net.PacketConn
+	latency time.Duration
+	onClose func()
+
+	written, read          atomic.Int64 // payload bytes, each way
+	sentGrams, readGrams   atomic.Int64 // datagrams, each way
+	closeOnce              sync.Once
+	readDone, writeDone    chan struct{} // closed when each pump ends; nil without a latency
+	outSignal              chan struct{} // wakes writePump
+	mu                     sync.Mutex
+	changed                chan struct{} // closed and replaced when a reader may look again
+	in, out                []datagram
+	inErr, outErr          error
+	inErrDue, readDeadline time.Time
+	closed                 bool
+}
+
+// datagram is one datagram in flight, deliverable at due, and the address
+// it came from or goes to.
+type datagram struct {
+	due  time.Time
+	data []byte
+	addr net.Addr
+}
+
+// WrapPacket returns c behind an emulated link with the given one-way
+// latency. onClose, if not nil, is called once when the returned socket's
+// Close (or Abort) is first called. With a latency of 0 the socket only
+// counts datagrams, and starts no goroutine; otherwise two serve it (see
+// delayedConn), and both have ended when Close returns.
+func WrapPacket(c net.PacketConn, latency time.Duration, onClose func()) *PacketConn {
+	pc := &PacketConn{PacketConn: c, latency: max(latency, 0), onClose: onClose, changed: make(chan struct{})}
+	if pc.latency > 0 {
+		pc.readDone, pc.writeDone = make(chan struct{}), make(chan struct{})
+		pc.outSignal = make(chan struct{}, 1)
+		go pc.readPump()
+		go pc.writePump()
+	}
+	return pc
+}
+
+// BytesWritten returns the payload bytes of the datagrams the wrapped end
+// wrote that have crossed to the real socket so far.
+func (c *PacketConn) BytesWritten() int64 { return c.written.Load() }
+
+// BytesRead returns the payload bytes of the datagrams that arrived from
+// the real socket so far, read by the owner or not.
+func (c *PacketConn) BytesRead() int64 { return c.read.Load() }
+
+// DatagramsWritten returns how many datagrams BytesWritten counts.
+func (c *PacketConn) DatagramsWritten() int64 { return c.sentGrams.Load() }
+
+// DatagramsRead returns how many datagrams BytesRead counts.
+func (c *PacketConn) DatagramsRead() int64 { return c.readGrams.Load() }
+
+// SetReadBuffer and SetWriteBuffer size the real socket's buffers, when it
+// has them (a *net.UDPConn does). quic-go asks for larger ones, and logs a
+// warning for a socket that cannot take them.
+func (c *PacketConn) SetReadBuffer(bytes int) error {
+	if s, ok := c.PacketConn.(interface{ SetReadBuffer(int) error }); ok {
+		return s.SetReadBuffer(bytes)
+	}
+	return nil
+}
+
+// SetWriteBuffer: see SetReadBuffer.
+func (c *PacketConn) SetWriteBuffer(bytes int) error {
+	if s, ok := c.PacketConn.(interface{ SetWriteBuffer(int) error }); ok {
+		return s.SetWriteBuffer(bytes)
+	}
+	return nil
+}
+
+func (c *PacketConn) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// ReadFrom reads the next datagram whose latency has passed, blocking until
+// there is one, the read deadline passes (os.ErrDeadlineExceeded) or the
+// socket is closed. As on a real socket, a datagram longer than p is cut
+// to fit, and the rest of it is lost.
+func (c *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.latency == 0 {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err == nil {
+			c.read.Add(int64(n))
+			c.readGrams.Add(1)
+		}
+		return n, addr, err
+	}
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return 0, nil, net.ErrClosed
+		}
+		now := time.Now()
+		var next time.Time // when something becomes readable
+		switch {
+		case len(c.in) > 0:
+			if head := c.in[0]; !now.Before(head.due) {
+				c.in = c.in[1:]
+				c.mu.Unlock()
+				return copy(p, head.data), head.addr, nil
+			}
+			next = c.in[0].due
+		case c.inErr != nil:
+			if !now.Before(c.inErrDue) {
+				err := c.inErr
+				c.mu.Unlock()
+				return 0, nil, err
+			}
+			next = c.inErrDue
+		}
+		if !c.readDeadline.IsZero() {
+			if !now.Before(c.readDeadline) {
+				c.mu.Unlock()
+				return 0, nil, os.ErrDeadlineExceeded
+			}
+			if next.IsZero() || c.readDeadline.Before(next) {
+				next = c.readDeadline
+			}
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		if next.IsZero() {
+			<-changed
+			continue
+		}
+		t := time.NewTimer(next.Sub(now))
+		select {
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// readPump is the only reader of the real socket behind a latency: it
+// takes each datagram off as soon as it arrives, counts it and timestamps
+// it. It ends when the real socket is closed.
+func (c *PacketConn) readPump() {
+	defer close(c.readDone)
+	buf := make([]byte, maxDatagram)
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(buf)
+		due := time.Now().Add(c.latency)
+		c.mu.Lock()
+		if err == nil {
+			c.read.Add(int64(n))
+			c.readGrams.Add(1)
+			c.in = append(c.in, datagram{due: due, data: append([]byte(nil), buf[:n]...), addr: addr})
+		} else {
+			c.inErr, c.inErrDue = err, due
+		}
+		c.notifyLocked()
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// WriteTo queues p for addr, to be written to the real socket after the
+// latency, and returns at once. An error writing an earlier datagram is
+// returned instead.
+func (c *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if c.latency == 0 {
+		n, err := c.PacketConn.WriteTo(p, addr)
+		if err == nil {
+			c.written.Add(int64(n))
+			c.sentGrams.Add(1)
+		}
+		return n, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	if c.outErr != nil {
+		return 0, c.outErr
+	}
+	c.out = append(c.out, datagram{due: time.Now().Add(c.latency), data: append([]byte(nil), p...), addr: addr})
+	select {
+	case c.outSignal <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// writePump is the only writer of the real socket behind a latency: it
+// writes each queued datagram when it is due, and counts it then. It ends
+// when the socket is closed and its queue is empty, or the real socket is
+// gone.
+func (c *PacketConn) writePump() {
+	defer close(c.writeDone)
+	for {
+		c.mu.Lock()
+		if len(c.out) == 0 {
+			closed := c.closed
+			c.mu.Unlock()
+			if closed {
+				return
+			}
+			<-c.outSignal
+			continue
+		}
+		head := c.out[0]
+		c.mu.Unlock()
+		if d := time.Until(head.due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-c.readDone: // the real socket is gone
+				t.Stop()
+				return
+			}
+		}
+		n, err := c.PacketConn.WriteTo(head.data, head.addr)
+		if err == nil {
+			c.written.Add(int64(n))
+			c.sentGrams.Add(1)
+		}
+		c.mu.Lock()
+		if len(c.out) > 0 { // Abort may have dropped the queue meanwhile
+			c.out = c.out[1:]
+		}
+		if err != nil {
+			c.outErr, c.out = err, nil
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// SetDeadline sets the read deadline; writes never block, so the write
+// deadline has nothing to bound.
+func (c *PacketConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+// SetReadDeadline bounds ReadFrom, as net.PacketConn requires.
+func (c *PacketConn) SetReadDeadline(t time.Time) error {
+	if c.latency == 0 {
+		return c.PacketConn.SetReadDeadline(t)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDeadline = t
+	c.notifyLocked()
+	return nil
+}
+
+// SetWriteDeadline bounds WriteTo without a latency; behind one, WriteTo
+// queues and never blocks, and the deadline is ignored.
+func (c *PacketConn) SetWriteDeadline(t time.Time) error {
+	if c.latency == 0 {
+		return c.PacketConn.SetWriteDeadline(t)
+	}
+	return nil
+}
+
+func (c *PacketConn) closing() {
+	c.closeOnce.Do(func() {
+		if c.onClose != nil {
+			c.onClose()
+		}
+	})
+}
+
+// Close lets the datagrams already in flight reach the real socket, as
+// they would on a real link, then closes it. It returns once both pumps
+// have ended: at most the latency plus a short grace after it is called.
+func (c *PacketConn) Close() error {
+	if c.latency == 0 {
+		c.closing()
+		return c.PacketConn.Close()
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return net.ErrClosed
+	}
+	c.closed = true
+	c.closing()
+	c.notifyLocked()
+	last := time.Now()
+	if n := len(c.out); n > 0 {
+		last = c.out[n-1].due
+	}
+	c.mu.Unlock()
+	select {
+	case c.outSignal <- struct{}{}:
+	default:
+	}
+	t := time.NewTimer(time.Until(last) + closeGrace)
+	select {
+	case <-c.writeDone:
+	case <-t.C:
+	}
+	t.Stop()
+	err := c.PacketConn.Close()
+	<-c.writeDone
+	<-c.readDone
+	return err
+}
+
+// Abort closes c at once, dropping the datagrams still in flight, as when
+// a cable is pulled. It returns once both pumps have ended.
+func (c *PacketConn) Abort() error {
+	if c.latency == 0 {
+		c.closing()
+		return c.PacketConn.Close()
+	}
+	c.mu.Lock()
+	c.closed = true
+	c.closing()
+	c.out = nil
+	c.notifyLocked()
+	c.mu.Unlock()
+	select {
+	case c.outSignal <- struct{}{}:
+	default:
+	}
+	err := c.PacketConn.Close()
+	<-c.writeDone
+	<-c.readDone
+	return err
+}

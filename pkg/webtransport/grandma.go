@@ -1,0 +1,307 @@
+package webtransport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+	wt "github.com/quic-go/webtransport-go"
+
+	"github.com/duplexdemo/duplexdemo/pkg/link"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Grandma answers WebTransport sessions. She tells her story at her own
+// pace, answers an interruption the moment she hears it, and says her
+// afterthought when she thinks of it: nobody has to ask first.
+type Grandma struct {
+	script story.Script
+	rec    *timeline.Recorder
+	// readWait bounds the silence between two of the grandchild's lines.
+	readWait time.Duration
+	// closeWait bounds how long she waits, after her farewell, for the
+	// grandchild to close the session.
+	closeWait time.Duration
+	// handshake bounds QUIC's handshake and the wait for the session's
+	// stream; idle is QUIC's idle timeout.
+	handshake, idle time.Duration
+}
+
+// serve answers on a new UDP socket on 127.0.0.1 with a certificate made
+// now, tells a of both, and takes sessions until ctx ends. It returns once
+// the server, every session and the socket are closed.
+func (g *Grandma) serve(ctx context.Context, a *answering) error {
+	cert, leaf, err := newCertificate(time.Now())
+	if err != nil {
+		a.err = fmt.Errorf("grandma cannot make her certificate: %w", err)
+		close(a.ready)
+		return a.err
+	}
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		a.err = fmt.Errorf("grandma cannot listen on UDP on 127.0.0.1: %w", err)
+		close(a.ready)
+		return a.err
+	}
+	// Her side of the link only counts: the grandchild's carries the
+	// delay. Behind it, quic-go reads and writes one datagram at a time,
+	// as it does on the grandchild's side: no segmentation offload.
+	pc := link.WrapPacket(udp, 0, nil)
+	defer pc.Close()
+	srv := &wt.Server{
+		H3: &http3.Server{
+			TLSConfig:  http3.ConfigureTLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}),
+			QUICConfig: quicConfig(g.handshake, g.idle),
+		},
+		// CheckOrigin is left nil: webtransport-go then accepts only
+		// requests without an Origin header or from the server's own.
+	}
+	srv.H3.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != Path {
+			http.NotFound(w, r)
+			return
+		}
+		sess, err := srv.Upgrade(w, r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		g.talk(ctx, sess)
+	})
+	a.addr, a.cert, a.socket = pc.LocalAddr(), leaf, pc
+	close(a.ready)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(pc) }()
+	select {
+	case <-ctx.Done():
+	case err := <-served: // the socket failed under her
+		_ = srv.Close()
+		return fmt.Errorf("grandma stopped answering: %w", err)
+	}
+	// Close ends every session with QUIC's CONNECTION_CLOSE, and waits for
+	// her handlers; Serve then returns with the error of a closed server.
+	err = srv.Close()
+	<-served
+	return err
+}
+
+// line is one session's stream, and whether she has hung up on it: a
+// session is closed once, by whichever goroutine ends it.
+type line struct {
+	sess    *wt.Session
+	str     *wt.Stream
+	closing atomic.Bool
+}
+
+// hangUp closes the session with code and reason, unless it is closing
+// already. The call ends whether or not the peer hears it.
+func (l *line) hangUp(code wt.SessionErrorCode, reason string) {
+	if l.closing.Swap(true) {
+		return
+	}
+	_ = l.sess.CloseWithError(code, reason)
+}
+
+// heardLine is what grandma's reader hands her writer: the label of a line
+// she heard, and her reply to it when she has one.
+type heardLine struct {
+	label string
+	reply utterance
+}
+
+func (g *Grandma) want(label, text string) utterance {
+	return utterance{g.rec.Want(timeline.Server, label, text, timeline.ReasonChannelBusy), label, text}
+}
+
+// talk takes one session: it waits for the grandchild's stream, then
+// listens on one goroutine and speaks on this one until her farewell,
+// then waits, at most closeWait, for the grandchild to close the session.
+// It returns how the call ended: "ok" after her farewell, otherwise why.
+func (g *Grandma) talk(ctx context.Context, sess *wt.Session) string {
+	defer g.rec.Record(timeline.Server, timeline.KindClose, "closes the session")
+	actx, cancel := context.WithTimeout(ctx, g.handshake)
+	str, err := sess.AcceptStream(actx)
+	cancel()
+	if err != nil {
+		_ = sess.CloseWithError(codeSilent, "grandma waited for a stream in vain")
+		return "dropped: no stream"
+	}
+	l := &line{sess: sess, str: str}
+	heard := make(chan heardLine)
+	spoken := make(chan struct{})
+	listened := make(chan struct{})
+	var dropped string
+	go func() {
+		defer close(listened)
+		dropped = g.listen(l, heard, spoken)
+	}()
+	outcome := g.speak(ctx, l, heard)
+	close(spoken)
+	if outcome == "ok" {
+		t := time.NewTimer(g.closeWait)
+		select {
+		case <-sess.Context().Done(): // the grandchild hung up
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	l.hangUp(codeNormal, "") // ends listen, if the grandchild has not already
+	<-listened
+	if outcome == "" {
+		outcome = "dropped: " + dropped
+	}
+	return outcome
+}
+
+// listen is the only goroutine that reads the stream. It hears each line,
+// works out grandma's reply at once, and hands both to speak, unless speak
+// has ended (spoken is closed). It returns after the goodbye, or why it
+// gave up, closing heard.
+func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}) (why string) {
+	defer close(heard)
+	hand := func(h heardLine) bool {
+		select {
+		case heard <- h:
+			return true
+		case <-spoken:
+			return false
+		}
+	}
+	r := newLineReader(l.str)
+	for {
+		if err := l.str.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
+			return err.Error()
+		}
+		text, err := readLine(r)
+		switch {
+		case errors.Is(err, errTooLong):
+			l.hangUp(codeTooLong, err.Error())
+			return "a line over the size limit"
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			l.hangUp(codeSilent, fmt.Sprintf("grandma heard no line from you for %v", g.readWait.Round(time.Millisecond)))
+			return fmt.Sprintf("the grandchild said nothing for %v", g.readWait.Round(time.Millisecond))
+		case errors.Is(err, io.EOF):
+			l.hangUp(codeNotInScript, "you hung up without a goodbye")
+			return "the grandchild ended the stream without a goodbye"
+		case err != nil:
+			return err.Error()
+		}
+		m, err := g.rec.Heard(timeline.Client, text)
+		if err != nil {
+			l.hangUp(codeNotInScript, "grandma did not expect that")
+			return "a line that is not in the script"
+		}
+		var h heardLine
+		switch label, _ := g.script.Label(m.Text); label {
+		case story.LabelQuestion:
+			h = heardLine{label: label}
+		case story.LabelInterruption:
+			h = heardLine{label: label, reply: g.want(story.LabelAnswer, g.script.Answer)}
+		case story.LabelGoodbye:
+			h = heardLine{label: label, reply: g.want(story.LabelFarewell, g.script.Farewell)}
+		default:
+			l.hangUp(codeNotInScript, "grandma does not know what to say to that")
+			return "a line she does not answer"
+		}
+		if !hand(h) {
+			return "the call was over"
+		}
+		if h.label == story.LabelGoodbye {
+			return "" // nothing comes after it
+		}
+	}
+}
+
+// speak is the only goroutine that writes the stream. It tells the story
+// one sentence every Pace once she has heard the question, says each reply
+// the moment listen hands it over, says the afterthought when she
+// remembers it, and ends her side of the stream after her farewell.
+func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (outcome string) {
+	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
+	defer afterthought.Stop()
+	sentence := time.NewTimer(0)
+	sentence.Stop() // started when she hears the question
+	defer sentence.Stop()
+	failed := func(err error) string {
+		if l.closing.Load() {
+			return "" // listen has hung up, and says why
+		}
+		return "dropped: " + err.Error()
+	}
+	var telling bool // she has begun the story
+	var storyStart time.Duration
+	next := 0         // the next sentence to tell
+	var remember bool // the afterthought is due, once the story is over
+	afterthoughtDue := func() error {
+		if !remember || !telling || next < len(g.script.Story) {
+			return nil
+		}
+		remember = false
+		return g.say(l.str, g.want(story.LabelAfterthought, g.script.Afterthought))
+	}
+	for {
+		select {
+		case h, ok := <-heard:
+			if !ok {
+				return "" // the stream is gone: listen says why
+			}
+			switch h.label {
+			case story.LabelQuestion:
+				if telling {
+					continue // she is telling it already, or has told it
+				}
+				telling, storyStart = true, g.rec.Now()
+				sentence.Reset(0)
+			case story.LabelGoodbye:
+				if err := g.say(l.str, h.reply); err != nil {
+					return failed(err)
+				}
+				// Her side of the stream ends with her farewell (a FIN).
+				if err := l.str.Close(); err != nil {
+					return failed(err)
+				}
+				return "ok"
+			default:
+				if err := g.say(l.str, h.reply); err != nil {
+					return failed(err)
+				}
+			}
+		case <-sentence.C:
+			if err := g.say(l.str, g.want(story.LabelStory, g.script.Story[next])); err != nil {
+				return failed(err)
+			}
+			if next++; next < len(g.script.Story) {
+				sentence.Reset(storyStart + g.script.Pace*time.Duration(next) - g.rec.Now())
+			}
+			if err := afterthoughtDue(); err != nil {
+				return failed(err)
+			}
+		case <-afterthought.C:
+			// She remembers the fair at its scripted time, or when her story
+			// is over if she is still telling it then (a slow link delays it).
+			remember = true
+			if err := afterthoughtDue(); err != nil {
+				return failed(err)
+			}
+		case <-ctx.Done():
+			l.hangUp(codeGoingAway, "grandma has to go")
+			return "cut: grandma had to go"
+		}
+	}
+}
+
+// say writes one line on the stream.
+func (g *Grandma) say(str *wt.Stream, u utterance) error {
+	g.rec.Sent(u.id)
+	return writeLine(str, u.text)
+}
