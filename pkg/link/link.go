@@ -13,6 +13,7 @@ package link
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -144,6 +145,7 @@ func WrapTapped(c net.Conn, latency time.Duration, m *Meter, onClose func(), tap
 		outSignal: make(chan struct{}, 1),
 		writeDone: make(chan struct{}),
 		readDone:  make(chan struct{}),
+		gone:      make(chan struct{}),
 	}
 	go lc.readPump()
 	go lc.writePump()
@@ -177,6 +179,23 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection where the network can: the peer
+// reads to the end after what was written, and may still write back. It
+// returns errors.ErrUnsupported where the network cannot (an in-memory
+// pipe).
+func (c *countingConn) CloseWrite() error { return closeWrite(c.Conn) }
+
+// closeWrite half-closes c, or says it cannot.
+func closeWrite(c net.Conn) error {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// errWriteShut is a write after CloseWrite, as a socket refuses one.
+var errWriteShut = errors.New("link: write after CloseWrite")
+
 func (c *countingConn) Close() error {
 	c.closeOnce.Do(func() {
 		if c.onClose != nil {
@@ -186,10 +205,12 @@ func (c *countingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// chunk is a run of bytes in flight, deliverable at due.
+// chunk is a run of bytes in flight, deliverable at due; or, with eof,
+// the end of what this side writes (CloseWrite), delivered after them.
 type chunk struct {
 	due  time.Time
 	data []byte
+	eof  bool
 }
 
 // delayedConn delays both directions. Two goroutines serve it: readPump
@@ -215,11 +236,19 @@ type delayedConn struct {
 	out          []chunk
 	outErr       error
 	closed       bool
+	shut         bool // CloseWrite was called: no more writes
 
 	outSignal chan struct{} // wakes writePump
 	writeDone chan struct{} // closed when writePump ends
 	readDone  chan struct{} // closed when readPump ends
+	// gone is closed when the real connection is gone: read from with an
+	// error other than the peer's end of stream (a peer that half-closed
+	// still reads what this side writes), or aborted, or closed.
+	gone     chan struct{}
+	goneOnce sync.Once
 }
+
+func (c *delayedConn) setGone() { c.goneOnce.Do(func() { close(c.gone) }) }
 
 func (c *delayedConn) notifyLocked() {
 	close(c.changed)
@@ -247,6 +276,9 @@ func (c *delayedConn) readPump() {
 		c.notifyLocked()
 		c.mu.Unlock()
 		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.setGone()
+			}
 			return
 		}
 	}
@@ -316,6 +348,9 @@ func (c *delayedConn) Write(p []byte) (int, error) {
 	if c.outErr != nil {
 		return 0, c.outErr
 	}
+	if c.shut {
+		return 0, errWriteShut
+	}
 	c.out = append(c.out, chunk{due: time.Now().Add(c.latency), data: append([]byte(nil), p...)})
 	c.meter.written.Add(int64(len(p)))
 	c.written.Add(int64(len(p)))
@@ -324,6 +359,33 @@ func (c *delayedConn) Write(p []byte) (int, error) {
 	default:
 	}
 	return len(p), nil
+}
+
+// CloseWrite half-closes the connection where the network can, after the
+// latency, behind the bytes already in flight: the peer reads them, then
+// the end of stream. It returns errors.ErrUnsupported where the network
+// cannot half-close.
+func (c *delayedConn) CloseWrite() error {
+	if _, ok := c.Conn.(interface{ CloseWrite() error }); !ok {
+		return errors.ErrUnsupported
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return net.ErrClosed
+	case c.outErr != nil:
+		return c.outErr
+	case c.shut:
+		return nil
+	}
+	c.shut = true
+	c.out = append(c.out, chunk{due: time.Now().Add(c.latency), eof: true})
+	select {
+	case c.outSignal <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 func (c *delayedConn) writePump() {
@@ -345,12 +407,17 @@ func (c *delayedConn) writePump() {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
-			case <-c.readDone: // the real connection is gone
+			case <-c.gone:
 				t.Stop()
 				return
 			}
 		}
-		_, err := c.Conn.Write(head.data)
+		var err error
+		if head.eof {
+			err = closeWrite(c.Conn)
+		} else {
+			_, err = c.Conn.Write(head.data)
+		}
 		c.mu.Lock()
 		if len(c.out) > 0 { // Abort may have dropped the queue meanwhile
 			c.out = c.out[1:]
@@ -399,6 +466,7 @@ func Abort(c net.Conn) error {
 	dc.out = nil
 	dc.notifyLocked()
 	dc.mu.Unlock()
+	dc.setGone()
 	select {
 	case dc.outSignal <- struct{}{}:
 	default:
@@ -439,6 +507,7 @@ func (c *delayedConn) Close() error {
 	}
 	t.Stop()
 	err := c.Conn.Close()
+	c.setGone()
 	<-c.writeDone
 	<-c.readDone
 	return err

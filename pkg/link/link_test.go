@@ -314,3 +314,92 @@ func TestAbortWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// tcpPair returns a wrapped client end and the plain server end of a real
+// TCP connection on 127.0.0.1.
+func tcpPair(t *testing.T, d time.Duration) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := (&Dialer{Latency: d, Meter: new(Meter)}).DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-accepted
+	if s == nil {
+		t.Fatal("no connection accepted")
+	}
+	return c, s
+}
+
+// TestCloseWrite: a half-close goes behind the bytes in flight, a latency
+// later, and the peer can still answer; a write after it fails. Where the
+// network cannot half-close, it says so.
+func TestCloseWrite(t *testing.T) {
+	for _, d := range []time.Duration{0, 30 * time.Millisecond} {
+		t.Run(d.String(), func(t *testing.T) {
+			c, s := tcpPair(t, d)
+			defer c.Close()
+			defer s.Close()
+			start := time.Now()
+			if _, err := c.Write([]byte("bye")); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write([]byte("more")); err == nil {
+				t.Error("a write after CloseWrite succeeded")
+			}
+			all, err := io.ReadAll(s) // to the end of stream
+			if err != nil || string(all) != "bye" {
+				t.Fatalf("the peer read %q, %v; want bye, then the end", all, err)
+			}
+			if took := time.Since(start); took < d {
+				t.Errorf("the end of stream came after %v, before the latency %v", took, d)
+			}
+			if _, err := s.Write([]byte("farewell")); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFull(t, c, 8); got != "farewell" {
+				t.Errorf("after half-closing, read %q; want the peer's answer", got)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		c, s := pair(t, latency, new(Meter))
+		defer c.Close()
+		defer s.Close()
+		if err := c.(interface{ CloseWrite() error }).CloseWrite(); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("CloseWrite on a pipe: %v, want ErrUnsupported", err)
+		}
+	})
+}
+
+// TestPeerHalfCloseKeepsInFlight: when the peer half-closes, the bytes this
+// side still has in flight to it are delivered, not dropped.
+func TestPeerHalfCloseKeepsInFlight(t *testing.T) {
+	c, s := tcpPair(t, 40*time.Millisecond)
+	defer c.Close()
+	defer s.Close()
+	if _, err := c.Write([]byte("in flight")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.(*net.TCPConn).CloseWrite(); err != nil { // the peer is done talking
+		t.Fatal(err)
+	}
+	if all, err := io.ReadAll(c); err != nil || len(all) != 0 {
+		t.Fatalf("read %q, %v from a peer that said nothing", all, err)
+	}
+	if got := readFull(t, s, 9); got != "in flight" {
+		t.Errorf("the peer read %q; want what was in flight when it half-closed", got)
+	}
+}
