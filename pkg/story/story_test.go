@@ -140,3 +140,13 @@ func TestProgress(t *testing.T) {
 	<-p.Reached(StoryEnded)
 	p.Heard(LabelStory) // a story told again closes nothing twice
 }
+
+// TestUrgent: the interruption, and only it, is urgent.
+func TestUrgent(t *testing.T) {
+	s := Default()
+	for _, c := range s.Cues() {
+		if got, want := s.Urgent(c.Label), c.Label == LabelInterruption; got != want {
+			t.Errorf("Urgent(%q) = %v, want %v", c.Label, got, want)
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package h1full
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// Grandma answers the call. She picks up at once (her answer's head),
+// tells her story at her own pace in her answer while she still hears the
+// request, answers an interruption the moment she hears it, and says her
+// afterthought when she thinks of it: nobody has to ask first.
+//
+// Mode's local role makes one for a call in this process.
+type Grandma struct {
+	script story.Script
+	rec    *timeline.Recorder
+	// readWait bounds the silence between two of the grandchild's lines.
+	readWait time.Duration
+	// closeWait bounds how long, having said her farewell, she waits for
+	// the request body to end.
+	closeWait time.Duration
+}
+
+// heardLine is what grandma's reader hands her writer: the label of a line
+// she heard, and her reply to it when she has one.
+type heardLine struct {
+	label string
+	reply utterance
+}
+
+// exchange is one call as grandma takes it: the request she hears and the
+// answer she says, each used by one goroutine only.
+type exchange struct {
+	w    http.ResponseWriter // written by speak only
+	rc   *http.ResponseController
+	body io.Reader // read by listen only
+	// heard carries what listen heard to speak; listen closes it.
+	heard chan heardLine
+	// spoken is closed once speak has returned.
+	spoken chan struct{}
+	// stopping is set when grandma stops listen herself, by its deadline.
+	stopping atomic.Bool
+}
+
+func (g *Grandma) want(label, text string) utterance {
+	return utterance{g.rec.Want(timeline.Server, label, text, timeline.ReasonChannelBusy), label, text}
+}
+
+// ServeHTTP takes the call: a POST to Path whose body the grandchild keeps
+// writing. She turns on full duplex, so that the server lets her read the
+// request after her answer has begun, picks up with her answer's head, and
+// talks until the grandchild says goodbye. If the call ends before her
+// farewell, her answer's trailer TrailerHangUp says why.
+func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	// Without it, Go's HTTP/1.1 server reads the rest of the request (up
+	// to 256 KiB) before her answer's head goes, and she cannot read the
+	// request once her answer has begun; a request that never ends would
+	// never be answered, not even refused. HTTP/2 has no such mode: its
+	// streams are two-way already.
+	if err := rc.EnableFullDuplex(); err != nil {
+		http.Error(w, "grandma takes this call over HTTP/1.1 only", http.StatusHTTPVersionNotSupported)
+		return
+	}
+	if r.URL.Path != Path {
+		refuse(w, rc, "404 page not found", http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		refuse(w, rc, "call grandma with a POST whose body carries your lines", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if rc.Flush() != nil {
+		return // the grandchild is gone already
+	}
+	x := &exchange{w: w, rc: rc, body: r.Body, heard: make(chan heardLine), spoken: make(chan struct{})}
+	listened := make(chan struct{})
+	var why string
+	go func() {
+		defer close(listened)
+		why = g.listen(x)
+	}()
+	outcome := g.speak(r.Context(), x)
+	close(x.spoken)
+	if outcome == outcomeFarewell {
+		// The goodbye is the request body's last line: its end follows.
+		t := time.NewTimer(g.closeWait)
+		select {
+		case <-listened:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	select {
+	case <-listened:
+		// The request has ended or broken: its deadline is left alone. Past
+		// the body's end the server reads on its own, to notice the
+		// grandchild leaving, and a deadline that stopped that read would
+		// end the connection's context, not only this request's.
+	default:
+		x.stopping.Store(true)
+		_ = rc.SetReadDeadline(time.Now()) // listen stops now; it is all the same if it cannot
+		<-listened
+	}
+	if outcome == outcomeFarewell {
+		return // the answer ends after her farewell
+	}
+	if why == "" {
+		why = outcome
+	}
+	// The answer's head is long gone: why she hangs up goes in a trailer.
+	w.Header().Set(http.TrailerPrefix+TrailerHangUp, why)
+}
+
+// refuse answers a request that is no call with code and msg, and stops
+// reading it: once the handler returns, the server would otherwise read on
+// to its end, however long the caller keeps it open.
+func refuse(w http.ResponseWriter, rc *http.ResponseController, msg string, code int) {
+	http.Error(w, msg, code)
+	_ = rc.SetReadDeadline(time.Now()) // it is all the same if it cannot
+}
+
+// outcomeFarewell is speak's outcome when the call ended with her
+// farewell.
+const outcomeFarewell = "farewell"
+
+// listen is the only goroutine that reads the request body. It hears each
+// line, works out grandma's reply at once, and hands both to speak, unless
+// speak has ended. It closes x.heard when the body ends or breaks, and
+// says why the call could not go on: "" when the body ended after the
+// goodbye, or when grandma stopped it herself.
+func (g *Grandma) listen(x *exchange) (why string) {
+	defer close(x.heard)
+	hand := func(h heardLine) bool {
+		select {
+		case x.heard <- h:
+			return true
+		case <-x.spoken:
+			return false
+		}
+	}
+	br := bufio.NewReaderSize(x.body, call.MaxLine+1) // a line and its newline
+	goodbye := false
+	for {
+		if err := x.rc.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
+			return "grandma cannot bound her wait for the request: " + err.Error()
+		}
+		line, err := br.ReadSlice('\n')
+		switch {
+		case err == nil:
+		case x.stopping.Load():
+			return ""
+		case err == io.EOF && len(line) == 0 && goodbye:
+			return ""
+		case err == io.EOF && len(line) == 0:
+			return "the request ended without a goodbye"
+		case err == io.EOF:
+			return "the request ended in the middle of a line"
+		case errors.Is(err, bufio.ErrBufferFull):
+			return fmt.Sprintf("a line may be at most %d bytes", call.MaxLine)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return fmt.Sprintf("grandma heard nothing from you for %v", g.readWait.Round(time.Millisecond))
+		default:
+			return "grandma could not hear the request: " + err.Error()
+		}
+		if goodbye {
+			return "a line after the goodbye"
+		}
+		m, err := g.rec.Heard(timeline.Client, string(line[:len(line)-1]))
+		if err != nil {
+			return "grandma did not expect that line"
+		}
+		var h heardLine
+		switch label, _ := g.script.Label(m.Text); label {
+		case story.LabelQuestion:
+			h = heardLine{label: label}
+		case story.LabelInterruption:
+			h = heardLine{label: label, reply: g.want(story.LabelAnswer, g.script.Answer)}
+		case story.LabelGoodbye:
+			goodbye = true
+			h = heardLine{label: label, reply: g.want(story.LabelFarewell, g.script.Farewell)}
+		default:
+			return "grandma does not know what to say to that"
+		}
+		if !hand(h) {
+			return "" // speak has ended, and says why
+		}
+	}
+}
+
+// speak is the only goroutine that writes the answer. It tells the story
+// one sentence every Pace once she has heard the question, says each reply
+// the moment listen hands it over, says the afterthought when grandma
+// remembers it, and her farewell to the goodbye. It returns
+// outcomeFarewell, "" when listen has ended (and says why), or why it
+// stopped.
+func (g *Grandma) speak(ctx context.Context, x *exchange) (outcome string) {
+	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
+	defer afterthought.Stop()
+	sentence := time.NewTimer(0)
+	sentence.Stop() // started when she hears the question
+	defer sentence.Stop()
+	var telling bool // she has begun the story
+	var storyStart time.Duration
+	next := 0 // the next sentence to tell
+	// remembered: she has thought of the fair; remember: she has not said
+	// it yet, and will once the story is over.
+	var remembered, remember bool
+	storyOver := func() bool { return telling && next == len(g.script.Story) }
+	afterthoughtDue := func() error {
+		if !remember || !storyOver() {
+			return nil
+		}
+		remember = false
+		return g.say(x, g.want(story.LabelAfterthought, g.script.Afterthought))
+	}
+	for {
+		var err error
+		select {
+		case h, ok := <-x.heard:
+			if !ok {
+				return "" // listen has ended, and says why
+			}
+			switch h.label {
+			case story.LabelQuestion:
+				if !telling {
+					telling, storyStart = true, g.rec.Now()
+					sentence.Reset(0)
+				}
+			case story.LabelGoodbye:
+				// Her last chance to say it: if its time has come and her
+				// story is told, she has thought of it, even if its timer
+				// has not fired yet on a busy machine.
+				if !remembered && storyOver() && g.rec.Now() >= g.script.AfterthoughtAt {
+					remembered, remember = true, true
+				}
+				if err = afterthoughtDue(); err == nil {
+					err = g.say(x, h.reply)
+				}
+				if err == nil {
+					return outcomeFarewell
+				}
+			default:
+				err = g.say(x, h.reply)
+			}
+		case <-sentence.C:
+			err = g.say(x, g.want(story.LabelStory, g.script.Story[next]))
+			if next++; next < len(g.script.Story) {
+				sentence.Reset(storyStart + g.script.Pace*time.Duration(next) - g.rec.Now())
+			}
+			if err == nil {
+				err = afterthoughtDue()
+			}
+		case <-afterthought.C:
+			// She remembers the fair at its scripted time, or when her story
+			// is over if she is still telling it then (a slow link delays it).
+			if !remembered {
+				remembered, remember = true, true
+			}
+			err = afterthoughtDue()
+		case <-ctx.Done():
+			return "grandma had to go"
+		}
+		if err != nil {
+			return "grandma could not talk to you: " + err.Error()
+		}
+	}
+}
+
+// say writes one line of the answer, bounded by writeWait, and flushes it
+// onto the connection as one chunk.
+func (g *Grandma) say(x *exchange, u utterance) error {
+	if err := x.rc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	g.rec.Sent(u.id)
+	if _, err := io.WriteString(x.w, u.text+"\n"); err != nil {
+		return err
+	}
+	return x.rc.Flush()
+}

@@ -1,0 +1,121 @@
+// Package h1full plays the call over HTTP/1.1 in full duplex: one request
+// whose body the grandchild keeps writing, a line at a time, while grandma
+// writes her answer, a line at a time, on the same connection. TCP always
+// carried both ways at once; HTTP/1.1 lets a request and its answer overlap
+// when both ends agree to: the server handler calls
+// http.ResponseController.EnableFullDuplex (Go 1.21+) and the client's
+// transport reads the answer (its readLoop) while it still writes the
+// request (its writeLoop).
+//
+// On the wire, after the TCP handshake: the request's head (POST, then
+// Transfer-Encoding: chunked), and each of the grandchild's lines as one
+// chunk of its body; grandma's answer head at once, then each of her lines
+// as one chunk of the answer. The goodbye is the request body's last chunk
+// and the farewell the answer's; the call is over when both bodies have
+// ended. If grandma ends the call before her farewell, she says why in an
+// answer trailer (TrailerHangUp), as gRPC says its status.
+//
+// Every wait on the timeline is measured: a line is sent when its side's
+// writer starts writing it (the grandchild's first line no sooner than the
+// transport has written the request's head and reads the body), and heard
+// when its side's reader has read all of it.
+package h1full
+
+import (
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+const (
+	// Path is where grandma takes the call.
+	Path = "/call"
+	// TrailerHangUp is the answer trailer in which grandma says why she
+	// ended the call before her farewell: the answer's head is long gone,
+	// so its status cannot say it.
+	TrailerHangUp = "Duplexdemo-Hang-Up"
+
+	// writeWait bounds one of grandma's writes; a peer that stops reading
+	// is dropped.
+	writeWait = 5 * time.Second
+	// readWait bounds the silence between two lines from the peer, beyond
+	// the script's own silences and one round trip of the link.
+	readWait = 10 * time.Second
+	// closeWait bounds how long grandma, having said her farewell, waits
+	// for the request body to end (the goodbye is its last line), plus a
+	// round trip of the link.
+	closeWait = time.Second
+	// responseHeaderTimeout bounds how long the grandchild's transport
+	// waits for grandma's answer to begin once the request is written,
+	// plus a round trip of the link. Here the request is written only
+	// when the call is over, and grandma's answer began long before.
+	responseHeaderTimeout = 10 * time.Second
+)
+
+// Mode is the call as one HTTP/1.1 request streamed up while its answer
+// streams down: what it is, and its two roles.
+//
+// ServerMayStart is true: grandma can say nothing before the request has
+// begun (its head must reach her), as on the phone nothing is said before
+// the WebSocket's opening request; but from then on she speaks whenever
+// she likes, unasked: she answers at once with her answer's head, and her
+// afterthought goes the moment she thinks of it.
+func Mode() call.Mode {
+	return call.Mode{
+		Mode: result.Mode{
+			Key:            "h1full",
+			Name:           "HTTP/1.1, full duplex",
+			Transport:      "HTTP/1.1, one request streamed up while its answer streams down (EnableFullDuplex)",
+			ServerMayStart: true, // once the request has begun, she speaks when she likes
+		},
+		Title: func(call.Config) string {
+			return "HTTP/1.1 FULL DUPLEX: one request streams up while its answer streams down"
+		},
+		Help: call.Help{
+			Short: "HTTP/1.1 in full duplex: one request streamed up while its answer streams down",
+			Long: `h1full plays the call over HTTP/1.1 on one TCP connection, as ONE request:
+the grandchild keeps writing its body, a line at a time (chunked), while
+grandma writes her answer, a line at a time, on the same connection. Her
+server agrees to read the request while it answers (Go's
+http.ResponseController.EnableFullDuplex), and Go's client reads the answer
+while it still writes the request.
+
+So HTTP/1.1 itself is not a walkie-talkie: the interruption goes up at once,
+in the middle of the story, and grandma's afterthought goes down unasked.
+
+A browser cannot do this. fetch() does not stream a request body over
+HTTP/1.1 at all; Chromium streams one only over HTTP/2 (or HTTP/3), with
+duplex: 'half', and hands the page the response only once the request body
+has been sent. And most proxies and load balancers read a whole request
+before they forward it, or hold the answer until the request has ended, so
+between two machines on the internet this call rarely survives either. It
+works where both ends are programs you control, as here.`,
+			Example: `  duplexdemo h1full
+  duplexdemo h1full --latency 150ms --pace 400ms
+  duplexdemo h1full --json`,
+		},
+		Local: local,
+	}
+}
+
+// local sets up a call in this process: grandma serving on the call's
+// listener, and the grandchild calling her with one request on one
+// connection.
+func local(s *call.Session) call.Roles {
+	g := &Grandma{
+		script:    s.Script,
+		rec:       s.Rec,
+		readWait:  s.Silence(readWait),
+		closeWait: closeWait + s.RoundTrip(),
+	}
+	kid := newGrandchild(s, "http://"+s.Addr()+Path)
+	return call.Roles{Grandma: g, Grandchild: kid.call, Facts: kid.facts}
+}
+
+// facts counts the grandchild's HTTP requests, as her transport wrote them:
+// the whole call is one.
+func (c *grandchild) facts(*timeline.Timeline) []result.Fact {
+	return []result.Fact{{Key: "requests", Title: "HTTP requests", Value: float64(c.requests.Load()), Compared: true}}
+}

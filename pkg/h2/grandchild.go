@@ -1,0 +1,302 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+)
+
+// grandchild calls grandma on one HTTP/2 connection, which she opens
+// herself: the call's stream carries her lines up and grandma's down at the
+// same time, and each urgent line goes up on a stream of its own.
+type grandchild struct {
+	script    story.Script
+	rec       *timeline.Recorder
+	transport *http.Transport
+	addr      string // grandma's host:port
+	// dialWait bounds opening the connection.
+	dialWait time.Duration
+	// readWait bounds the silence between two of grandma's lines.
+	readWait time.Duration
+	// ear hears grandma's lines, on whichever stream they come.
+	ear *ear
+	// streams counts the streams she opened: the requests whose headers
+	// went on the connection.
+	streams *atomic.Int64
+}
+
+// line is a line the grandchild wants to say: sent is closed once it has
+// gone, and last says it ends her side of its stream.
+type line struct {
+	utterance
+	sent chan struct{}
+	last bool
+}
+
+func (c *grandchild) want(cue story.Cue, reason string) line {
+	id := c.rec.Want(timeline.Client, cue.Label, cue.Text, reason)
+	return line{utterance: utterance{id, cue.Label, cue.Text}, sent: make(chan struct{})}
+}
+
+// errHungUpEarly: grandma ended the call's stream before her farewell,
+// without a word.
+var errHungUpEarly = errors.New("grandma hung up before the goodbye")
+
+// errQuiet: grandma said nothing for readWait.
+var errQuiet = errors.New("grandma went silent")
+
+// call places the call. She wants the question at once, while the
+// connection is still opening; the connection is hers alone (a
+// ClientConn), so every stream of the call shares it, and no request could
+// open another. The call's stream (talk) carries her lines and grandma's,
+// think says each later line when the script wants it, and each urgent line
+// has a stream of its own (sayUrgent). Once everything is said and heard,
+// she hangs up: she closes the connection.
+func (c *grandchild) call(ctx context.Context) error {
+	cues := c.script.Cues()
+	first := c.want(cues[0], timeline.ReasonConnecting)
+	dialCtx, cancel := context.WithTimeout(ctx, c.dialWait)
+	conn, err := c.transport.NewClientConn(dialCtx, "http", c.addr) // the call's one connection
+	cancel()
+	if err != nil {
+		return fmt.Errorf("calling grandma: %w", err)
+	}
+	defer conn.Close() // hang up
+	progress := story.NewProgress(c.script)
+	g, ctx := errgroup.WithContext(ctx)
+	up := make(chan line, len(cues)) // her lines for the call's stream: saying one never waits
+	s := &speaker{c: c, conn: conn, g: g, up: up, progress: progress}
+	g.Go(func() error { return c.talk(ctx, conn, up, progress) })
+	s.say(ctx, first)
+	g.Go(func() error { return c.think(ctx, s, cues[1:], first) })
+	return g.Wait()
+}
+
+// speaker sends the grandchild's lines: up the call's stream, or each
+// urgent one on a stream of its own, which it opens in g.
+type speaker struct {
+	c        *grandchild
+	conn     *http.ClientConn
+	g        *errgroup.Group
+	up       chan<- line
+	progress *story.Progress
+}
+
+// say sends l. Goodbye is her last line: it ends her side of the call's
+// stream.
+func (s *speaker) say(ctx context.Context, l line) {
+	if s.c.script.Urgent(l.label) {
+		s.g.Go(func() error { return s.c.sayUrgent(ctx, s.conn, l, s.progress) })
+		return
+	}
+	l.last = l.label == story.LabelGoodbye
+	s.up <- l
+}
+
+// think wants each later line at its time, but not before the story has
+// reached its milestone on her side of the link, nor before the line
+// before it has gone, and says it.
+func (c *grandchild) think(ctx context.Context, s *speaker, cues []story.Cue, prev line) error {
+	for _, cue := range cues {
+		select {
+		case <-prev.sent:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := c.rec.Await(ctx, cue.At, s.progress.Reached(cue.After)); err != nil {
+			return err
+		}
+		prev = c.want(cue, timeline.ReasonChannelBusy)
+		s.say(ctx, prev)
+	}
+	return nil
+}
+
+// talk opens the call's stream, whose request body carries her lines as she
+// says them (up), and hears grandma's on its response until her farewell
+// ends it. A stream quiet for readWait is given up.
+func (c *grandchild) talk(ctx context.Context, conn *http.ClientConn, up <-chan line, progress *story.Progress) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	quiet := time.AfterFunc(c.readWait, func() { stop(errQuiet) })
+	defer quiet.Stop()
+	failed := func(what string, err error) error {
+		if errors.Is(context.Cause(ctx), errQuiet) {
+			return fmt.Errorf("%s: grandma said nothing for %v", what, c.readWait.Round(time.Millisecond))
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	// The client watches ctx while it reads the body, so the body does.
+	req, err := c.request(ctx, Path, &lineBody{rec: c.rec, lines: up, done: ctx.Done(), closed: make(chan struct{})})
+	if err != nil {
+		return err
+	}
+	resp, err := conn.RoundTrip(req)
+	if err != nil {
+		return failed("calling grandma", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return answered(resp, "the call")
+	}
+	c.rec.Record(timeline.Client, timeline.KindConnect, "the call's stream is open")
+	br := newLineReader(http.MaxBytesReader(nil, resp.Body, call.MaxAnswer))
+	farewell := false
+	for {
+		text, err := readLine(br)
+		if err == io.EOF {
+			if why := resp.Trailer.Get(TrailerHangUp); why != "" {
+				return fmt.Errorf("grandma hung up: %s", why)
+			}
+			if !farewell {
+				return errHungUpEarly
+			}
+			return nil
+		}
+		if err != nil {
+			return failed("hearing grandma", tooMuch(err))
+		}
+		quiet.Reset(c.readWait)
+		m, err := c.ear.hear(ctx, text)
+		if err != nil {
+			return err
+		}
+		progress.Heard(m.Label)
+		farewell = m.Label == story.LabelFarewell
+	}
+}
+
+// sayUrgent opens a stream for one urgent line, and hears grandma's reply
+// on it, if she has one.
+func (c *grandchild) sayUrgent(ctx context.Context, conn *http.ClientConn, l line, progress *story.Progress) error {
+	ctx, cancel := context.WithTimeout(ctx, c.readWait)
+	defer cancel()
+	l.last = true
+	lines := make(chan line, 1)
+	lines <- l
+	req, err := c.request(ctx, UrgentPath, &lineBody{rec: c.rec, lines: lines, done: ctx.Done(), closed: make(chan struct{})})
+	if err != nil {
+		return err
+	}
+	req.ContentLength = int64(len(l.text) + 1) // the line and its newline
+	resp, err := conn.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("saying the %s: %w", l.label, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return nil // she has no reply to it
+	case http.StatusOK:
+	default:
+		return answered(resp, "the "+l.label)
+	}
+	br := newLineReader(http.MaxBytesReader(nil, resp.Body, call.MaxAnswer))
+	for {
+		text, err := readLine(br)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("hearing grandma's reply to the %s: %w", l.label, tooMuch(err))
+		}
+		m, err := c.ear.hear(ctx, text)
+		if err != nil {
+			return err
+		}
+		progress.Heard(m.Label)
+	}
+}
+
+// request returns a POST of body to path, which counts its stream once its
+// headers are written.
+func (c *grandchild) request(ctx context.Context, path string, body io.ReadCloser) (*http.Request, error) {
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { c.streams.Add(1) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, "http://"+c.addr+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	return req, nil
+}
+
+// answered is the error of a stream that grandma refused.
+func answered(resp *http.Response, what string) error {
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	return fmt.Errorf("grandma answered %s with %s: %s", what, resp.Status, strings.TrimSpace(string(msg)))
+}
+
+// tooMuch says plainly that grandma said more than an answer may hold.
+func tooMuch(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fmt.Errorf("grandma said more than %d bytes on one stream", call.MaxAnswer)
+	}
+	return err
+}
+
+// lineBody is a request body that carries lines as the grandchild says
+// them. The HTTP/2 client reads it on a goroutine of its own and writes
+// what it reads in a DATA frame at once: a line counts as sent when the
+// client takes it, just before it goes on the connection. A line marked
+// last ends the body, and with it her side of the stream (END_STREAM on
+// its frame).
+type lineBody struct {
+	rec   *timeline.Recorder
+	lines <-chan line     // what she says, in order
+	done  <-chan struct{} // closed when the request is given up
+	// rest is what the client's last Read could not take, and last says
+	// it ends the body: only the reader touches them.
+	rest []byte
+	last bool
+
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// errBodyClosed: the client closed the body while waiting for a line.
+var errBodyClosed = errors.New("the stream was closed")
+
+func (b *lineBody) Read(p []byte) (int, error) {
+	if len(b.rest) == 0 {
+		if b.last {
+			return 0, io.EOF
+		}
+		select {
+		case l := <-b.lines:
+			b.rec.Sent(l.id)
+			close(l.sent)
+			b.rest, b.last = []byte(l.text+"\n"), l.last
+		case <-b.closed:
+			return 0, errBodyClosed
+		case <-b.done:
+			return 0, context.Canceled
+		}
+	}
+	n := copy(p, b.rest)
+	b.rest = b.rest[n:]
+	if len(b.rest) == 0 && b.last {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Close ends a Read that waits for a line; the client calls it when the
+// stream ends, from any goroutine.
+func (b *lineBody) Close() error {
+	b.closeOnce.Do(func() { close(b.closed) })
+	return nil
+}
