@@ -201,8 +201,12 @@ func (m *model) open(n int) tea.Cmd {
 	return m.start()
 }
 
-// start runs the chapter's demo on a goroutine of its own (a command),
-// recording its text for the full log and its calls' events on the board.
+// start runs the chapter's demo on a goroutine of its own, recording its
+// text for the full log and its calls' events on the board, and returns the
+// command that brings its news. The goroutine is started here, not as a
+// command: bubbletea drops the commands still pending when the program
+// quits, and a demo that never started would never say it had stopped
+// (Run waits for it).
 func (m *model) start() tea.Cmd {
 	m.gen++
 	gen, n := m.gen, m.n
@@ -215,8 +219,11 @@ func (m *model) start() tea.Cmd {
 	finished := make(chan struct{})
 	m.running = finished
 	play := m.play
-	demo := func() (msg tea.Msg) {
+	news := make(chan tea.Msg, 1) // never blocks the demo, read or not
+	go func() {
 		defer close(finished)
+		var msg tea.Msg
+		defer func() { news <- msg }()
 		// A panic in a demo ends the lesson as q does, with an error:
 		// bubbletea's own recovery kills the program without waiting for
 		// its input reader.
@@ -226,9 +233,9 @@ func (m *model) start() tea.Cmd {
 			}
 		}()
 		page, err := play(n)
-		return demoDone{gen, page, err}
-	}
-	return tea.Batch(demo, m.tick(gen))
+		msg = demoDone{gen, page, err}
+	}()
+	return tea.Batch(func() tea.Msg { return <-news }, m.tick(gen))
 }
 
 func (m *model) tick(gen int) tea.Cmd {
