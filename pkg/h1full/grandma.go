@@ -97,6 +97,17 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	outcome := g.speak(r.Context(), x)
 	close(x.spoken)
+	if outcome == outcomeGone {
+		// Her context ends when the call is over, and also when a read of
+		// the request fails (a silence past its deadline, a broken
+		// connection): then listen says why, a moment later.
+		t := time.NewTimer(goneGrace)
+		select {
+		case <-listened:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	if outcome == outcomeFarewell {
 		// The goodbye is the request body's last line: its end follows.
 		t := time.NewTimer(g.closeWait)
@@ -136,8 +147,15 @@ func refuse(w http.ResponseWriter, rc *http.ResponseController, msg string, code
 }
 
 // outcomeFarewell is speak's outcome when the call ended with her
-// farewell.
-const outcomeFarewell = "farewell"
+// farewell; outcomeGone when her context ended first.
+const (
+	outcomeFarewell = "farewell"
+	outcomeGone     = "grandma had to go"
+)
+
+// goneGrace bounds how long grandma, her context ended, waits for listen
+// to say why (a read that failed ends her context too).
+const goneGrace = 500 * time.Millisecond
 
 // listen is the only goroutine that reads the request body. It hears each
 // line, works out grandma's reply at once, and hands both to speak, unless
@@ -274,7 +292,7 @@ func (g *Grandma) speak(ctx context.Context, x *exchange) (outcome string) {
 			}
 			err = afterthoughtDue()
 		case <-ctx.Done():
-			return "grandma had to go"
+			return outcomeGone
 		}
 		if err != nil {
 			return "grandma could not talk to you: " + err.Error()
