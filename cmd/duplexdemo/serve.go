@@ -178,7 +178,7 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 // there is none yet, written only for this user to read.
 func teacherToken(file string) (string, error) {
 	if b, err := os.ReadFile(file); err == nil {
-		if t := strings.TrimSpace(string(b)); len(t) == 32 && strings.Trim(t, "0123456789abcdef") == "" {
+		if t := strings.TrimSpace(string(b)); classroom.ValidToken(t) {
 			return t, nil
 		}
 	}

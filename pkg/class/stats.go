@@ -76,18 +76,10 @@ func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 	st := Stats{Experiment: exp, Calls: len(calls), Modes: []ModeStats{}}
 	index := map[string]int{}
 	add := func(key, name string, more bool, variant string) *ModeStats {
-		group, conns := key, 1
+		group, name := groupOf(key, name, more, variant)
+		conns := 1
 		if more {
-			group, conns = key+MoreConnections, 2
-			if name != "" {
-				name += MoreConnectionsName
-			}
-		}
-		if variant != "" {
-			group += " " + variant
-			if name != "" {
-				name += ", " + variant
-			}
+			conns = 2
 		}
 		if i, ok := index[group]; ok {
 			return &st.Modes[i]
@@ -107,14 +99,8 @@ func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 	for _, c := range calls {
 		more := c.Summary.Connections > 1
 		ms := add(c.Mode, c.Name, more, c.Variant)
-		if ms.Name == "" {
-			ms.Name = c.Name
-			if more {
-				ms.Name += MoreConnectionsName
-			}
-			if c.Variant != "" {
-				ms.Name += ", " + c.Variant
-			}
+		if ms.Name == "" { // a mode asked for without its name: its first call's
+			_, ms.Name = groupOf(c.Mode, c.Name, more, c.Variant)
 		}
 		ms.Calls++
 		for i, m := range measures {
@@ -132,6 +118,24 @@ func Summarize(exp Experiment, calls []Call, order []result.Mode) Stats {
 		}
 	}
 	return st
+}
+
+// groupOf returns the key and the words of the group of a mode's calls on
+// more than one connection or not, on a variant of the class's script or
+// not: "walkie+connections", "the walkie-talkie, on more than one
+// connection". Without the mode's name, the words are empty.
+func groupOf(key, name string, more bool, variant string) (group, words string) {
+	group, words = key, name
+	if more {
+		group, words = group+MoreConnections, words+MoreConnectionsName
+	}
+	if variant != "" {
+		group, words = group+" "+variant, words+", "+variant
+	}
+	if name == "" {
+		words = ""
+	}
+	return group, words
 }
 
 // finish sorts the values and works out the median and the ends.

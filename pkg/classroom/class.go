@@ -126,6 +126,12 @@ func NewToken() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ValidToken says whether t is a token NewToken could have made.
+func ValidToken(t string) bool {
+	_, err := hex.DecodeString(t)
+	return err == nil && len(t) == 32
+}
+
 // TeacherToken returns the token that lets a view start a new experiment.
 func (s *Server) TeacherToken() string { return s.class.token }
 
