@@ -311,7 +311,9 @@ func TestClassViewSaysReconnecting(t *testing.T) {
 	if err := chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL+"/class")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, b.Ctx, "the view to connect", `window.duplexdemoClass && duplexdemoClass.status === 'live'`, 20*time.Second)
+	// Live, and its first snapshot drawn: the stream may open a frame
+	// before the distributions are on the page.
+	waitFor(t, b.Ctx, "the view to connect and draw", `window.duplexdemoClass && duplexdemoClass.status === 'live' && document.querySelectorAll('svg.dist').length === 4`, 20*time.Second)
 	if _, err := srv.Stop(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
