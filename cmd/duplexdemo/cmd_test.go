@@ -16,6 +16,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -24,6 +25,15 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
+
+// runReal executes args on 127.0.0.1's real network and clock, as a pipe,
+// and returns stdout, stderr and the error.
+func runReal(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	deps, out, errOut := testDeps(false, nil)
+	err := execute(deps, args...)
+	return out.String(), errOut.String(), err
+}
 
 // run executes args inside a synctest bubble over an in-memory network,
 // acting as a terminal or a pipe, and returns stdout, stderr and the error.
@@ -335,6 +345,70 @@ func TestCompareModes(t *testing.T) {
 	}
 }
 
+// TestCompareAllOnRealSockets plays every mode at once, the one on UDP
+// datagrams too (the golden compare runs the others on the fake clock):
+// each is in the table, in the registry's order, with the columns that
+// tell them apart, and every mode whose grandma may speak unasked heard the
+// interruption sooner than the walkie-talkie, where it waited for the
+// story.
+func TestCompareAllOnRealSockets(t *testing.T) {
+	out, _, err := runReal(t, "compare", "--all", "--speed", "4", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c report.Table
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	all := modes.All()
+	if len(c.Calls) != len(all) {
+		t.Fatalf("%d calls, want %d", len(c.Calls), len(all))
+	}
+	for i, m := range all {
+		if c.Calls[i].Mode != m.Key {
+			t.Errorf("call %d is %s, want %s", i, c.Calls[i].Mode, m.Key)
+		}
+	}
+	values := map[string]map[string]any{}
+	for _, m := range c.Measures {
+		values[m.Name] = m.Values
+	}
+	for _, name := range []string{"connections", "setup_round_trips", "overhead_bytes_per_line"} {
+		if len(values[name]) != len(all) {
+			t.Errorf("measure %s has %d values, want one per mode", name, len(values[name]))
+		}
+	}
+	half := modes.Ends()[0].Key
+	heard := func(key string) float64 {
+		for _, call := range c.Calls {
+			if call.Mode == key && call.Summary.Interruption.HeardAfterMS != nil {
+				return *call.Summary.Interruption.HeardAfterMS
+			}
+		}
+		t.Fatalf("%s: the interruption was never heard", key)
+		return 0
+	}
+	for _, m := range modes.Beneath() {
+		if heard(m.Key) >= heard(half) {
+			t.Errorf("%s heard the interruption after %v ms, no sooner than %s (%v ms), where it waits for the story", m.Key, heard(m.Key), half, heard(half))
+		}
+	}
+	text, _, err := runReal(t, "compare", "--all", "--speed", "4", "--ascii", "--width", "80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if !strings.Contains(text, m.Key) {
+			t.Errorf("compare --all does not show %s:\n%s", m.Key, text)
+		}
+	}
+	for i, line := range strings.Split(text, "\n") {
+		if n := utf8.RuneCountInString(line); n > 80 {
+			t.Errorf("line %d is %d columns wide, over --width 80: %q", i+1, n, line)
+		}
+	}
+}
+
 // TestCompareJSON: one object holding both reports and the comparison,
 // whose numbers are the reports' own.
 func TestCompareJSON(t *testing.T) {
@@ -408,7 +482,8 @@ func TestConventions(t *testing.T) {
 	t.Run("--width 60 and --ascii hold everywhere", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"walkie"}, {"phone"}, {"poll"}, {"longpoll"}, {"sse"},
-			{"compare"}, {"compare", "--all"}, {"walkthrough", "--no-pause"},
+			{"h1full"}, {"h2"}, {"tcp"},
+			{"compare"}, {"compare", "--modes", strings.Join(streamKeys(), ",")}, {"walkthrough", "--no-pause"},
 		} {
 			out, _, err := run(t, false, nil, append(args, "--width", "60", "--ascii")...)
 			if err != nil {

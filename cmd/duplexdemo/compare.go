@@ -35,9 +35,15 @@ and %s (%s).
 It prints one table, a row per measure and a column per mode, and every
 call's swimlanes on one time axis.
 
-With --all it plays every mode (%s): the tricks
-before WebSocket between the walkie-talkie and the phone call. --modes picks
-any of them, in the order given.`, ends[0].Key, ends[0].Transport, ends[1].Key, ends[1].Transport, strings.Join(modes.Keys(), ", ")),
+With --all it plays every mode: the walkie-talkie, the tricks web pages used
+before WebSocket, and the phone call,
+  %s,
+then what lies beneath them: HTTP/1.1 in full duplex, HTTP/2's streams,
+WebTransport over QUIC, and raw TCP,
+  %s.
+Its table then shows what tells them apart: the connections each needs, the
+round trips before the first line can leave, and the bytes of overhead each
+line costs. --modes picks any of them, in the order given.`, ends[0].Key, ends[0].Transport, ends[1].Key, ends[1].Transport, keys(modes.Web()), keys(modes.Beneath())),
 		Example: `  duplexdemo compare
   duplexdemo compare --latency 150ms --pace 500ms
   duplexdemo compare --json
@@ -166,4 +172,13 @@ func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call
 func addEveryFlag(fs *pflag.FlagSet, o *callOptions, b call.Bounds, usage string) {
 	o.Every = b.Default
 	fs.Var(&durationValue{p: &o.Every, max: b.Max, min: b.Min}, "every", fmt.Sprintf("%s (%v to %v)", usage, b.Min, b.Max))
+}
+
+// keys returns the modes' keys, as a list for people.
+func keys(ms []call.Mode) string {
+	var k []string
+	for _, m := range ms {
+		k = append(k, m.Key)
+	}
+	return strings.Join(k, ", ")
 }

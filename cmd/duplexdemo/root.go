@@ -70,9 +70,16 @@ func asUsage(err error) error {
 
 // newCmdRoot builds the duplexdemo command and its subcommands.
 func newCmdRoot(deps *env) *cobra.Command {
-	var list strings.Builder
+	keyWidth := 0
 	for _, m := range modes.All() {
-		fmt.Fprintf(&list, "  %-9s %s\n", m.Key, m.Transport)
+		keyWidth = max(keyWidth, len(m.Key))
+	}
+	list := func(ms []call.Mode) string {
+		var b strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&b, "  %-*s  %s\n", keyWidth, m.Key, m.Transport)
+		}
+		return b.String()
 	}
 	ends := modes.Ends()
 	root := &cobra.Command{
@@ -86,12 +93,15 @@ Start with the lesson, duplexdemo walkthrough: eight chapters, each with a
 live call. Then play any mode alone:
 
 %s
-%s is half duplex: one side talks at a time. %s is full duplex: both sides
-talk whenever they like. The modes between are the tricks web pages used
-before WebSocket. Run them, then compare what the same moments cost.
+%s is half duplex: one side talks at a time. %s is full duplex: both
+sides talk whenever they like. The modes between are the tricks web pages
+used before WebSocket. Beneath and beyond them: is HTTP itself half duplex?
+
+%s
+Run them, then compare what the same moments cost (compare --all).
 
 Each run prints a live log as things happen, a swimlane per side and a
-summary. Every wait it shows was measured on the connection, never scripted.`, list.String(), ends[0].Key, ends[1].Key),
+summary. Every wait it shows was measured on the connection, never scripted.`, list(modes.Web()), ends[0].Key, ends[1].Key, list(modes.Beneath())),
 		Example: `  duplexdemo walkthrough
   duplexdemo walkie
   duplexdemo phone --latency 100ms

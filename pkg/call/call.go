@@ -60,6 +60,11 @@ type Mode struct {
 	// Every, if not nil, says the mode polls, and bounds its period
 	// (Config.Every).
 	Every *Bounds
+	// Datagrams says the call rides UDP datagrams on sockets of its own on
+	// 127.0.0.1 (Session.ListenPacket), not Config.Listener and
+	// Config.Dial: an in-memory network cannot carry it, and a call on the
+	// fake clock (testing/synctest) cannot wait on it.
+	Datagrams bool
 	// Local sets up both roles of a call in this process.
 	Local func(s *Session) Roles
 	// Facts, if not nil, returns the counts of the mode that a call's
@@ -163,6 +168,9 @@ const closeWait = time.Second
 func Run(ctx context.Context, m Mode, cfg Config) (*result.Result, error) {
 	if b := m.Every; b != nil && cfg.Every != 0 && (cfg.Every < b.Min || cfg.Every > b.Max) {
 		return nil, &story.OptionError{Option: "every", Value: cfg.Every.String(), Want: fmt.Sprintf("must be from %v to %v", b.Min, b.Max)}
+	}
+	if m.Datagrams && cfg.Dial != nil {
+		return nil, fmt.Errorf("%s rides UDP datagrams on 127.0.0.1 of its own: it cannot play on another network (Config.Dial)", m.Key)
 	}
 	s, err := start(cfg, true)
 	if err != nil {

@@ -67,7 +67,7 @@ func Mode() call.Mode {
 		Mode: result.Mode{
 			Key:            "h1full",
 			Name:           "HTTP/1.1, full duplex",
-			Transport:      "HTTP/1.1, one request streamed up while its answer streams down (EnableFullDuplex)",
+			Transport:      "HTTP/1.1, a request streamed up while its answer streams down",
 			ServerMayStart: true, // once the request has begun, she speaks when she likes
 		},
 		Title: func(call.Config) string {

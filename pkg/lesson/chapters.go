@@ -201,7 +201,7 @@ requests, on a second connection.
 Every way at once, same script, same link: the walkie-talkie, the three
 tricks, and the phone call.`,
 			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
-				all := modes.All()
+				all := modes.Web()
 				fmt.Fprintf(l.Out, "(%d calls are running, side by side)\n", len(all))
 				results, err := modes.RunAll(ctx, l.config, all)
 				if err != nil {

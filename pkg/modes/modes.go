@@ -11,14 +11,23 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/h1full"
+	"github.com/duplexdemo/duplexdemo/pkg/h2"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/rawtcp"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/webtransport"
 	"github.com/duplexdemo/duplexdemo/pkg/workarounds"
 )
 
-// All returns every mode, in the order they are shown: the walkie-talkie
-// first, the phone call last, the tricks before WebSocket between them.
-func All() []call.Mode {
+// All returns every mode, in the order they are shown: the web's story
+// first (Web), then what lies beneath and beyond it (Beneath).
+func All() []call.Mode { return append(Web(), Beneath()...) }
+
+// Web returns the ways a web page has carried a conversation, in the order
+// they came: the walkie-talkie (HTTP request and answer) first, the tricks
+// before WebSocket, and the phone call (WebSocket) last.
+func Web() []call.Mode {
 	return []call.Mode{
 		halfduplex.Mode(),
 		workarounds.Poll(),
@@ -28,11 +37,23 @@ func All() []call.Mode {
 	}
 }
 
-// Ends returns the two modes the lesson is about, the first and the last:
-// half duplex and full duplex.
+// Beneath returns the modes that ask whether HTTP itself is half duplex:
+// HTTP/1.1 when both ends agree to be full duplex, HTTP/2's streams,
+// WebTransport over QUIC, and raw TCP, the baseline of what the wire itself
+// allows.
+func Beneath() []call.Mode {
+	return []call.Mode{
+		h1full.Mode(),
+		h2.Mode(),
+		webtransport.Mode(),
+		rawtcp.Mode(),
+	}
+}
+
+// Ends returns the two modes the lesson is about: half duplex (the
+// walkie-talkie) and full duplex (the phone call).
 func Ends() []call.Mode {
-	all := All()
-	return []call.Mode{all[0], all[len(all)-1]}
+	return []call.Mode{halfduplex.Mode(), fullduplex.Mode()}
 }
 
 // Lookup returns the mode with key, and whether there is one.

@@ -89,7 +89,8 @@ func Mode() call.Mode {
 			Transport:      "WebTransport over HTTP/3 and QUIC (UDP), one session",
 			ServerMayStart: true, // either side may write on the stream whenever it likes
 		},
-		Title: func(call.Config) string { return "WEBTRANSPORT: HTTP/3 over QUIC, both sides talk at once" },
+		Datagrams: true,
+		Title:     func(call.Config) string { return "WEBTRANSPORT: HTTP/3 over QUIC, both sides talk at once" },
 		Help: call.Help{
 			Short: "WebTransport: HTTP/3 over QUIC (UDP), both sides talk on one stream",
 			Long: `webtransport plays the same call over WebTransport: an HTTP/3 session

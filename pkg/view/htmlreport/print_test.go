@@ -175,7 +175,7 @@ func edgeCall(end float64) *result.Result {
 
 // allCalls plays every mode at once, as `compare --all` does, with the
 // default script and link, inside a synctest bubble, where every time is
-// exact.
+// exact: all but the mode on UDP datagrams, which cannot run there.
 func allCalls(t *testing.T) []*result.Result {
 	t.Helper()
 	var calls []*result.Result
@@ -185,7 +185,13 @@ func allCalls(t *testing.T) []*result.Result {
 			return call.Config{Script: story.Default(), Latency: 40 * time.Millisecond, Listener: l, Dial: l.DialContext}
 		}
 		var err error
-		calls, err = modes.RunAll(context.Background(), config, modes.All())
+		var streams []call.Mode // the fake clock cannot wait on UDP
+		for _, m := range modes.All() {
+			if !m.Datagrams {
+				streams = append(streams, m)
+			}
+		}
+		calls, err = modes.RunAll(context.Background(), config, streams)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,10 +12,11 @@ import (
 )
 
 // laneLabel is the least width of the lane names on the left, and
-// maxLaneLabel the most.
+// maxLaneLabel the most ("webtransport grandchild" and a space), if a third
+// of the width allows.
 const (
 	laneLabel    = 12
-	maxLaneLabel = 20
+	maxLaneLabel = 24
 )
 
 // Lane is one row of the swimlanes: a side of one call.
@@ -53,7 +54,7 @@ func swimlanes(w io.Writer, lanes []Lane, total, now time.Duration, style Style)
 	g := style.glyphs()
 	label := laneLabel // wide enough for the longest lane name
 	for _, lane := range lanes {
-		label = max(label, min(utf8.RuneCountInString(lane.Name)+1, maxLaneLabel))
+		label = max(label, min(utf8.RuneCountInString(lane.Name)+1, maxLaneLabel, max(style.width()/3, laneLabel)))
 	}
 	cols := style.width() - label
 	// Each column covers a whole number of milliseconds, as few as fit.
