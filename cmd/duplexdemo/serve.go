@@ -68,7 +68,14 @@ record into a page for after class.
 It listens on 127.0.0.1 (this machine only) unless told otherwise; give
 --listen 0.0.0.0:8080 to take calls from the room's network. It logs one
 line per call on stderr. Ctrl-C stops it: phone calls are hung up (1001),
-walkie answers get a moment to finish, and it exits within a second.`,
+WebTransport calls too (session code 4, then QUIC's CONNECTION_CLOSE),
+walkie answers get a moment to finish, and it exits within a second.
+
+WebTransport (HTTP/3 over QUIC) takes calls on UDP beside the TCP port: the
+same port number when it is free, else one the system picks; serve prints
+it. Its certificate is made in memory at start (ECDSA, valid 13 days, as
+browsers require of a certificate pinned by its hash) and made anew a day
+before it ends, so a class may run for weeks.`,
 		Example: `  duplexdemo serve
   duplexdemo serve --listen 0.0.0.0:8080
   duplexdemo serve --listen 0.0.0.0:8080 --latency 100ms --log-format json
@@ -110,9 +117,15 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		}
 		return fmt.Errorf("--listen %s: %w", o.Listen, err)
 	}
+	udp, err := listenUDP(ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--listen %s: no UDP socket for WebTransport beside it: %w", o.Listen, err)
+	}
 	room, torn, err := class.Open(class.Options{File: o.Record, Modes: classroom.ClassModes(), Script: classroom.ClassScript()})
 	if err != nil {
 		ln.Close()
+		udp.Close()
 		return err
 	}
 	defer room.Close()
@@ -123,6 +136,7 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 	if o.Record != "" {
 		if token, err = teacherToken(o.Record + ".teacher"); err != nil {
 			ln.Close()
+			udp.Close()
 			return err
 		}
 	}
@@ -139,9 +153,11 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 		Logger:       slog.New(handler),
 		Class:        room,
 		TeacherToken: token,
+		Packet:       udp,
 	})
 	if err != nil {
 		ln.Close()
+		udp.Close()
 		return err
 	}
 	if n := srv.MaxCalls(); n < o.MaxCalls {
@@ -150,6 +166,8 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	announce(deps.Out, deps.ErrOut, addr, o.Latency)
+	fmt.Fprintf(deps.Out, "WebTransport calls (HTTP/3 over QUIC) come to UDP port %d (udp://%s), beside TCP port %d; its certificate is made anew at start.\n",
+		udp.LocalAddr().(*net.UDPAddr).Port, udp.LocalAddr(), addr.Port)
 	fmt.Fprintf(deps.Out, "The class's calls, live, for the projector (this address can also start a\nnew experiment: keep it to yourself):\n  %s\n", teacherURL(addr, srv.TeacherToken()))
 	if o.Record != "" {
 		rec := room.Record()
@@ -277,4 +295,15 @@ func roomAddrs(port int) []string {
 		out = append(out, fmt.Sprintf("%s:%d", h, port))
 	}
 	return out
+}
+
+// listenUDP opens the UDP socket for WebTransport on the TCP listener's
+// host: on the same port number when it is free there, so that one number
+// reaches both, else on one the system picks.
+func listenUDP(tcp *net.TCPAddr) (*net.UDPConn, error) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: tcp.IP, Port: tcp.Port})
+	if err == nil {
+		return c, nil
+	}
+	return net.ListenUDP("udp", &net.UDPAddr{IP: tcp.IP})
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
+	"github.com/duplexdemo/duplexdemo/pkg/webtransport"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
@@ -438,5 +439,59 @@ func TestServeOutOfFiles(t *testing.T) {
 	}
 	if _, err := call.RunRemote(context.Background(), fullduplex.Mode(), call.Config{Script: sc}, srv.url); err != nil {
 		t.Errorf("a call once the idle connections have gone: %v", err)
+	}
+}
+
+// TestServeWebTransport: serve prints its UDP port beside its TCP one, and
+// a WebTransport call to it plays to its end, both sides joined; stopped
+// mid-call, it exits within a second and the caller hears grandma go.
+func TestServeWebTransport(t *testing.T) {
+	srv := startServer(t)
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(srv.stdout.String(), "UDP port") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(srv.stdout.String(), "WebTransport calls (HTTP/3 over QUIC) come to UDP port") {
+		t.Errorf("serve does not say where WebTransport is: %s", srv.stdout)
+	}
+	sc, err := story.New(story.Options{Speed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := call.RunRemote(context.Background(), webtransport.Mode(), call.Config{Script: sc, Latency: 10 * time.Millisecond}, srv.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Alignment == nil || res.Connections != 2 {
+		t.Errorf("alignment %v, connections %d; want both sides joined, over 2 connections", res.Alignment, res.Connections)
+	}
+
+	slow, err := story.New(story.Options{Pace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := call.RunRemote(context.Background(), webtransport.Mode(), call.Config{Script: slow}, srv.url)
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond) // mid-story
+	sent := time.Now()
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-srv.done:
+		if d := time.Since(sent); d > time.Second {
+			t.Errorf("serve took %v to exit after SIGTERM; want under a second", d)
+		}
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM; want 0", err)
+		}
+		srv.done <- err
+	case <-time.After(3 * time.Second):
+		t.Fatal("serve did not exit within 3s of SIGTERM")
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "grandma has to go") {
+		t.Errorf("the caller's call ended with %v; want grandma hanging up, going away", err)
 	}
 }

@@ -9,16 +9,25 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
 
-// ListenPacket opens a UDP socket for the grandchild on 127.0.0.1, with a
-// port chosen by the system, behind the emulated link (link.WrapPacket),
-// and records it. A mode over UDP (QUIC) sends every datagram of the call
-// through one, and carries one connection on it: the call counts each
-// socket as one of its connections, and its datagrams' payloads, as they
-// crossed the link, in Result.WireBytes and Result.PerConnection.
+// ListenPacket opens a UDP socket for the grandchild, with a port chosen
+// by the system, to talk to the UDP address to, behind the emulated link
+// (link.WrapLingering), and records it. It binds the one local address the
+// system would send to's datagrams from: 127.0.0.1 for a grandma on this
+// machine, the network's own for one elsewhere, never every address. A
+// mode over UDP (QUIC) sends every datagram of the call through one, and
+// carries one connection on it: the call counts each socket as one of its
+// connections, and its datagrams' payloads, as they crossed the link, in
+// Result.WireBytes and Result.PerConnection.
 //
 // The caller must Close the socket; a call that is aborted, or still has
-// it open once the grandchild has hung up, closes it itself.
-func (s *Session) ListenPacket() (*link.PacketConn, error) {
+// it open once the grandchild has hung up, closes it itself. The real
+// socket stays open behind it until the call finishes, counting what still
+// arrives (link.WrapLingering).
+func (s *Session) ListenPacket(to *net.UDPAddr) (*link.PacketConn, error) {
+	local, err := sourceFor(to)
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	select {
 	case <-s.aborted.Done():
@@ -26,13 +35,13 @@ func (s *Session) ListenPacket() (*link.PacketConn, error) {
 		return nil, net.ErrClosed
 	default:
 	}
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: local})
 	if err != nil {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("the grandchild cannot open a UDP socket on 127.0.0.1: %w", err)
+		return nil, fmt.Errorf("the grandchild cannot open a UDP socket on %v: %w", local, err)
 	}
 	s.open.Add(1)
-	pc := link.WrapPacket(c, s.cfg.Latency, func() {
+	pc := link.WrapLingering(c, s.cfg.Latency, func() {
 		s.Rec.Record(timeline.Client, timeline.KindClose, "closes the UDP socket")
 		s.open.Done()
 	})
@@ -44,13 +53,35 @@ func (s *Session) ListenPacket() (*link.PacketConn, error) {
 
 // countPacketsLocked adds the grandchild's UDP sockets to res: each is one
 // connection, and its bytes are the payloads of the datagrams that crossed
-// the link each way. The caller holds s.mu.
+// the link each way, those that arrived once she was done with it
+// included (link.WrapLingering): a peer's last acknowledgements cross the
+// wire whether anyone reads them or not. The caller holds s.mu, and calls
+// it once grandma is done too, so that nothing more is on its way.
 func (s *Session) countPacketsLocked(res *result.Result) {
 	for _, pc := range s.packets {
+		_ = pc.Drain() // a socket already gone has nothing more to count
 		cb := result.ConnBytes{Bytes: [2]int64{timeline.Client: pc.BytesWritten(), timeline.Server: pc.BytesRead()}}
+		if a, ok := pc.LocalAddr().(*net.UDPAddr); ok {
+			cb.ClientPort = a.Port
+		}
 		res.Connections++
 		res.WireBytes[timeline.Client] += cb.Bytes[timeline.Client]
 		res.WireBytes[timeline.Server] += cb.Bytes[timeline.Server]
 		res.PerConnection = append(res.PerConnection, cb)
 	}
+}
+
+// sourceFor returns the local address the system sends datagrams to to
+// from: 127.0.0.1 for loopback, as the route says otherwise. Finding it
+// sends nothing: a UDP socket's connect only looks up the route.
+func sourceFor(to *net.UDPAddr) (net.IP, error) {
+	if to == nil || to.IP == nil || to.IP.IsLoopback() || to.IP.IsUnspecified() {
+		return net.IPv4(127, 0, 0, 1), nil
+	}
+	probe, err := net.DialUDP("udp", nil, to)
+	if err != nil {
+		return nil, fmt.Errorf("the grandchild has no route to grandma at %v: %w", to, err)
+	}
+	defer probe.Close()
+	return probe.LocalAddr().(*net.UDPAddr).IP, nil
 }

@@ -28,15 +28,41 @@ const (
 	MaxHeaderBytes = 8 << 10
 	// HTTPMaxHeaderBytes is the http.Server.MaxHeaderBytes that holds a
 	// head to MaxHeaderBytes: net/http reads 4 KiB (its
-	// initialReadLimitSize) beyond the field's value.
-	HTTPMaxHeaderBytes = MaxHeaderBytes - 4<<10
+	// initialReadLimitSize) beyond the field's value, and on a server that
+	// speaks h2c (Protocols) it first reads a connection's first 14 bytes
+	// uncounted, to tell HTTP/2's preface ("PRI * HTTP/2.0"). So a later
+	// request on a kept-alive connection is held to 14 bytes less.
+	HTTPMaxHeaderBytes = MaxHeaderBytes - 4<<10 - len("PRI * HTTP/2.0")
 	// ShutdownTimeout bounds how long a finished call waits for grandma's
 	// connections to close before cutting them.
 	ShutdownTimeout = time.Second
+	// MaxStreams bounds the HTTP/2 streams one connection may have open at
+	// once: a call over HTTP/2 needs two, its own and an urgent line's.
+	MaxStreams = 8
+	// WriteByteTimeout bounds how long an HTTP/2 connection may have bytes
+	// to write and write none: a peer that stops reading is dropped.
+	WriteByteTimeout = 5 * time.Second
 )
 
-// serve starts grandma's HTTP server with handler h on the call's listener.
-// Handlers' request contexts end when ctx ends. Every connection grandma
+// Protocols returns what grandma's servers speak: HTTP/1.1, and HTTP/2 in
+// cleartext with prior knowledge (h2c) on the same port. Each connection
+// says which by its first bytes: HTTP/2's begins with its preface.
+func Protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return p
+}
+
+// HTTP2 returns the HTTP/2 limits of grandma's servers. No pings
+// (SendPingTimeout): they would add bytes the call did not need.
+func HTTP2() *http.HTTP2Config {
+	return &http.HTTP2Config{MaxConcurrentStreams: MaxStreams, WriteByteTimeout: WriteByteTimeout}
+}
+
+// serve starts grandma's HTTP server with handler h on the call's listener:
+// HTTP/1.1 and, on the same listener, HTTP/2 with prior knowledge
+// (Protocols). Handlers' request contexts end when ctx ends. Every connection grandma
 // accepts is recorded when she closes it, hijacked (WebSocket) ones
 // included.
 //
@@ -52,12 +78,19 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 		ReadHeaderTimeout: ReadHeaderTimeout + 2*s.RoundTrip(),
 		IdleTimeout:       s.Silence(IdleTimeout),
 		MaxHeaderBytes:    HTTPMaxHeaderBytes,
+		Protocols:         Protocols(),
+		HTTP2:             HTTP2(),
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	return func() error {
+		// The grandchild has hung up: grandma closes each connection as she
+		// notices. Shutting down first would send what a connection she was
+		// about to close never carries (HTTP/2's GOAWAY), bytes that reach
+		// a socket the grandchild has closed, which no count of hers holds.
+		ln.closedWithin(ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		var cut error
@@ -80,6 +113,10 @@ type trackingListener struct {
 	net.Listener
 	rec   *timeline.Recorder
 	conns sync.WaitGroup
+
+	mu      sync.Mutex
+	open    int           // connections accepted and not yet closed
+	changed chan struct{} // closed and replaced when one closes; nil before any
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -88,7 +125,33 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.conns.Add(1)
+	l.mu.Lock()
+	l.open++
+	l.mu.Unlock()
 	return &trackedConn{Conn: c, l: l}, nil
+}
+
+// closedWithin returns once every connection accepted so far is closed, or
+// after d.
+func (l *trackingListener) closedWithin(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		l.mu.Lock()
+		if l.changed == nil {
+			l.changed = make(chan struct{})
+		}
+		open, changed := l.open, l.changed
+		l.mu.Unlock()
+		if open == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 type trackedConn struct {
@@ -101,6 +164,13 @@ func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.l.rec.Record(timeline.Server, timeline.KindClose, "closes the connection")
+		c.l.mu.Lock()
+		c.l.open--
+		if c.l.changed != nil {
+			close(c.l.changed)
+			c.l.changed = nil
+		}
+		c.l.mu.Unlock()
 		c.l.conns.Done()
 	})
 	return err

@@ -18,11 +18,15 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/h1full"
+	"github.com/duplexdemo/duplexdemo/pkg/h2"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/rawtcp"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
+	"github.com/duplexdemo/duplexdemo/pkg/webtransport"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
@@ -117,7 +121,16 @@ func ClassScript() *class.Script {
 }
 
 // ClassModes are the modes a class plays against grandma here, in order.
-func ClassModes() []result.Mode { return []result.Mode{halfduplex.Mode().Mode, fullduplex.Mode().Mode} }
+func ClassModes() []result.Mode {
+	return []result.Mode{
+		halfduplex.Mode().Mode,
+		fullduplex.Mode().Mode,
+		rawtcp.Mode().Mode,
+		webtransport.Mode().Mode,
+		h1full.Mode().Mode,
+		h2.Mode().Mode,
+	}
+}
 
 // NewToken returns a new teacher's token: 128 random bits, in hex.
 func NewToken() string {

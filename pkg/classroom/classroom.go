@@ -30,8 +30,12 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/h1full"
+	"github.com/duplexdemo/duplexdemo/pkg/h2"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/rawtcp"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/webtransport"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
@@ -105,6 +109,10 @@ type Config struct {
 	// OpenFiles is how many files the process may have open; 0 reads it
 	// from the system (RLIMIT_NOFILE), where there is such a limit.
 	OpenFiles int
+	// Packet, if not nil, is a UDP socket on which grandma takes
+	// WebTransport calls (HTTP/3 over QUIC), behind the same emulated
+	// link; Serve closes it.
+	Packet net.PacketConn
 	// Class is the class experiment the calls are reported to; nil keeps
 	// one in memory, for as long as the server runs.
 	Class *class.Room
@@ -164,6 +172,8 @@ type Server struct {
 	// class is the class experiment: the calls ended and awaiting their
 	// reports, the room they are reported to, the teacher's token.
 	class *classState
+	// wt is the WebTransport on Config.Packet, once Serve has started it.
+	wt *webTransport
 
 	mu      sync.Mutex
 	active  int
@@ -221,6 +231,10 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc(halfduplex.Path, s.walkie)
 	mux.HandleFunc(fullduplex.Path, s.phone)
+	mux.HandleFunc(h1full.Path, s.fullDuplex)
+	mux.Handle(h2.Prefix, s.h2Calls())
+	mux.HandleFunc(rawtcp.Path, s.tcp)
+	mux.HandleFunc("GET /webtransport/", s.webTransport)
 	mux.HandleFunc("POST "+wire.ReportPath, s.report)
 	mux.HandleFunc("GET "+EventsPath, s.events)
 	mux.HandleFunc("GET "+RecordJSONPath, s.download(false))
@@ -250,6 +264,8 @@ func New(cfg Config) (*Server, error) {
 		ReadTimeout:       cfg.ReadHeaderTimeout + rt, // a walkie line is small; a WebSocket clears it
 		IdleTimeout:       IdleTimeout + rt,
 		MaxHeaderBytes:    call.HTTPMaxHeaderBytes,
+		Protocols:         call.Protocols(), // HTTP/2 (h2c) beside HTTP/1.1; ReadTimeout bounds each stream too
+		HTTP2:             http2Config(),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return s.walkieCtx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
@@ -295,6 +311,15 @@ func CheckOrigin(o string) error {
 func (s *Server) Serve(ctx context.Context) error {
 	ln := newMeteredListener(s)
 	served := make(chan error, 1)
+	stopWT := func() {}
+	if s.cfg.Packet != nil {
+		var err error
+		if stopWT, err = s.serveWebTransport(); err != nil {
+			_ = ln.Close()
+			_ = s.cfg.Packet.Close()
+			return err
+		}
+	}
 	go func() { served <- s.srv.Serve(ln) }()
 	var err error
 	select {
@@ -316,6 +341,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.cancelWalkie()
 	_ = s.srv.Close() // cuts what is still open
 	<-shut
+	stopWT()
 	s.calls.Wait()
 	if s.class.owned {
 		_ = s.class.room.Close()
@@ -361,8 +387,16 @@ func modeOf(r *http.Request) string {
 	switch r.URL.Path {
 	case halfduplex.Path:
 		return halfduplex.Mode().Key
+	case h1full.Path:
+		return h1full.Mode().Key
+	case h2.Path, h2.UrgentPath:
+		return h2.Mode().Key
 	case fullduplex.Path:
 		return fullduplex.Mode().Key
+	case rawtcp.Path:
+		return rawtcp.Mode().Key
+	case webtransport.InfoPath, webtransport.RecordPath:
+		return webtransport.Mode().Key
 	}
 	return "page"
 }

@@ -115,6 +115,12 @@ func (c *walkieCall) allAnswered(wait time.Duration, stop <-chan struct{}) {
 // walkie takes one request of a walkie call: the question starts the call,
 // the others must name it.
 func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 1 {
+		// Its bytes are counted a request at a time on a connection, as
+		// HTTP/1.1 carries them; HTTP/2 has a mode of its own.
+		s.refuse(w, r, modeOf(r), http.StatusHTTPVersionNotSupported, "the walkie-talkie is HTTP/1.1: call it without HTTP/2")
+		return
+	}
 	if err := wire.CheckVersion(r.Header.Get(wire.HeaderVersion), "grandchild"); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // grandchild calls grandma with one request and keeps talking in its body
@@ -33,17 +35,38 @@ type grandchild struct {
 	closeWait time.Duration
 	// requests counts the requests whose head her transport has written.
 	requests atomic.Int64
+	// remote is set when grandma is elsewhere: her record of the call, the
+	// last line of her answer, is kept there.
+	remote *elsewhere
+}
+
+// elsewhere holds grandma's record of a call to her elsewhere.
+type elsewhere struct {
+	mu  sync.Mutex
+	log []byte
+}
+
+// record returns grandma's record as she handed it over; nil if she did
+// not.
+func (e *elsewhere) record() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.log
 }
 
 // newGrandchild returns the grandchild, calling url through the call's
 // emulated link on one connection.
-func newGrandchild(s *call.Session, url string) *grandchild {
+func newGrandchild(s *call.Session, url string) *grandchild { return newGrandchildSlack(s, url, 1) }
+
+// newGrandchildSlack is newGrandchild, with her bounds on grandma's first
+// answer and on the end of the request multiplied by slack.
+func newGrandchildSlack(s *call.Session, url string, slack time.Duration) *grandchild {
 	tr := &http.Transport{
 		DialContext:           s.DialContext,
 		MaxConnsPerHost:       1, // one request, one connection, both ways at once
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       s.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip(),
+		ResponseHeaderTimeout: slack * (responseHeaderTimeout + s.RoundTrip()),
 	}
 	return &grandchild{
 		script:    s.Script,
@@ -51,7 +74,7 @@ func newGrandchild(s *call.Session, url string) *grandchild {
 		client:    &http.Client{Transport: tr},
 		url:       url,
 		readWait:  s.Silence(readWait),
-		closeWait: closeWait + s.RoundTrip(),
+		closeWait: slack * (closeWait + s.RoundTrip()),
 	}
 }
 
@@ -105,6 +128,9 @@ func (c *grandchild) call(ctx context.Context) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	if c.remote != nil {
+		req.Header.Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
+	}
 
 	// When the call ends or is stopped, the body ends too: the transport's
 	// writer, blocked reading it, lets go of the connection (a cancelled
@@ -134,6 +160,13 @@ func (c *grandchild) call(ctx context.Context) error {
 		return c.broke(ctx, "calling grandma", err)
 	}
 	defer resp.Body.Close()
+	if c.remote != nil {
+		if v := resp.Header.Get(wire.HeaderVersion); v == "" {
+			return fmt.Errorf("%s is not duplexdemo serve: it answered the call with %s", req.URL.Host, resp.Status)
+		} else if err := wire.CheckVersion(v, "server"); err != nil {
+			return err
+		}
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		return fmt.Errorf("grandma answered the call with %s: %s", resp.Status, strings.TrimSpace(string(msg)))
@@ -212,24 +245,31 @@ func (c *grandchild) speak(ctx context.Context, lines *io.PipeWriter, wants <-ch
 }
 
 // listen reads grandma's answer line by line, recording each line when
-// all of it has arrived, until the answer ends after her farewell. Each
-// line heard restarts the silence timer. If the answer ends before the
-// farewell, her trailer says why (TrailerHangUp).
+// all of it has arrived, until the answer ends after her farewell (and,
+// from a grandma elsewhere, her record). Each line heard restarts the
+// silence timer. If the answer ends before the farewell, her trailer says
+// why (TrailerHangUp).
 func (c *grandchild) listen(ctx context.Context, resp *http.Response, silent *time.Timer, progress *story.Progress) error {
-	br := bufio.NewReaderSize(io.LimitReader(resp.Body, call.MaxAnswer+1), call.MaxLine+1)
+	answer, lineMax := call.MaxAnswer, call.MaxLine
+	if c.remote != nil {
+		answer, lineMax = call.MaxAnswer+wire.MaxRecord+1, wire.MaxRecord // her record ends it
+	}
+	br := bufio.NewReaderSize(io.LimitReader(resp.Body, int64(answer)+1), lineMax+1)
 	total := 0
 	farewell := false
 	for {
 		line, err := br.ReadSlice('\n')
-		if total += len(line); total > call.MaxAnswer {
-			return fmt.Errorf("grandma's answer ran over %d bytes", call.MaxAnswer)
+		if total += len(line); total > answer {
+			return fmt.Errorf("grandma's answer ran over %d bytes", answer)
 		}
 		switch {
 		case err == nil:
 		case errors.Is(err, bufio.ErrBufferFull):
-			return fmt.Errorf("grandma said a line over %d bytes", call.MaxLine)
+			return fmt.Errorf("grandma said a line over %d bytes", lineMax)
 		case err == io.EOF && len(line) > 0:
 			return fmt.Errorf("grandma's answer ended in the middle of a line: %q", line)
+		case err == io.EOF && farewell && c.remote != nil && c.remote.record() == nil:
+			return errors.New("grandma's answer ended without her record of the call")
 		case err == io.EOF && farewell:
 			return nil
 		case err == io.EOF:
@@ -241,10 +281,20 @@ func (c *grandchild) listen(ctx context.Context, resp *http.Response, silent *ti
 			return c.broke(ctx, "hearing grandma", err)
 		}
 		silent.Reset(c.readWait)
+		text := string(line[:len(line)-1])
+		if farewell && c.remote != nil && strings.HasPrefix(text, wire.RecordPrefix) && c.remote.record() == nil {
+			c.remote.mu.Lock()
+			c.remote.log = []byte(text)
+			c.remote.mu.Unlock()
+			continue
+		}
 		if farewell {
 			return errors.New("grandma said more after her farewell")
 		}
-		m, err := c.rec.Heard(timeline.Server, string(line[:len(line)-1]))
+		if len(text) > call.MaxLine {
+			return fmt.Errorf("grandma said a line over %d bytes", call.MaxLine)
+		}
+		m, err := c.rec.Heard(timeline.Server, text)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Grandma answers the call. She picks up at once (her answer's head),
@@ -21,7 +22,10 @@ import (
 // request, answers an interruption the moment she hears it, and says her
 // afterthought when she thinks of it: nobody has to ask first.
 //
-// Mode's local role makes one for a call in this process.
+// Mode's local role makes one for a call in this process. NewGrandma makes
+// one for a call from a grandchild elsewhere (duplexdemo serve): she bounds
+// the call by its script and hands her record of the call over in a last
+// line of her answer, after her farewell.
 type Grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
@@ -30,6 +34,46 @@ type Grandma struct {
 	// closeWait bounds how long, having said her farewell, she waits for
 	// the request body to end.
 	closeWait time.Duration
+	// callLimit, if set, bounds the whole call.
+	callLimit time.Duration
+	// maxLines, if set, bounds the lines she hears in one call.
+	maxLines int
+	// handOver says she hands her record over after her farewell;
+	// latency is the emulated link on her side, for her record.
+	handOver bool
+	latency  time.Duration
+}
+
+// Served is how a grandma for a grandchild elsewhere behaves.
+type Served struct {
+	// Latency is the emulated link on the server's side, which her waits
+	// allow for, and her record states.
+	Latency time.Duration
+	// MaxLines bounds the lines one call may say to her; past it she hangs
+	// up.
+	MaxLines int
+	// Silence bounds the time between two of the grandchild's lines; past
+	// it she hangs up.
+	Silence time.Duration
+	// Limit bounds the whole call; past it she hangs up. 0 sets no bound.
+	Limit time.Duration
+}
+
+// NewGrandma returns grandma for one call from a grandchild elsewhere, who
+// asked for script s. rec must be her own recorder
+// (timeline.NewSideRecorder for the server, with the script's labels).
+// ServeCall takes the call.
+func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
+	return &Grandma{
+		script:    s,
+		rec:       rec,
+		readWait:  o.Silence,
+		closeWait: closeWait + 2*o.Latency,
+		callLimit: o.Limit,
+		maxLines:  o.MaxLines,
+		handOver:  true,
+		latency:   o.Latency,
+	}
 }
 
 // heardLine is what grandma's reader hands her writer: the label of a line
@@ -58,35 +102,63 @@ func (g *Grandma) want(label, text string) utterance {
 }
 
 // ServeHTTP takes the call: a POST to Path whose body the grandchild keeps
-// writing. She turns on full duplex, so that the server lets her read the
-// request after her answer has begun, picks up with her answer's head, and
-// talks until the grandchild says goodbye. If the call ends before her
-// farewell, her answer's trailer TrailerHangUp says why.
+// writing. She turns on full duplex (FullDuplex) and takes the call
+// (ServeCall).
 func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	// Without it, Go's HTTP/1.1 server reads the rest of the request (up
-	// to 256 KiB) before her answer's head goes, and she cannot read the
-	// request once her answer has begun; a request that never ends would
-	// never be answered, not even refused. HTTP/2 has no such mode: its
-	// streams are two-way already.
-	if err := rc.EnableFullDuplex(); err != nil {
-		http.Error(w, "grandma takes this call over HTTP/1.1 only", http.StatusHTTPVersionNotSupported)
+	if err := FullDuplex(r, rc); err != nil {
+		http.Error(w, err.Error(), http.StatusHTTPVersionNotSupported)
 		return
 	}
 	if r.URL.Path != Path {
-		refuse(w, rc, "404 page not found", http.StatusNotFound)
+		Refuse(w, rc, "404 page not found", http.StatusNotFound)
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		refuse(w, rc, "call grandma with a POST whose body carries your lines", http.StatusMethodNotAllowed)
+		Refuse(w, rc, NotPost, http.StatusMethodNotAllowed)
 		return
+	}
+	g.ServeCall(w, r)
+}
+
+// NotPost is why a request that is not a POST is refused (405).
+const NotPost = "call grandma with a POST whose body carries your lines"
+
+// FullDuplex lets the handler of r, whose answer rc controls, read the
+// request after its answer has begun. Without it, Go's HTTP/1.1 server
+// reads the rest of the request (up to 256 KiB) before the answer's head
+// goes, and the handler cannot read the request once its answer has begun;
+// a request that never ends would never be answered, not even refused. A
+// handler calls it first, before it answers anything. It fails with an
+// error that says so for a request that is not HTTP/1.1: HTTP/2's streams
+// are two-way already, and that is another call (package h2).
+func FullDuplex(r *http.Request, rc *http.ResponseController) error {
+	if r.ProtoMajor != 1 || rc.EnableFullDuplex() != nil {
+		return errors.New("grandma takes this call over HTTP/1.1 only")
+	}
+	return nil
+}
+
+// ServeCall takes the call, a POST to Path over HTTP/1.1 whose handler has
+// turned on full duplex (FullDuplex). She picks up with her answer's head,
+// and talks until the grandchild says goodbye; after her farewell she hands
+// her record over, if she does, and returns "". If the call ends before her
+// farewell, her answer's trailer TrailerHangUp says why, and she returns
+// it.
+func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) (hungUp string) {
+	rc := http.NewResponseController(w)
+	ctx := r.Context()
+	if g.callLimit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, g.callLimit, errOutlasted)
+		defer cancel()
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if rc.Flush() != nil {
-		return // the grandchild is gone already
+		return "you were gone already"
 	}
 	x := &exchange{w: w, rc: rc, body: r.Body, heard: make(chan heardLine), spoken: make(chan struct{})}
 	listened := make(chan struct{})
@@ -95,8 +167,11 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer close(listened)
 		why = g.listen(x)
 	}()
-	outcome := g.speak(r.Context(), x)
+	outcome := g.speak(ctx, x)
 	close(x.spoken)
+	if outcome == outcomeGone && errors.Is(context.Cause(ctx), errOutlasted) {
+		outcome = fmt.Sprintf("the call outlasted its script (%v at most)", g.callLimit.Round(time.Millisecond))
+	}
 	if outcome == outcomeGone {
 		// Her context ends when the call is over, and also when a read of
 		// the request fails (a silence past its deadline, a broken
@@ -128,20 +203,39 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = rc.SetReadDeadline(time.Now()) // listen stops now; it is all the same if it cannot
 		<-listened
 	}
+	if outcome == outcomeFarewell && g.handOver {
+		if err := g.handRecordOver(x); err != nil {
+			outcome = "grandma could not hand over her record of the call: " + err.Error()
+		}
+	}
 	if outcome == outcomeFarewell {
-		return // the answer ends after her farewell
+		return "" // the answer ends after her farewell, and her record
 	}
 	if why == "" {
 		why = outcome
 	}
 	// The answer's head is long gone: why she hangs up goes in a trailer.
 	w.Header().Set(http.TrailerPrefix+TrailerHangUp, why)
+	return why
 }
 
-// refuse answers a request that is no call with code and msg, and stops
+// errOutlasted ends a call that lasts longer than its limit.
+var errOutlasted = errors.New("the call outlasted its script")
+
+// handRecordOver ends her record of the call and says it as a last line of
+// her answer, for a grandchild elsewhere to show her side too.
+func (g *Grandma) handRecordOver(x *exchange) error {
+	record, err := wire.EncodeRecord(g.rec.Finish(), wire.Facts{Connections: 1, Latency: g.latency})
+	if err != nil {
+		return err
+	}
+	return g.say(x, utterance{id: timeline.NoMsg, text: string(record)}) // no message of the call: not recorded
+}
+
+// Refuse answers a request that is no call with code and msg, and stops
 // reading it: once the handler returns, the server would otherwise read on
 // to its end, however long the caller keeps it open.
-func refuse(w http.ResponseWriter, rc *http.ResponseController, msg string, code int) {
+func Refuse(w http.ResponseWriter, rc *http.ResponseController, msg string, code int) {
 	http.Error(w, msg, code)
 	_ = rc.SetReadDeadline(time.Now()) // it is all the same if it cannot
 }
@@ -174,6 +268,7 @@ func (g *Grandma) listen(x *exchange) (why string) {
 	}
 	br := bufio.NewReaderSize(x.body, call.MaxLine+1) // a line and its newline
 	goodbye := false
+	lines := 0
 	for {
 		if err := x.rc.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
 			return "grandma cannot bound her wait for the request: " + err.Error()
@@ -198,6 +293,9 @@ func (g *Grandma) listen(x *exchange) (why string) {
 		}
 		if goodbye {
 			return "a line after the goodbye"
+		}
+		if lines++; g.maxLines > 0 && lines > g.maxLines {
+			return fmt.Sprintf("a call says at most %d lines", g.maxLines)
 		}
 		m, err := g.rec.Heard(timeline.Client, string(line[:len(line)-1]))
 		if err != nil {
@@ -307,7 +405,10 @@ func (g *Grandma) say(x *exchange, u utterance) error {
 		return err
 	}
 	g.rec.Sent(u.id)
-	if _, err := io.WriteString(x.w, u.text+"\n"); err != nil {
+	// One Write: net/http sends a long line in one piece (a chunk, or
+	// DATA frames of the largest size), where WriteString would cut it
+	// at its buffer's size.
+	if _, err := x.w.Write([]byte(u.text + "\n")); err != nil {
 		return err
 	}
 	return x.rc.Flush()

@@ -13,7 +13,9 @@
 // as one chunk of the answer. The goodbye is the request body's last chunk
 // and the farewell the answer's; the call is over when both bodies have
 // ended. If grandma ends the call before her farewell, she says why in an
-// answer trailer (TrailerHangUp), as gRPC says its status.
+// answer trailer (TrailerHangUp), as gRPC says its status. From duplexdemo
+// serve, her answer ends with her record of the call, a last line after her
+// farewell.
 //
 // Every wait on the timeline is measured: a line is sent when its side's
 // writer starts writing it (the grandchild's first line no sooner than the
@@ -27,11 +29,12 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 const (
 	// Path is where grandma takes the call.
-	Path = "/call"
+	Path = "/duplex"
 	// TrailerHangUp is the answer trailer in which grandma says why she
 	// ended the call before her farewell: the answer's head is long gone,
 	// so its status cannot say it.
@@ -52,6 +55,10 @@ const (
 	// plus a round trip of the link. Here the request is written only
 	// when the call is over, and grandma's answer began long before.
 	responseHeaderTimeout = 10 * time.Second
+	// remoteSlack multiplies the bounds on grandma's first answer and on
+	// the end of the request for a grandma elsewhere: a classroom server
+	// may be busy with hundreds of calls.
+	remoteSlack = 5
 )
 
 // Mode is the call as one HTTP/1.1 request streamed up while its answer
@@ -96,7 +103,9 @@ works where both ends are programs you control, as here.`,
   duplexdemo h1full --latency 150ms --pace 400ms
   duplexdemo h1full --json`,
 		},
-		Local: local,
+		Local:  local,
+		Remote: remote,
+		Facts:  requests,
 	}
 }
 
@@ -114,8 +123,39 @@ func local(s *call.Session) call.Roles {
 	return call.Roles{Grandma: g, Grandchild: kid.call, Facts: kid.facts}
 }
 
+// remote sets up the grandchild's side of a call to grandma at base: the
+// request carries the protocol version (a header), the script and the
+// call's id (its query), and grandma's answer ends with her record of the
+// call, a last line after her farewell.
+func remote(s *call.Session, base string) call.RemoteRoles {
+	id := wire.NewCallID()
+	q := wire.ScriptQuery(s.Script)
+	q.Set(wire.QueryCall, id)
+	r := &elsewhere{}
+	kid := newGrandchildSlack(s, base+Path+"?"+q.Encode(), remoteSlack)
+	kid.remote = r
+	return call.RemoteRoles{Grandchild: kid.call, Record: r.record, HandOver: newHandOverWatch, Facts: kid.facts, CallID: id}
+}
+
+// factRequests is the fact of the HTTP requests a call made.
+func factRequests(n int) []result.Fact {
+	return []result.Fact{{Key: "requests", Title: "HTTP requests", Value: float64(n), Compared: true}}
+}
+
 // facts counts the grandchild's HTTP requests, as her transport wrote them:
 // the whole call is one.
 func (c *grandchild) facts(*timeline.Timeline) []result.Fact {
-	return []result.Fact{{Key: "requests", Title: "HTTP requests", Value: float64(c.requests.Load()), Compared: true}}
+	return factRequests(int(c.requests.Load()))
+}
+
+// requests counts the HTTP requests of a call from its timeline, for a call
+// whose grandchild was elsewhere: one, once she has said a line (the first
+// goes as soon as the request's head is written).
+func requests(tl *timeline.Timeline) []result.Fact {
+	for _, m := range tl.Messages {
+		if m.From == timeline.Client && m.Sent {
+			return factRequests(1)
+		}
+	}
+	return factRequests(0)
 }

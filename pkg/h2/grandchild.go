@@ -1,12 +1,14 @@
 package h2
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // grandchild calls grandma on one HTTP/2 connection, which she opens
@@ -36,6 +39,26 @@ type grandchild struct {
 	// streams counts the streams she opened: the requests whose headers
 	// went on the connection.
 	streams *atomic.Int64
+	// remote is set when grandma is elsewhere: what her call's stream
+	// carries, and her record of the call, which ends it.
+	remote *elsewhere
+}
+
+// elsewhere is a call to a grandma elsewhere: the query of the call's
+// stream (the script, the call's id), and her record of the call.
+type elsewhere struct {
+	query string
+
+	mu  sync.Mutex
+	log []byte
+}
+
+// record returns grandma's record as she handed it over; nil if she did
+// not.
+func (e *elsewhere) record() []byte {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.log
 }
 
 // line is a line the grandchild wants to say: sent is closed once it has
@@ -140,20 +163,34 @@ func (c *grandchild) talk(ctx context.Context, conn *http.ClientConn, up <-chan 
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	// The client watches ctx while it reads the body, so the body does.
-	req, err := c.request(ctx, Path, &lineBody{rec: c.rec, lines: up, done: ctx.Done(), closed: make(chan struct{})})
+	path := Path
+	if c.remote != nil {
+		path += "?" + c.remote.query
+	}
+	req, err := c.request(ctx, path, &lineBody{rec: c.rec, lines: up, done: ctx.Done(), closed: make(chan struct{})})
 	if err != nil {
 		return err
 	}
 	resp, err := conn.RoundTrip(req)
 	if err != nil {
+		if c.remote != nil && !errors.Is(context.Cause(ctx), errQuiet) {
+			return fmt.Errorf("calling grandma at %s over HTTP/2 with prior knowledge: %w (is it duplexdemo serve, of this version?)", c.addr, err)
+		}
 		return failed("calling grandma", err)
 	}
 	defer resp.Body.Close()
+	if err := c.checkServer(resp); err != nil {
+		return err
+	}
 	if resp.StatusCode != http.StatusOK {
 		return answered(resp, "the call")
 	}
 	c.rec.Record(timeline.Client, timeline.KindConnect, "the call's stream is open")
-	br := newLineReader(http.MaxBytesReader(nil, resp.Body, call.MaxAnswer))
+	answer, lineMax := int64(call.MaxAnswer), call.MaxLine
+	if c.remote != nil {
+		answer, lineMax = call.MaxAnswer+wire.MaxRecord+1, wire.MaxRecord // her record ends it
+	}
+	br := bufio.NewReaderSize(http.MaxBytesReader(nil, resp.Body, answer), lineMax+1)
 	farewell := false
 	for {
 		text, err := readLine(br)
@@ -164,12 +201,24 @@ func (c *grandchild) talk(ctx context.Context, conn *http.ClientConn, up <-chan 
 			if !farewell {
 				return errHungUpEarly
 			}
+			if c.remote != nil && c.remote.record() == nil {
+				return errors.New("grandma ended the call's stream without handing over her record of the call")
+			}
 			return nil
 		}
 		if err != nil {
 			return failed("hearing grandma", tooMuch(err))
 		}
 		quiet.Reset(c.readWait)
+		if farewell && c.remote != nil && strings.HasPrefix(text, wire.RecordPrefix) && c.remote.record() == nil {
+			c.remote.mu.Lock()
+			c.remote.log = []byte(text)
+			c.remote.mu.Unlock()
+			continue
+		}
+		if len(text) > call.MaxLine {
+			return failed("hearing grandma", errLineTooLong)
+		}
 		m, err := c.ear.hear(ctx, text)
 		if err != nil {
 			return err
@@ -197,6 +246,9 @@ func (c *grandchild) sayUrgent(ctx context.Context, conn *http.ClientConn, l lin
 		return fmt.Errorf("saying the %s: %w", l.label, err)
 	}
 	defer resp.Body.Close()
+	if err := c.checkServer(resp); err != nil {
+		return err
+	}
 	switch resp.StatusCode {
 	case http.StatusNoContent:
 		return nil // she has no reply to it
@@ -230,7 +282,23 @@ func (c *grandchild) request(ctx context.Context, path string, body io.ReadClose
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	if c.remote != nil {
+		req.Header.Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
+	}
 	return req, nil
+}
+
+// checkServer checks, for a grandma elsewhere, that it is duplexdemo serve
+// that answered, and that it speaks this protocol.
+func (c *grandchild) checkServer(resp *http.Response) error {
+	if c.remote == nil {
+		return nil
+	}
+	v := resp.Header.Get(wire.HeaderVersion)
+	if v == "" {
+		return fmt.Errorf("%s is not duplexdemo serve: it answered the call with %s", c.addr, resp.Status)
+	}
+	return wire.CheckVersion(v, "server")
 }
 
 // answered is the error of a stream that grandma refused.

@@ -12,20 +12,34 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
-// grandma answers the call over HTTP/2. The call's stream is open both
+// Grandma answers the call over HTTP/2. The call's stream is open both
 // ways: she tells her story on it at her own pace, answers what she hears
 // on it, says her afterthought the moment she thinks of it and her farewell
 // to the goodbye. A line that comes on a stream of its own she answers on
 // that stream, at once.
-type grandma struct {
+//
+// Mode's local role makes one for a call in this process. NewGrandma makes
+// one for a call from a grandchild elsewhere (duplexdemo serve): she bounds
+// the call by its script and hands her record of the call over in a last
+// line of the call's stream, after her farewell.
+type Grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
 	// readWait bounds the silence between two of the grandchild's lines.
 	readWait time.Duration
 	// ear hears the grandchild's lines, on whichever stream they come.
 	ear *ear
+	// callLimit, if set, bounds the whole call.
+	callLimit time.Duration
+	// maxLines, if set, bounds the lines she hears in one call.
+	maxLines int
+	// handOver says she hands her record over after her farewell;
+	// latency is the emulated link on her side, for her record.
+	handOver bool
+	latency  time.Duration
 
 	// mouth is held while she says a line, on whichever stream: each
 	// flush returns once its frame is on the connection, so her lines
@@ -34,6 +48,38 @@ type grandma struct {
 
 	mu    sync.Mutex
 	taken bool // she has taken the call: a grandma takes one
+	lines int  // the lines she has heard
+}
+
+// Served is how a grandma for a grandchild elsewhere behaves.
+type Served struct {
+	// Latency is the emulated link on the server's side, for her record.
+	Latency time.Duration
+	// MaxLines bounds the lines one call may say to her, on all its
+	// streams; past it she hangs up.
+	MaxLines int
+	// Silence bounds the time between two of the grandchild's lines on the
+	// call's stream; past it she hangs up.
+	Silence time.Duration
+	// Limit bounds the whole call; past it she hangs up. 0 sets no bound.
+	Limit time.Duration
+}
+
+// NewGrandma returns grandma for one call from a grandchild elsewhere, who
+// asked for script s. rec must be her own recorder
+// (timeline.NewSideRecorder for the server, with the script's labels).
+// ServeCall takes the call's stream, ServeUrgent each urgent line's.
+func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
+	return &Grandma{
+		script:    s,
+		rec:       rec,
+		readWait:  o.Silence,
+		ear:       newEar(rec, timeline.Client),
+		callLimit: o.Limit,
+		maxLines:  o.MaxLines,
+		handOver:  true,
+		latency:   o.Latency,
+	}
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -54,12 +100,17 @@ type heardLine struct {
 // aLongTimeAgo is a deadline in the past: setting it ends a read at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (g *grandma) want(label, text string) utterance {
+func (g *Grandma) want(label, text string) utterance {
 	return utterance{g.rec.Want(timeline.Server, label, text, timeline.ReasonChannelBusy), label, text}
 }
 
-// ServeHTTP takes the call's stream (Path) or an urgent line's (UrgentPath).
-func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP takes the call's stream (Path) or an urgent line's
+// (UrgentPath), over HTTP/2 only.
+func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 2 {
+		http.Error(w, NotHTTP2, http.StatusHTTPVersionNotSupported)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "call grandma with POST", http.StatusMethodNotAllowed)
@@ -67,17 +118,20 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case Path:
-		g.takeCall(w, r)
+		g.ServeCall(w, r)
 	case UrgentPath:
-		g.hearUrgent(w, r)
+		g.ServeUrgent(w, r)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
+// NotHTTP2 is why a request that is not HTTP/2 is refused (505).
+const NotHTTP2 = "grandma speaks HTTP/2 here: call her with prior knowledge (h2c)"
+
 // reply returns what grandma answers to a line, if anything: the answer to
 // the interruption, her farewell to the goodbye.
-func (g *grandma) reply(label string) (utterance, bool) {
+func (g *Grandma) reply(label string) (utterance, bool) {
 	switch label {
 	case story.LabelInterruption:
 		return g.want(story.LabelAnswer, g.script.Answer), true
@@ -87,24 +141,32 @@ func (g *grandma) reply(label string) (utterance, bool) {
 	return utterance{}, false
 }
 
-// takeCall answers the call's stream: its headers at once, so that the
-// stream is open both ways, then her lines (speak) while she hears the
-// grandchild's (listen). If the call ends before her farewell, she says why
-// in the TrailerHangUp trailer: a reset stream would say nothing.
-func (g *grandma) takeCall(w http.ResponseWriter, r *http.Request) {
+// ServeCall answers the call's stream, a POST to Path: its headers at
+// once, so that the stream is open both ways, then her lines (speak) while
+// she hears the grandchild's (listen). If the call ends before her
+// farewell, she says why in the TrailerHangUp trailer (a reset stream
+// would say nothing), and returns it; after her farewell she hands her
+// record over, if she does, and returns "".
+func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) (hungUp string) {
 	g.mu.Lock()
 	taken := g.taken
 	g.taken = true
 	g.mu.Unlock()
 	if taken {
 		http.Error(w, "grandma is on a call already", http.StatusConflict)
-		return
+		return "a second call"
+	}
+	ctx := r.Context()
+	if g.callLimit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, g.callLimit, errOutlasted)
+		defer cancel()
 	}
 	rc := http.NewResponseController(w)
 	textHeader(w)
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
-		return // the grandchild is gone already
+		return "you were gone already" // the grandchild is gone already
 	}
 	heard := make(chan heardLine)
 	spoken := make(chan struct{})
@@ -112,18 +174,63 @@ func (g *grandma) takeCall(w http.ResponseWriter, r *http.Request) {
 	var dropped string
 	go func() {
 		defer close(listened)
-		dropped = g.listen(r.Context(), r.Body, rc, heard, spoken)
+		dropped = g.listen(ctx, r.Body, rc, heard, spoken)
 	}()
-	why := g.speak(r.Context(), w, rc, heard)
+	why := g.speak(ctx, w, rc, heard)
 	close(spoken)
 	_ = rc.SetReadDeadline(aLongTimeAgo) // ends listen, if it is still reading; it fails only if the stream is gone
 	<-listened
-	if why == "" {
-		why = dropped
+	if why == "" || (why == whyGone && dropped != "") {
+		why = dropped // what broke the stream says more than its end
+	}
+	if why == "" && g.handOver {
+		if err := g.handRecordOver(w, rc); err != nil {
+			why = "grandma could not hand over her record of the call: " + err.Error()
+		}
 	}
 	if why != "" {
 		w.Header().Set(http.TrailerPrefix+TrailerHangUp, why)
 	}
+	return why
+}
+
+// errOutlasted ends a call that lasts longer than its limit.
+var errOutlasted = errors.New("the call outlasted its script")
+
+// whyGone is why she hangs up when the call's context ends.
+const whyGone = "grandma had to go"
+
+// gone says why speak stopped when ctx ended: the call's limit, or grandma
+// had to go (the call, or the server, is over).
+func (g *Grandma) gone(ctx context.Context) string {
+	if errors.Is(context.Cause(ctx), errOutlasted) {
+		return fmt.Sprintf("the call outlasted its script (%v at most)", g.callLimit.Round(time.Millisecond))
+	}
+	return whyGone
+}
+
+// heardOne counts a line heard, on any stream, and says whether she may
+// hear it: a call says at most maxLines.
+func (g *Grandma) heardOne() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lines++
+	return g.maxLines == 0 || g.lines <= g.maxLines
+}
+
+// tooMany is why she stops hearing a call that says too many lines.
+func (g *Grandma) tooMany() string {
+	return fmt.Sprintf("a call says at most %d lines", g.maxLines)
+}
+
+// handRecordOver ends her record of the call and says it as a last line of
+// the call's stream, for a grandchild elsewhere to show her side too.
+func (g *Grandma) handRecordOver(w io.Writer, rc *http.ResponseController) error {
+	record, err := wire.EncodeRecord(g.rec.Finish(), wire.Facts{Connections: 1, Latency: g.latency})
+	if err != nil {
+		return err
+	}
+	return g.say(w, rc, utterance{id: timeline.NoMsg, text: string(record)})
 }
 
 // listen is the only reader of the call's stream. It hears each of the
@@ -131,7 +238,7 @@ func (g *grandma) takeCall(w http.ResponseWriter, r *http.Request) {
 // speak, unless speak has ended (spoken is closed); it stops after the
 // goodbye. It closes heard as it returns why the call ended: "" after the
 // goodbye, or when speak ended it.
-func (g *grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseController, heard chan<- heardLine, spoken <-chan struct{}) string {
+func (g *Grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseController, heard chan<- heardLine, spoken <-chan struct{}) string {
 	defer close(heard)
 	hand := func(h heardLine) bool {
 		select {
@@ -160,6 +267,9 @@ func (g *grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseC
 		case err != nil:
 			return err.Error()
 		}
+		if !g.heardOne() {
+			return g.tooMany()
+		}
 		m, err := g.ear.hear(ctx, text)
 		if err != nil {
 			return "grandma did not expect that line"
@@ -187,7 +297,7 @@ func (g *grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseC
 // remembers it, and returns "" once she has said her farewell, or when
 // listen has ended the call (it says why). Otherwise it returns why it
 // ended the call.
-func (g *grandma) speak(ctx context.Context, w io.Writer, rc *http.ResponseController, heard <-chan heardLine) string {
+func (g *Grandma) speak(ctx context.Context, w io.Writer, rc *http.ResponseController, heard <-chan heardLine) string {
 	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
 	sentence := time.NewTimer(0)
@@ -242,15 +352,15 @@ func (g *grandma) speak(ctx context.Context, w io.Writer, rc *http.ResponseContr
 				return "grandma could not speak: " + err.Error()
 			}
 		case <-ctx.Done():
-			return "grandma had to go"
+			return g.gone(ctx)
 		}
 	}
 }
 
-// hearUrgent hears one urgent line on a stream of its own and answers it on
+// ServeUrgent hears one urgent line on a stream of its own and answers it on
 // that stream at once: with her reply, or with 204 if she has none. The
 // stream carries that one line; any other line belongs on the call's.
-func (g *grandma) hearUrgent(w http.ResponseWriter, r *http.Request) {
+func (g *Grandma) ServeUrgent(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	if err := rc.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
 		http.Error(w, "grandma cannot time your silence", http.StatusInternalServerError)
@@ -276,6 +386,10 @@ func (g *grandma) hearUrgent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("only an urgent line goes on a stream of its own; say this one on the call's stream (POST %s)", Path), http.StatusBadRequest)
 		return
 	}
+	if !g.heardOne() {
+		http.Error(w, g.tooMany(), http.StatusTooManyRequests)
+		return
+	}
 	if _, err := g.ear.hear(r.Context(), text); err != nil {
 		http.Error(w, "grandma did not expect that line", http.StatusBadRequest)
 		return
@@ -294,15 +408,19 @@ func (g *grandma) hearUrgent(w http.ResponseWriter, r *http.Request) {
 
 // say writes one line on a stream and flushes it onto the connection,
 // holding her mouth: the flush returns once the frame is written, so a
-// line she says next, on any stream, crosses after it.
-func (g *grandma) say(w io.Writer, rc *http.ResponseController, u utterance) error {
+// line she says next, on any stream, crosses after it. A line that is no
+// message of the call (her record, timeline.NoMsg) is not recorded.
+func (g *Grandma) say(w io.Writer, rc *http.ResponseController, u utterance) error {
 	g.mouth.Lock()
 	defer g.mouth.Unlock()
 	if err := rc.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
 		return err
 	}
-	g.rec.Sent(u.id)
-	if _, err := io.WriteString(w, u.text+"\n"); err != nil {
+	g.rec.Sent(u.id) // of timeline.NoMsg, nothing
+	// One Write: net/http sends a long line in one piece (a chunk, or
+	// DATA frames of the largest size), where WriteString would cut it
+	// at its buffer's size.
+	if _, err := w.Write([]byte(u.text + "\n")); err != nil {
 		return err
 	}
 	if err := rc.Flush(); err != nil {

@@ -8,7 +8,10 @@
 // is a request and its response, each sent whenever its side likes, and
 // the streams of a connection interleave, so nothing waits for a stream to
 // end. Only the standard library is used (net/http's Protocols, Go 1.24+,
-// and Transport.NewClientConn, Go 1.26).
+// and Transport.NewClientConn, Go 1.26): grandma's server speaks HTTP/2
+// with prior knowledge beside HTTP/1.1 on one port (call.Protocols), in one
+// process as in duplexdemo serve, where the call's stream ends with her
+// record of the call, a last line after her farewell.
 //
 // Every wait on the timeline is measured: a grandchild's line is sent when
 // the HTTP/2 client takes it from her request body to write it on the
@@ -19,19 +22,26 @@ package h2
 import (
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 const (
+	// Prefix is where grandma takes HTTP/2 calls: the paths of both
+	// streams begin with it.
+	Prefix = "/h2/"
 	// Path is where the grandchild opens the call's stream.
-	Path = "/call"
-	// UrgentPath is where she opens a stream for one urgent line.
-	UrgentPath = "/urgent"
+	Path = Prefix + "call"
+	// UrgentPath is where she opens a stream for one urgent line, on the
+	// call's connection.
+	UrgentPath = Prefix + "urgent"
 	// TrailerHangUp is the trailer in which grandma says why she ended the
 	// call's stream before her farewell (a line too long, a grandchild gone
 	// silent): HTTP/2 resets a stream without a word, a trailer has one.
@@ -52,9 +62,10 @@ const (
 	// lines that crossed the connection before it to be heard on theirs
 	// (see ear): a moment, however busy the machine.
 	hearWait = time.Second
-	// maxStreams bounds the streams grandma lets one connection have open
-	// at once: a call needs two, the call's and an urgent line's.
-	maxStreams = 8
+	// remoteSlack multiplies the bounds on opening the connection and on
+	// grandma's first answer for a grandma elsewhere: a classroom server
+	// may be busy with hundreds of calls.
+	remoteSlack = 5
 )
 
 // Mode is the call over HTTP/2: what it is, and its two roles.
@@ -87,47 +98,73 @@ browser's.`,
   duplexdemo h2 --latency 150ms --pace 400ms
   duplexdemo h2 --json`,
 		},
-		Local: local,
+		Local:  local,
+		Remote: remote,
+		Facts:  streams,
 	}
 }
 
-// local sets up a call in this process: grandma behind call's server, and
-// the grandchild on one HTTP/2 connection that she opens herself.
+// local sets up a call in this process: grandma behind call's server, which
+// speaks HTTP/2 with prior knowledge (call.Protocols), and the grandchild on
+// one HTTP/2 connection that she opens herself.
 func local(s *call.Session) call.Roles {
-	g := &grandma{
+	g := &Grandma{
 		script:   s.Script,
 		rec:      s.Rec,
 		readWait: s.Silence(readWait),
 		ear:      newEar(s.Rec, timeline.Client),
 	}
+	kid := newGrandchild(s, hostPort(s.Addr()), 1)
+	return call.Roles{Grandma: g, Grandchild: kid.call, Facts: kid.facts}
+}
+
+// newGrandchild returns the grandchild, calling grandma at addr (host:port)
+// through the call's emulated link; slack multiplies her bounds on opening
+// the connection and on grandma's first answer.
+func newGrandchild(s *call.Session, addr string, slack time.Duration) *grandchild {
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true) // prior knowledge: HTTP/2 from the first byte, no HTTP/1.1 to fall back on
-	kid := &grandchild{
+	return &grandchild{
 		script: s.Script,
 		rec:    s.Rec,
 		transport: &http.Transport{
 			Protocols:             protocols,
 			DialContext:           s.DialContext,
-			ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip(),
+			ResponseHeaderTimeout: slack * (responseHeaderTimeout + s.RoundTrip()),
 			// No pings (SendPingTimeout): they would add bytes the call did
 			// not need; a silent grandma is caught by readWait instead.
 			HTTP2: &http.HTTP2Config{WriteByteTimeout: writeWait + s.RoundTrip()},
 		},
-		addr:     hostPort(s.Addr()),
-		dialWait: dialTimeout + s.RoundTrip(),
+		addr:     addr,
+		dialWait: slack * (dialTimeout + s.RoundTrip()),
 		readWait: s.Silence(readWait),
 		ear:      newEar(s.Rec, timeline.Server),
 		streams:  new(atomic.Int64),
 	}
-	return call.Roles{
-		Grandma:    &priorKnowledge{h2: g, idle: s.Silence(call.IdleTimeout)},
+}
+
+// remote sets up the grandchild's side of a call to grandma at base: the
+// call's stream carries the protocol version (a header), the script and the
+// call's id (its query), and ends with grandma's record of the call, a last
+// line after her farewell.
+func remote(s *call.Session, base string) call.RemoteRoles {
+	id := wire.NewCallID()
+	q := wire.ScriptQuery(s.Script)
+	q.Set(wire.QueryCall, id)
+	kid := newGrandchild(s, hostPort(strings.TrimPrefix(base, "http://")), remoteSlack)
+	kid.remote = &elsewhere{query: q.Encode()}
+	return call.RemoteRoles{
 		Grandchild: kid.call,
+		Record:     kid.remote.record,
+		HandOver:   newHandOverWatch,
 		Facts:      kid.facts,
+		CallID:     id,
 	}
 }
 
 // hostPort returns addr with a port: an in-memory listener's address
-// (internal/pipenet) has none, and HTTP's default stands in for it.
+// (internal/pipenet) has none, nor a server's URL on the default port, and
+// HTTP's default stands in for it.
 func hostPort(addr string) string {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return net.JoinHostPort(addr, "80")
@@ -135,8 +172,34 @@ func hostPort(addr string) string {
 	return addr
 }
 
+// factStreams is the fact of the HTTP/2 streams a call opened.
+func factStreams(n int) []result.Fact {
+	return []result.Fact{{Key: "streams", Title: "HTTP/2 streams", Value: float64(n), Compared: true}}
+}
+
 // facts counts the HTTP/2 streams the call opened: each request the
 // grandchild made whose headers went on the connection is one.
 func (c *grandchild) facts(*timeline.Timeline) []result.Fact {
-	return []result.Fact{{Key: "streams", Title: "HTTP/2 streams", Value: float64(c.streams.Load()), Compared: true}}
+	return factStreams(int(c.streams.Load()))
+}
+
+// streams counts the HTTP/2 streams of a call from its timeline, for a call
+// whose grandchild was elsewhere: the call's, once she has said a line on
+// it, and one for each urgent line she said.
+func streams(tl *timeline.Timeline) []result.Fact {
+	var onCall bool
+	n := 0
+	for _, m := range tl.Messages {
+		switch {
+		case m.From != timeline.Client || !m.Sent:
+		case (story.Script{}).Urgent(m.Label):
+			n++
+		default:
+			onCall = true
+		}
+	}
+	if onCall {
+		n++
+	}
+	return factStreams(n)
 }

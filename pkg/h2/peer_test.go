@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -39,28 +41,72 @@ func dialH2(t *testing.T, addr string) *http.ClientConn {
 	return conn
 }
 
-// grandmaServer serves grandma alone on loopback as a call does, an
-// HTTP/1.1 server in front and HTTP/2 behind priorKnowledge; served is
-// closed once the connection's handler has returned, with every stream's.
-// The test plays the grandchild by hand on conn.
+// grandmaServer serves grandma alone on loopback as a call does, HTTP/1.1
+// and HTTP/2 with prior knowledge on one port (call.Protocols); served is
+// closed once the test's connection has closed and every stream's handler
+// has returned. The test plays the grandchild by hand on conn.
 func grandmaServer(t *testing.T, readWait time.Duration) (srv *httptest.Server, rec *timeline.Recorder, conn *http.ClientConn, served <-chan struct{}) {
 	t.Helper()
 	rec = timeline.NewRecorder(nil)
-	g := &grandma{script: testScript(t), rec: rec, readWait: readWait, ear: newEar(rec, timeline.Client)}
-	done := make(chan struct{})
-	var once atomic.Bool
-	h := &priorKnowledge{h2: g, idle: time.Minute}
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.Method == "PRI" && once.CompareAndSwap(false, true) {
-			close(done)
+	g := &Grandma{script: testScript(t), rec: rec, readWait: readWait, ear: newEar(rec, timeline.Client)}
+	h := &handlers{h: g, done: make(chan struct{})}
+	srv = httptest.NewUnstartedServer(h)
+	srv.Config.Protocols = call.Protocols()
+	srv.Config.HTTP2 = call.HTTP2()
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			h.closed()
 		}
-	}))
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		srv.Close()
 		rec.Finish()
 	})
-	return srv, rec, dialH2(t, srv.Listener.Addr().String()), done
+	return srv, rec, dialH2(t, srv.Listener.Addr().String()), h.done
+}
+
+// handlers runs h for each stream, and closes done once the first
+// connection has closed and no handler runs.
+type handlers struct {
+	h       http.Handler
+	mu      sync.Mutex
+	running int
+	over    bool // the connection has closed
+	done    chan struct{}
+}
+
+func (hs *handlers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hs.mu.Lock()
+	hs.running++
+	hs.mu.Unlock()
+	defer func() {
+		hs.mu.Lock()
+		defer hs.mu.Unlock()
+		if hs.running--; hs.running == 0 && hs.over {
+			hs.finish()
+		}
+	}()
+	hs.h.ServeHTTP(w, r)
+}
+
+// closed is told that a connection has closed.
+func (hs *handlers) closed() {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.over = true
+	if hs.running == 0 {
+		hs.finish()
+	}
+}
+
+// finish closes done, once.
+func (hs *handlers) finish() {
+	select {
+	case <-hs.done:
+	default:
+		close(hs.done)
+	}
 }
 
 // sent records a grandchild's line as sent, so that grandma can hear it,
@@ -182,7 +228,8 @@ func waitServed(t *testing.T, served <-chan struct{}) {
 // with a status that says why.
 func TestGrandmaRefusesBadStreams(t *testing.T) {
 	srv, rec, conn, _ := grandmaServer(t, readWait)
-	// HTTP/1.1 is refused: she speaks HTTP/2 with prior knowledge only.
+	// HTTP/1.1 is refused, on the same port: she speaks HTTP/2 with prior
+	// knowledge only.
 	resp, err := srv.Client().Post(srv.URL+Path, "text/plain", strings.NewReader(story.Question+"\n"))
 	if err != nil {
 		t.Fatal(err)

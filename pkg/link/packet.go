@@ -12,6 +12,10 @@ import (
 // socket: the largest UDP payload there is.
 const maxDatagram = 64 << 10
 
+// drainWait is how long Drain keeps reading a lingering socket for the
+// datagrams that have arrived: on loopback they are in its buffer already.
+const drainWait = 20 * time.Millisecond
+
 // PacketConn is a datagram socket behind the emulated link, the UDP
 // counterpart of Wrap's connection. As there, the wrapped end (the
 // grandchild's, in this project) carries the whole delay: a datagram it
@@ -32,7 +36,11 @@ type PacketConn struct {
 	written, read          atomic.Int64 // payload bytes, each way
 	sentGrams, readGrams   atomic.Int64 // datagrams, each way
 	closeOnce              sync.Once
-	readDone, writeDone    chan struct{} // closed when each pump ends; nil without a latency
+	direct                 bool          // no latency and no lingering: no pumps, the real socket used as it is
+	linger                 bool          // Close leaves the real socket open, still counting, until Drain
+	realClose              sync.Once     // closes the real socket
+	realErr                error         // what closing the real socket returned
+	readDone, writeDone    chan struct{} // closed when each pump ends; nil when direct
 	outSignal              chan struct{} // wakes writePump
 	mu                     sync.Mutex
 	changed                chan struct{} // closed and replaced when a reader may look again
@@ -56,14 +64,58 @@ type datagram struct {
 // counts datagrams, and starts no goroutine; otherwise two serve it (see
 // delayedConn), and both have ended when Close returns.
 func WrapPacket(c net.PacketConn, latency time.Duration, onClose func()) *PacketConn {
-	pc := &PacketConn{PacketConn: c, latency: max(latency, 0), onClose: onClose, changed: make(chan struct{})}
-	if pc.latency > 0 {
+	return wrapPacket(c, latency, onClose, false)
+}
+
+// WrapLingering is WrapPacket for a socket whose Close leaves the real
+// socket open behind it, still reading and counting, never delivering:
+// the datagrams that still arrive once its owner is done (a peer's last
+// acknowledgements, its answer to a CONNECTION_CLOSE) crossed the link as
+// surely as the others, and a capture on the wire counts them. Drain ends
+// the lingering. Its two goroutines run at any latency, 0 too.
+func WrapLingering(c net.PacketConn, latency time.Duration, onClose func()) *PacketConn {
+	return wrapPacket(c, latency, onClose, true)
+}
+
+func wrapPacket(c net.PacketConn, latency time.Duration, onClose func(), linger bool) *PacketConn {
+	pc := &PacketConn{PacketConn: c, latency: max(latency, 0), onClose: onClose, changed: make(chan struct{}), linger: linger}
+	pc.direct = pc.latency == 0 && !linger
+	if !pc.direct {
 		pc.readDone, pc.writeDone = make(chan struct{}), make(chan struct{})
 		pc.outSignal = make(chan struct{}, 1)
 		go pc.readPump()
 		go pc.writePump()
 	}
 	return pc
+}
+
+// closeReal closes the real socket, once.
+func (c *PacketConn) closeReal() error {
+	c.realClose.Do(func() { c.realErr = c.PacketConn.Close() })
+	return c.realErr
+}
+
+// Drain ends a lingering socket (WrapLingering) that its owner has
+// closed: it counts the datagrams that have arrived, for a moment, then
+// closes the real socket, and returns once its goroutines have ended. On
+// any other socket, or one still open, it does nothing.
+func (c *PacketConn) Drain() error {
+	c.mu.Lock()
+	lingering := c.linger && c.closed
+	c.mu.Unlock()
+	if !lingering {
+		return nil
+	}
+	// The deadline ends the read pump once the socket's buffer is empty.
+	if err := c.PacketConn.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
+		_ = c.closeReal()
+		<-c.readDone
+		return err
+	}
+	<-c.readDone
+	err := c.closeReal()
+	<-c.writeDone
+	return err
 }
 
 // BytesWritten returns the payload bytes of the datagrams the wrapped end
@@ -108,7 +160,7 @@ func (c *PacketConn) notifyLocked() {
 // socket is closed. As on a real socket, a datagram longer than p is cut
 // to fit, and the rest of it is lost.
 func (c *PacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	if c.latency == 0 {
+	if c.direct {
 		n, addr, err := c.PacketConn.ReadFrom(p)
 		if err == nil {
 			c.read.Add(int64(n))
@@ -177,7 +229,9 @@ func (c *PacketConn) readPump() {
 		if err == nil {
 			c.read.Add(int64(n))
 			c.readGrams.Add(1)
-			c.in = append(c.in, datagram{due: due, data: append([]byte(nil), buf[:n]...), addr: addr})
+			if !c.closed { // a lingering socket counts what arrives, and keeps none of it
+				c.in = append(c.in, datagram{due: due, data: append([]byte(nil), buf[:n]...), addr: addr})
+			}
 		} else {
 			c.inErr, c.inErrDue = err, due
 		}
@@ -193,7 +247,7 @@ func (c *PacketConn) readPump() {
 // latency, and returns at once. An error writing an earlier datagram is
 // returned instead.
 func (c *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if c.latency == 0 {
+	if c.direct {
 		n, err := c.PacketConn.WriteTo(p, addr)
 		if err == nil {
 			c.written.Add(int64(n))
@@ -270,7 +324,7 @@ func (c *PacketConn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t
 
 // SetReadDeadline bounds ReadFrom, as net.PacketConn requires.
 func (c *PacketConn) SetReadDeadline(t time.Time) error {
-	if c.latency == 0 {
+	if c.direct {
 		return c.PacketConn.SetReadDeadline(t)
 	}
 	c.mu.Lock()
@@ -283,7 +337,7 @@ func (c *PacketConn) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline bounds WriteTo without a latency; behind one, WriteTo
 // queues and never blocks, and the deadline is ignored.
 func (c *PacketConn) SetWriteDeadline(t time.Time) error {
-	if c.latency == 0 {
+	if c.direct {
 		return c.PacketConn.SetWriteDeadline(t)
 	}
 	return nil
@@ -298,10 +352,12 @@ func (c *PacketConn) closing() {
 }
 
 // Close lets the datagrams already in flight reach the real socket, as
-// they would on a real link, then closes it. It returns once both pumps
-// have ended: at most the latency plus a short grace after it is called.
+// they would on a real link, then closes it (a lingering socket's is left
+// open until Drain). It returns once the write pump has ended, and the
+// read pump too unless it lingers: at most the latency plus a short grace
+// after it is called.
 func (c *PacketConn) Close() error {
-	if c.latency == 0 {
+	if c.direct {
 		c.closing()
 		return c.PacketConn.Close()
 	}
@@ -328,7 +384,10 @@ func (c *PacketConn) Close() error {
 	case <-t.C:
 	}
 	t.Stop()
-	err := c.PacketConn.Close()
+	if c.linger {
+		return nil
+	}
+	err := c.closeReal()
 	<-c.writeDone
 	<-c.readDone
 	return err
@@ -337,7 +396,7 @@ func (c *PacketConn) Close() error {
 // Abort closes c at once, dropping the datagrams still in flight, as when
 // a cable is pulled. It returns once both pumps have ended.
 func (c *PacketConn) Abort() error {
-	if c.latency == 0 {
+	if c.direct {
 		c.closing()
 		return c.PacketConn.Close()
 	}
@@ -351,7 +410,7 @@ func (c *PacketConn) Abort() error {
 	case c.outSignal <- struct{}{}:
 	default:
 	}
-	err := c.PacketConn.Close()
+	err := c.closeReal()
 	<-c.writeDone
 	<-c.readDone
 	return err

@@ -209,3 +209,57 @@ func TestPacketCloseDeliversInFlight(t *testing.T) {
 		t.Errorf("read after Abort: got %v, want net.ErrClosed", err)
 	}
 }
+
+// TestPacketLingers: a lingering socket, closed by its owner, still counts
+// the datagrams that arrive (a peer's last acknowledgements), delivers
+// none of them, and counts no more once drained; at every latency.
+func TestPacketLingers(t *testing.T) {
+	for _, latency := range []time.Duration{0, 30 * time.Millisecond} {
+		t.Run(fmt.Sprint(latency), func(t *testing.T) {
+			real, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed := 0
+			c := WrapLingering(real, latency, func() { closed++ })
+			peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			if _, err := c.WriteTo([]byte("bye"), peer.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := readDatagram(t, peer); got != "bye" {
+				t.Fatalf("the peer read %q", got)
+			}
+			if err := c.Close(); err != nil || closed != 1 {
+				t.Fatalf("Close: %v, onClose called %d times", err, closed)
+			}
+			if _, _, err := c.ReadFrom(make([]byte, 16)); !errors.Is(err, net.ErrClosed) {
+				t.Errorf("ReadFrom after Close: %v, want net.ErrClosed", err)
+			}
+			// The peer's last word arrives after the owner is done.
+			if _, err := peer.WriteTo([]byte("ack!"), real.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for c.BytesRead() < 4 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if err := c.Drain(); err != nil {
+				t.Fatal(err)
+			}
+			if c.BytesRead() != 4 || c.DatagramsRead() != 1 || c.BytesWritten() != 3 {
+				t.Errorf("counted %d bytes in %d datagrams in, %d out; want 4 in 1, and 3", c.BytesRead(), c.DatagramsRead(), c.BytesWritten())
+			}
+			if _, err := peer.WriteTo([]byte("late"), real.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			if c.BytesRead() != 4 {
+				t.Errorf("a drained socket counted %d bytes; want the 4 before it was drained", c.BytesRead())
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package rawtcp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,10 @@ type grandchild struct {
 	closeWait time.Duration
 	// progress follows the story as she hears it.
 	progress *story.Progress
+	// remote is set when grandma is elsewhere (duplexdemo serve): the
+	// connection must be switched to lines first, and her record of the
+	// call follows her farewell.
+	remote *elsewhere
 }
 
 func (c *grandchild) want(label, text, reason string) utterance {
@@ -42,10 +47,11 @@ var (
 )
 
 // call places the call. It wants the question at once, while the TCP
-// connection is still opening, and each later line when the script says
-// (think); it speaks from this goroutine, the only writer, while listen
-// reads on another, the only reader, and hangs up once grandma has said
-// her farewell and shut her side of the connection.
+// connection is still opening (and, to a grandma elsewhere, being switched
+// to lines), and each later line when the script says (think); it speaks
+// from this goroutine, the only writer, while listen reads on another, the
+// only reader, and hangs up once grandma has said her farewell and shut
+// her side of the connection.
 func (c *grandchild) call(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -69,12 +75,21 @@ func (c *grandchild) call(ctx context.Context) error {
 		return fmt.Errorf("calling grandma: %w", err)
 	}
 	defer conn.Close()
+	var r *bufio.Reader
+	if c.remote != nil {
+		if r, err = c.remote.upgrade(ctx, conn, c.remote.upgradeWait); err != nil {
+			return err
+		}
+		c.rec.Record(timeline.Client, timeline.KindConnect, "grandma switched the connection to lines")
+	} else {
+		r = newLineReader(conn)
+	}
 
 	var listenErr error
 	listened := make(chan struct{})
 	go func() {
 		defer close(listened)
-		listenErr = c.listen(conn)
+		listenErr = c.listen(conn, r)
 	}()
 	err = c.speak(ctx, conn, wants, listened)
 	_ = conn.Close() // ends listen, if grandma has not already
@@ -146,15 +161,26 @@ func (c *grandchild) hangUp(ctx context.Context, conn net.Conn, listened <-chan 
 	}
 }
 
-// listen is the only goroutine that reads from conn. It hears each of
-// grandma's lines, her farewell last, and returns nil at the end of her
-// stream after the farewell.
-func (c *grandchild) listen(conn net.Conn) error {
-	r := newLineReader(conn)
+// listen is the only goroutine that reads from conn, through r. It hears
+// each of grandma's lines, her farewell last, keeps her record of the call
+// if she is elsewhere, and returns nil at the end of her stream after the
+// farewell.
+func (c *grandchild) listen(conn net.Conn, r *bufio.Reader) error {
 	farewell := false
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(c.readWait)); err != nil {
+		if err := setReadDeadline(conn, c.readWait); err != nil {
 			return fmt.Errorf("hearing grandma: %w", err)
+		}
+		if farewell && c.remote != nil && c.remote.log == nil {
+			rec, err := readRecord(r)
+			switch {
+			case errors.Is(err, io.EOF):
+				return nil // without her record: RunRemote says so
+			case err != nil:
+				return fmt.Errorf("hearing grandma's record of the call: %w", err)
+			}
+			c.remote.log = rec
+			continue
 		}
 		text, err := readLine(r)
 		switch {

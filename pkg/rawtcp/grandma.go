@@ -12,12 +12,19 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 // Grandma answers calls on bare TCP. She tells her story at her own pace,
 // answers an interruption the moment she hears it, and says her
 // afterthought when she thinks of it: nobody has to ask first, because
 // nothing but her own writer decides when she writes.
+//
+// Mode's local role makes one for a call in this process. NewGrandma makes
+// one for a call from a grandchild elsewhere (duplexdemo serve): she records
+// on a clock of her own, bounds the call by its script whatever the
+// grandchild does, and hands her record of the call over as one last line
+// after her farewell, before her half-close.
 type Grandma struct {
 	script story.Script
 	rec    *timeline.Recorder
@@ -26,6 +33,58 @@ type Grandma struct {
 	// closeWait bounds how long she reads on, after her farewell and her
 	// half-close, for the grandchild's end of the stream.
 	closeWait time.Duration
+	// callLimit, if set, bounds the whole call.
+	callLimit time.Duration
+	// maxLines, if set, bounds the lines she hears in one call.
+	maxLines int
+	// handOver says she hands her record over after her farewell.
+	handOver bool
+	// latency is the emulated link on her side, for her record.
+	latency time.Duration
+}
+
+// Served is how a grandma for a grandchild elsewhere behaves on the
+// network.
+type Served struct {
+	// Latency is the emulated link on the server's side, which her waits
+	// allow for.
+	Latency time.Duration
+	// MaxLines bounds the lines one call may say to her; over it she hangs
+	// up. 0 sets no bound.
+	MaxLines int
+	// Silence bounds the time between two of the grandchild's lines; past
+	// it she hangs up. 0 allows the script's length, 10 s and a round trip
+	// of the link.
+	Silence time.Duration
+	// Limit bounds the whole call; past it she hangs up. 0 sets no bound.
+	Limit time.Duration
+	// CloseWait bounds how long she reads on after her half-close for the
+	// grandchild's; 0 waits a second and a round trip of the link.
+	CloseWait time.Duration
+}
+
+// NewGrandma returns grandma for one call from a grandchild elsewhere, who
+// asked for script s. rec must be her own recorder
+// (timeline.NewSideRecorder for the server, with the script's labels).
+// ServeConn takes the call.
+func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
+	g := &Grandma{
+		script:    s,
+		rec:       rec,
+		readWait:  o.Silence,
+		closeWait: o.CloseWait,
+		callLimit: o.Limit,
+		maxLines:  o.MaxLines,
+		handOver:  true,
+		latency:   o.Latency,
+	}
+	if g.readWait == 0 {
+		g.readWait = readWait + s.GoodbyeAt + 2*o.Latency
+	}
+	if g.closeWait == 0 {
+		g.closeWait = closeWait + 2*o.Latency
+	}
+	return g
 }
 
 // heardLine is what grandma's reader hands her writer: the label of a line
@@ -58,9 +117,15 @@ func (g *Grandma) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// serveCall takes one call on conn, and closes conn when it is over or
-// when ctx ends. It says how the call ended: "ok" when it ended with her
+// ServeConn takes one call on conn, a connection switched to lines
+// (Switch), and closes conn when the call is over or when ctx ends. conn
+// should half-close (CloseWrite); where it cannot, she closes it after her
+// farewell. It says how the call ended: "ok" when it ended with her
 // farewell, and otherwise why it ended ("dropped: ...", "cut: ...").
+func (g *Grandma) ServeConn(ctx context.Context, conn net.Conn) string { return g.serveCall(ctx, conn) }
+
+// serveCall takes one call on conn, and closes conn when it is over or
+// when ctx ends. It says how the call ended, as ServeConn does.
 func (g *Grandma) serveCall(ctx context.Context, conn net.Conn) string {
 	defer conn.Close()
 	defer context.AfterFunc(ctx, func() { _ = conn.Close() })() // cut, whatever either side is doing
@@ -110,8 +175,9 @@ func (g *Grandma) listen(conn net.Conn, heard chan<- heardLine, spoken <-chan st
 	}
 	r := newLineReader(conn)
 	bye := false
+	lines := 0
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
+		if err := setReadDeadline(conn, g.readWait); err != nil {
 			return err.Error()
 		}
 		text, err := readLine(r)
@@ -123,6 +189,9 @@ func (g *Grandma) listen(conn net.Conn, heard chan<- heardLine, spoken <-chan st
 		}
 		if bye {
 			return "a line after the goodbye"
+		}
+		if lines++; g.maxLines > 0 && lines > g.maxLines {
+			return fmt.Sprintf("too many lines: a call says at most %d", g.maxLines)
 		}
 		m, err := g.rec.Heard(timeline.Client, text)
 		if err != nil {
@@ -165,10 +234,18 @@ func (g *Grandma) readFailure(err error) string {
 // speak is the only goroutine that writes to conn. It tells the story one
 // sentence every Pace, says each reply the moment listen hands it over,
 // says the afterthought when grandma remembers it, and answers the goodbye
-// with her farewell and a half-close.
+// with her farewell (and her record, for a grandchild elsewhere) and a
+// half-close. With a call limit, she hangs up when the call outlasts it,
+// whatever the grandchild does.
 func (g *Grandma) speak(ctx context.Context, conn net.Conn, heard <-chan heardLine) (outcome string) {
 	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
+	var over <-chan time.Time
+	if g.callLimit > 0 {
+		t := time.NewTimer(g.callLimit)
+		defer t.Stop()
+		over = t.C
+	}
 	// failed says why a write failed.
 	failed := func(err error) string {
 		if ctx.Err() != nil {
@@ -211,6 +288,11 @@ func (g *Grandma) speak(ctx context.Context, conn net.Conn, heard <-chan heardLi
 				if err := g.say(conn, h.reply); err != nil {
 					return failed(err)
 				}
+				if g.handOver {
+					if err := g.handRecordOver(conn); err != nil {
+						return failed(err)
+					}
+				}
 				hangUp(conn)
 				return "ok"
 			default:
@@ -235,10 +317,22 @@ func (g *Grandma) speak(ctx context.Context, conn net.Conn, heard <-chan heardLi
 			if err := afterthoughtDue(); err != nil {
 				return failed(err)
 			}
+		case <-over:
+			return fmt.Sprintf("dropped: the call outlasted its script (%v at most)", g.callLimit.Round(time.Millisecond))
 		case <-ctx.Done():
 			return "cut: grandma had to go"
 		}
 	}
+}
+
+// handRecordOver ends her record of the call and writes it as one line of
+// JSON after her farewell, for a grandchild elsewhere to show her side too.
+func (g *Grandma) handRecordOver(conn net.Conn) error {
+	rec, err := wire.EncodeRecord(g.rec.Finish(), wire.Facts{Connections: 1, Latency: g.latency})
+	if err != nil {
+		return err
+	}
+	return writeRecord(conn, rec)
 }
 
 // hangUp shuts grandma's side of the connection once her farewell is

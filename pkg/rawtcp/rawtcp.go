@@ -17,16 +17,20 @@ package rawtcp
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
 const (
@@ -39,6 +43,14 @@ const (
 	// for the peer's end of the stream before closing anyway; one round
 	// trip of the emulated link is added to it.
 	closeWait = time.Second
+	// upgradeWait bounds, for a grandma elsewhere, asking her to switch the
+	// connection to lines and reading her answer, beyond one round trip of
+	// the emulated link.
+	upgradeWait = 5 * time.Second
+	// remoteSlack multiplies the upgrade's and the goodbye's bounds for a
+	// grandma elsewhere: a classroom server may be busy with hundreds of
+	// calls, and hands over her record after her farewell.
+	remoteSlack = 5
 )
 
 // Mode is the raw TCP call: what it is, and its two roles. A line longer
@@ -64,13 +76,21 @@ both directions at once: grandma's story streams down while the
 grandchild's interruption travels up, and her afterthought is simply said.
 A walkie-talkie is what a protocol's rules make of it, not the cable.
 The call ends with a half-close: after her farewell grandma shuts her
-side of the connection, so that the grandchild hears it to the end.`,
+side of the connection, so that the grandchild hears it to the end.
+
+Against duplexdemo serve (--server), which serves everything on one
+port, the connection must first be asked for: one HTTP/1.1 request that
+asks to switch it to lines (Upgrade: duplexdemo-lines), answered
+101 Switching Protocols. So a call there costs the TCP handshake and
+that round trip before the first line; in this process, the handshake
+alone. After the 101 nothing but lines crosses, as here.`,
 			Example: `  duplexdemo tcp
   duplexdemo tcp --latency 150ms --pace 400ms
   duplexdemo tcp --speed 4 --color never
   duplexdemo tcp --json`,
 		},
-		Local: local,
+		Local:  local,
+		Remote: remote,
 	}
 }
 
@@ -93,6 +113,49 @@ func local(s *call.Session) call.Roles {
 		closeWait: closeWait + s.RoundTrip(),
 	}
 	return call.Roles{Serve: g.Serve, Grandchild: kid.call}
+}
+
+// remote sets up the grandchild's side of a call to grandma at base: the
+// connection is switched to lines by one HTTP request that carries the
+// script, and her record of the call arrives as one last line after her
+// farewell.
+func remote(s *call.Session, base string) call.RemoteRoles {
+	id := wire.NewCallID()
+	q := wire.ScriptQuery(s.Script)
+	q.Set(wire.QueryCall, id)
+	r := &elsewhere{
+		url:         base + Path + "?" + q.Encode(),
+		upgradeWait: remoteSlack * (upgradeWait + s.RoundTrip()),
+	}
+	kid := &grandchild{
+		script:    s.Script,
+		rec:       s.Rec,
+		dial:      s.DialContext,
+		addr:      strings.TrimPrefix(base, "http://"),
+		readWait:  s.Silence(readWait),
+		closeWait: remoteSlack * (closeWait + s.RoundTrip()),
+		remote:    r,
+	}
+	return call.RemoteRoles{
+		Grandchild: func(ctx context.Context) error {
+			err := kid.call(ctx)
+			if errors.Is(err, errHungUpEarly) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("grandma at %s stopped mid-call (was duplexdemo serve stopped? its log says why): %w", base, err)
+			}
+			return err
+		},
+		Record:   func() []byte { return r.log },
+		HandOver: newHandOverWatch,
+		CallID:   id,
+	}
+}
+
+// elsewhere is what a call to a grandma elsewhere adds: where to ask her
+// to switch the connection to lines, and her record of the call.
+type elsewhere struct {
+	url         string // the upgrade's: base, Path and the script's query
+	upgradeWait time.Duration
+	log         []byte // written by listen only, read after the call
 }
 
 // utterance is a line someone wants to say, and the message it was
@@ -138,6 +201,55 @@ func writeLine(conn net.Conn, text string) error {
 	}
 	_, err := conn.Write(append([]byte(text), '\n'))
 	return err
+}
+
+// writeRecord writes grandma's record of the call (wire.EncodeRecord: one
+// line of JSON, at most wire.MaxRecord bytes) and its newline in one
+// write, bounded by writeWait. Only grandma's writer may call it.
+func writeRecord(conn net.Conn, rec []byte) error {
+	if bytes.IndexByte(rec, '\n') >= 0 || len(rec) > wire.MaxRecord || !bytes.HasPrefix(rec, []byte(wire.RecordPrefix)) {
+		return fmt.Errorf("grandma's record is not one line of at most %d bytes starting %s", wire.MaxRecord, wire.RecordPrefix)
+	}
+	if err := conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	_, err := conn.Write(append(rec, '\n'))
+	return err
+}
+
+// readRecord reads grandma's record of the call, a line of at most
+// wire.MaxRecord bytes starting with wire.RecordPrefix, and returns it
+// without its newline. The end of the stream before it is io.EOF.
+func readRecord(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		b, err := r.ReadSlice('\n')
+		line = append(line, b...)
+		switch {
+		case len(line) > wire.MaxRecord+1:
+			return nil, fmt.Errorf("her record is over %d bytes", wire.MaxRecord)
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(line) > 0:
+			return nil, io.ErrUnexpectedEOF
+		case err != nil:
+			return nil, err
+		case !bytes.HasPrefix(line, []byte(wire.RecordPrefix)):
+			return nil, fmt.Errorf("grandma said %q after her farewell; only her record of the call may follow it", line[:len(line)-1])
+		}
+		return line[:len(line)-1], nil
+	}
+}
+
+// setReadDeadline bounds the next read from conn by d. An in-memory pipe
+// refuses a deadline once its peer has closed (io.ErrClosedPipe), though
+// what the peer wrote before is read, then the end of the stream: the read
+// says so at once, and needs no bound.
+func setReadDeadline(conn net.Conn, d time.Duration) error {
+	if err := conn.SetReadDeadline(time.Now().Add(d)); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		return err
+	}
+	return nil
 }
 
 // closeWrite half-closes conn, if it can: the peer reads what was written,

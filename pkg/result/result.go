@@ -61,7 +61,7 @@ type Result struct {
 
 // ConnBytes is one connection's bytes, counted where they crossed the
 // emulated link, indexed by the side that sent them, and the grandchild's
-// port, when it was a TCP connection (0 otherwise), for matching it with a
+// port, TCP or UDP (0 on a network without ports), for matching it with a
 // packet capture.
 type ConnBytes struct {
 	ClientPort int

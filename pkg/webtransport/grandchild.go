@@ -2,10 +2,13 @@ package webtransport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -25,7 +28,8 @@ type grandchild struct {
 	script  story.Script
 	rec     *timeline.Recorder
 	session *call.Session
-	grandma *answering
+	// reach finds grandma: where she answers, and how to know her.
+	reach func(ctx context.Context) (target, error)
 	// readWait bounds the silence between two of grandma's lines.
 	readWait time.Duration
 	// closeWait bounds the wait for grandma's farewell after goodbye.
@@ -93,21 +97,44 @@ func (c *grandchild) call(ctx context.Context) error {
 	return err
 }
 
-// dial waits for grandma's number and certificate, opens the grandchild's
+// target is where grandma answers: her UDP address, the session's URL,
+// and the TLS configuration that knows her certificate.
+type target struct {
+	addr net.Addr
+	url  string
+	tls  *tls.Config
+}
+
+// reachLocal waits for a grandma in this process to answer, and returns
+// where she does.
+func reachLocal(a *answering) func(ctx context.Context) (target, error) {
+	return func(ctx context.Context) (target, error) {
+		select {
+		case <-a.ready:
+		case <-ctx.Done():
+			return target{}, ctx.Err()
+		}
+		if a.err != nil {
+			return target{}, a.err
+		}
+		tlsConf := pinned(a.cert)
+		tlsConf.ServerName = "127.0.0.1"
+		return target{addr: a.addr, url: "https://" + a.addr.String() + Path, tls: tlsConf}, nil
+	}
+}
+
+// dial finds grandma's number and certificate, opens the grandchild's
 // UDP socket behind the emulated link, makes the QUIC connection (its
 // handshake: a round trip) and opens the WebTransport session on it (its
 // CONNECT request: another). closeAll closes the connection, its transport
 // and the socket, in that order, letting QUIC's CONNECTION_CLOSE cross.
 func (c *grandchild) dial(ctx context.Context) (_ *wt.Session, closeAll func(), err error) {
-	select {
-	case <-c.grandma.ready:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+	to, err := c.reach(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	if c.grandma.err != nil {
-		return nil, nil, c.grandma.err
-	}
-	pc, err := c.session.ListenPacket()
+	udp, _ := to.addr.(*net.UDPAddr) // nil: a socket on 127.0.0.1
+	pc, err := c.session.ListenPacket(udp)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,10 +159,9 @@ func (c *grandchild) dial(ctx context.Context) (_ *wt.Session, closeAll func(), 
 	}()
 	dctx, cancel := context.WithTimeout(ctx, c.handshake)
 	defer cancel()
-	tlsConf := pinned(c.grandma.cert)
-	tlsConf.ServerName = "127.0.0.1"
+	tlsConf := to.tls
 	tlsConf.NextProtos = []string{http3.NextProtoH3}
-	qconn, err = tr.Dial(dctx, c.grandma.addr, tlsConf, quicConfig(c.handshake, c.readWait))
+	qconn, err = tr.Dial(dctx, to.addr, tlsConf, quicConfig(c.handshake, c.readWait))
 	if err != nil {
 		return nil, nil, fmt.Errorf("calling grandma: the QUIC handshake failed: %w", err)
 	}
@@ -145,10 +171,10 @@ func (c *grandchild) dial(ctx context.Context) (_ *wt.Session, closeAll func(), 
 	if err != nil {
 		return nil, nil, fmt.Errorf("calling grandma: %w", err)
 	}
-	rsp, sess, err := cc.Dial(dctx, "https://"+c.grandma.addr.String()+Path, nil)
+	rsp, sess, err := cc.Dial(dctx, to.url, nil)
 	if err != nil {
 		if rsp != nil && rsp.StatusCode != http.StatusOK {
-			return nil, nil, fmt.Errorf("calling grandma: she answered %s", rsp.Status)
+			return nil, nil, fmt.Errorf("calling grandma: she answered %s", refusal(rsp))
 		}
 		return nil, nil, fmt.Errorf("calling grandma: opening the session: %w", err)
 	}
@@ -266,3 +292,31 @@ func (c *grandchild) facts(*timeline.Timeline) []result.Fact {
 		{Key: "datagrams_received", Title: "UDP datagrams received", Value: float64(c.socket.DatagramsRead())},
 	}
 }
+
+// refusal is grandma's status and the first line of her reason, when she
+// refuses a session. Her reason is waited for a moment at most: the
+// stream is reset when the connection closes, which ends the read.
+func refusal(rsp *http.Response) string {
+	if rsp.Body == nil {
+		return rsp.Status
+	}
+	read := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(rsp.Body, call.MaxLine))
+		why, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		read <- why
+	}()
+	t := time.NewTimer(refusalWait)
+	defer t.Stop()
+	select {
+	case why := <-read:
+		if why != "" {
+			return rsp.Status + ": " + why
+		}
+	case <-t.C:
+	}
+	return rsp.Status
+}
+
+// refusalWait bounds the wait for the reason of a refusal.
+const refusalWait = time.Second

@@ -34,7 +34,57 @@ type Grandma struct {
 	// handshake bounds QUIC's handshake and the wait for the session's
 	// stream; idle is QUIC's idle timeout.
 	handshake, idle time.Duration
+	// callLimit, if set, bounds the whole call; maxLines, if set, the
+	// lines she hears in one call.
+	callLimit time.Duration
+	maxLines  int
+	// handOver, if not nil, is given her record of the call once her
+	// farewell is said, for a grandchild elsewhere.
+	handOver func(*timeline.Timeline)
 }
+
+// Served is how a grandma for a grandchild elsewhere (duplexdemo serve)
+// behaves on the network.
+type Served struct {
+	// Latency is the emulated link on the server's side, which her waits
+	// allow for.
+	Latency time.Duration
+	// MaxLines bounds the lines one call may say to her; past it she hangs
+	// up (codeTooMany).
+	MaxLines int
+	// Silence bounds the time between two of the grandchild's lines, and
+	// Limit the whole call; past either she hangs up.
+	Silence, Limit time.Duration
+	// CloseWait bounds how long she waits, after her farewell, for the
+	// grandchild to close the session.
+	CloseWait time.Duration
+	// HandOver is given her record of the call once her farewell is said:
+	// duplexdemo serve hands it over at RecordPath.
+	HandOver func(*timeline.Timeline)
+}
+
+// NewGrandma returns grandma for one call from a grandchild elsewhere, who
+// asked for script s; rec must be her own recorder
+// (timeline.NewSideRecorder for the server, with the script's labels).
+// Talk takes the call.
+func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
+	return &Grandma{
+		script:    s,
+		rec:       rec,
+		readWait:  o.Silence,
+		closeWait: o.CloseWait,
+		handshake: handshakeTimeout + 2*o.Latency,
+		callLimit: o.Limit,
+		maxLines:  o.MaxLines,
+		handOver:  o.HandOver,
+	}
+}
+
+// Talk takes one session, opened by the grandchild, and returns how it
+// ended: "ok" after her farewell, otherwise why ("dropped: ...", "cut:
+// ..."). It hangs up when ctx ends, and returns once the session is
+// closed.
+func (g *Grandma) Talk(ctx context.Context, sess *wt.Session) string { return g.talk(ctx, sess) }
 
 // serve answers on a new UDP socket on 127.0.0.1 with a certificate made
 // now, tells a of both, and takes sessions until ctx ends. It returns once
@@ -178,6 +228,7 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 		}
 	}
 	r := newLineReader(l.str)
+	lines := 0
 	for {
 		if err := l.str.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
 			return err.Error()
@@ -195,6 +246,10 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 			return "the grandchild ended the stream without a goodbye"
 		case err != nil:
 			return err.Error()
+		}
+		if lines++; g.maxLines > 0 && lines > g.maxLines {
+			l.hangUp(codeTooMany, fmt.Sprintf("a call says at most %d lines", g.maxLines))
+			return "too many lines"
 		}
 		m, err := g.rec.Heard(timeline.Client, text)
 		if err != nil {
@@ -229,6 +284,12 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (outcome string) {
 	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
+	var over <-chan time.Time
+	if g.callLimit > 0 {
+		t := time.NewTimer(g.callLimit)
+		defer t.Stop()
+		over = t.C
+	}
 	sentence := time.NewTimer(0)
 	sentence.Stop() // started when she hears the question
 	defer sentence.Stop()
@@ -266,6 +327,9 @@ func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (o
 				if err := g.say(l.str, h.reply); err != nil {
 					return failed(err)
 				}
+				if g.handOver != nil {
+					g.handOver(g.rec.Finish())
+				}
 				// Her side of the stream ends with her farewell (a FIN).
 				if err := l.str.Close(); err != nil {
 					return failed(err)
@@ -293,6 +357,9 @@ func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (o
 			if err := afterthoughtDue(); err != nil {
 				return failed(err)
 			}
+		case <-over:
+			l.hangUp(codeOutlasted, fmt.Sprintf("a call lasts at most %v", g.callLimit.Round(time.Millisecond)))
+			return fmt.Sprintf("dropped: the call outlasted its script (%v at most)", g.callLimit.Round(time.Millisecond))
 		case <-ctx.Done():
 			l.hangUp(codeGoingAway, "grandma has to go")
 			return "cut: grandma had to go"

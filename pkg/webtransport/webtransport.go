@@ -47,6 +47,11 @@ import (
 const (
 	// Path is where grandma takes WebTransport sessions.
 	Path = "/call"
+	// InfoPath is where duplexdemo serve says, over HTTP on its TCP port,
+	// where its WebTransport is and which certificate is hers (Info), and
+	// RecordPath where she hands over her record of a call once it is over.
+	InfoPath   = "/webtransport/session"
+	RecordPath = "/webtransport/record"
 
 	// writeWait bounds one write; a peer that stops reading (QUIC's flow
 	// control stops the writer) is dropped.
@@ -68,6 +73,17 @@ const (
 	// hour before she answers: Chromium accepts a certificate pinned by
 	// serverCertificateHashes only if it is valid for at most 14 days.
 	certValidity = 13 * 24 * time.Hour
+	// renewBefore is how long before its end a certificate of a server
+	// that keeps running (duplexdemo serve) is replaced by a new one: a
+	// caller that has just been told its hash still finds it presented.
+	renewBefore = 24 * time.Hour
+	// maxCertValidity is the longest validity a pinned certificate may
+	// have, as Chromium requires of serverCertificateHashes.
+	maxCertValidity = 14 * 24 * time.Hour
+	// remoteSlack multiplies the handshake's and the goodbye's bounds for
+	// a grandma elsewhere: a classroom server may be busy with hundreds of
+	// calls, and hands over her record over HTTP after her farewell.
+	remoteSlack = 5
 )
 
 // Session error codes grandma closes a session with when she cannot go on;
@@ -78,6 +94,8 @@ const (
 	codeTooLong     wt.SessionErrorCode = 2 // a line over call.MaxLine
 	codeSilent      wt.SessionErrorCode = 3 // no line for too long
 	codeGoingAway   wt.SessionErrorCode = 4 // the call was stopped
+	codeTooMany     wt.SessionErrorCode = 5 // more lines than a call says
+	codeOutlasted   wt.SessionErrorCode = 6 // the call outlasted its script
 )
 
 // Mode is the call over WebTransport: what it is, and its two roles.
@@ -107,7 +125,8 @@ counted are the UDP payloads that crossed it: QUIC's packets, encrypted.`,
   duplexdemo webtransport --latency 150ms --pace 400ms
   duplexdemo webtransport --json`,
 		},
-		Local: local,
+		Local:  local,
+		Remote: remote,
 	}
 }
 
@@ -134,7 +153,7 @@ func roles(s *call.Session, answered *answering) call.Roles {
 		script:    s.Script,
 		rec:       s.Rec,
 		session:   s,
-		grandma:   answered,
+		reach:     reachLocal(answered),
 		readWait:  s.Silence(readWait),
 		closeWait: closeWait + s.RoundTrip(),
 		handshake: handshakeTimeout + 2*s.RoundTrip(),

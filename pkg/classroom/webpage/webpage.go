@@ -79,6 +79,16 @@ func secure(w http.ResponseWriter, r *http.Request) {
 	ws := ""
 	if host := r.Host; validHost(host) {
 		ws = " ws://" + host
+		// WebTransport is on a UDP port of the same host (duplexdemo serve
+		// prints it), over https.
+		h := host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			h = hh
+		}
+		if strings.Contains(h, ":") {
+			h = "[" + h + "]" // IPv6
+		}
+		ws += " https://" + h + ":*"
 	}
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'"+ws+"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -15,7 +15,8 @@
   const LIVE_EVERY = 150; // ms between two redraws of a running call, so that its waits grow
   const MIN_WIDTH = 640; // CSS px: a narrower screen scrolls the figure sideways
   const SVG = 'http://www.w3.org/2000/svg';
-  const NAME = { walkie: 'walkie-talkie', phone: 'phone' };
+  const NAME = { walkie: 'walkie-talkie', phone: 'phone', webtransport: 'WebTransport' };
+  const HOW = { walkie: 'over HTTP', phone: 'over a WebSocket', webtransport: 'over WebTransport' };
   const STUDENT_KEY = 'duplexdemo.student'; // localStorage: the name this browser keeps
   const STUDENT_SHAPE = /^[a-z]+-[a-z]+-[1-9][0-9]$/; // calm-otter-42; the server checks the words
   const REPORT_TIMEOUT = 10000; // ms: a report the server has not answered by then is given up
@@ -302,6 +303,81 @@
         }
       };
     });
+  }
+
+  // hexBytes is a hash given in hex, as bytes.
+  function hexBytes(hex) {
+    const b = new Uint8Array(hex.length / 2);
+    for (let i = 0; i < b.length; i++) b[i] = parseInt(hex.substr(2 * i, 2), 16);
+    return b;
+  }
+
+  // webtransport plays the call over the browser's WebTransport (HTTP/3 on
+  // QUIC, over UDP): the page asks grandma, over HTTP, where her
+  // WebTransport is and the hash of her certificate (made in memory, so no
+  // authority vouches for it: the browser pins it by its hash), opens a
+  // session and one bidirectional stream, a line of text each, ended by a
+  // newline, whenever a side likes. After her farewell and the end of her
+  // side of the stream, it fetches her record of the call over HTTP.
+  async function webtransport(rec, callID) {
+    const p = progress();
+    const [first, ...rest] = script.cues;
+    await cueDue(rec, p, first, 0);
+    const opening = rec.want(first.label, first.text, reasonFor(0));
+    const named = `${script.call_param}=${callID}`;
+    const ask = await fetch(`/webtransport/session?${named}`, { cache: 'no-store' });
+    if (!ask.ok) throw new Error(`grandma's WebTransport: ${ask.status} ${(await ask.text()).slice(0, 200)}`);
+    const info = await ask.json();
+    const wt = new WebTransport(`${info.url}?${script.query}&${named}`, {
+      serverCertificateHashes: info.certificate_hashes.map((h) => ({ algorithm: 'sha-256', value: hexBytes(h) })),
+    });
+    try {
+      await wt.ready;
+      const stream = await wt.createBidirectionalStream();
+      const writer = stream.writable.getWriter();
+      const encoder = new TextEncoder();
+      const say = (m) => { rec.sent(m); return writer.write(encoder.encode(m.text + '\n')); };
+      // reading hears grandma's lines until her side of the stream ends.
+      const reading = (async () => {
+        const reader = stream.readable.getReader();
+        const decoder = new TextDecoder();
+        let buf = '';
+        let farewell = false;
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (value) buf += decoder.decode(value, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const m = rec.heard(buf.slice(0, i));
+            buf = buf.slice(i + 1);
+            p.heard(m);
+            farewell = farewell || m.label === 'farewell';
+          }
+          if (done) break;
+        }
+        if (!farewell) throw new Error('grandma ended the stream before her farewell');
+      })();
+      const early = reading.then(() => { throw new Error('grandma ended the call before your goodbye'); });
+      early.catch(() => {});
+      await say(opening);
+      for (const [i, cue] of rest.entries()) {
+        await Promise.race([cueDue(rec, p, cue, i + 1), early]);
+        await say(rec.want(cue.label, cue.text, reasonFor(i + 1)));
+      }
+      await writer.close(); // the end of the grandchild's side, after her goodbye
+      await reading;
+    } catch (err) {
+      const closed = await Promise.race([wt.closed.catch((e) => e), sleep(100).then(() => null)]);
+      const why = closed && closed.reason ? closed.reason : closed && closed.message ? closed.message : '';
+      throw new Error(why ? `grandma hung up: ${why}` : String(err && err.message || err));
+    } finally {
+      wt.close();
+    }
+    const got = await fetch(`/webtransport/record?${named}`, { cache: 'no-store' });
+    if (!got.ok) throw new Error(`grandma's record of the call: ${got.status} ${(await got.text()).slice(0, 200)}`);
+    const text = await got.text();
+    if (!text.startsWith(LOG_PREFIX)) throw new Error('grandma did not hand over her record of the call');
+    return JSON.parse(text);
   }
 
   // herRecord rebuilds grandma's lines from the record she handed over:
@@ -703,6 +779,8 @@
       } else if (!atOnce) {
         s += ' On one connection, like a walkie-talkie, each line waits for the answer before it.';
       }
+    } else if (mode === 'webtransport') {
+      s = `One QUIC connection over UDP, one stream, both ways at once. ${s}`;
     } else {
       s = `One connection, both ways at once. ${s}`;
     }
@@ -711,7 +789,7 @@
     } else if (a.waited >= LABELLED) {
       s += ` Grandma's afterthought waited ${ms(a.waited)}${a.reason ? `: ${a.reason}` : ''}${mode === 'walkie' ? '; HTTP lets her speak only in answer to a request' : ''}.`;
     } else {
-      s += ` Grandma's afterthought went at once${mode === 'phone' ? ': nobody had to ask her first' : ''}.`;
+      s += ` Grandma's afterthought went at once${mode !== 'walkie' ? ': nobody had to ask her first' : ''}.`;
     }
     return s;
   }
@@ -812,7 +890,7 @@
     if (/Failed to fetch|NetworkError|WebSocket to grandma failed/i.test(msg)) {
       return 'grandma does not answer. Is duplexdemo serve still running on the teacher\u2019s machine? Ask the teacher, then try again.';
     }
-    if (/ 1001 /.test(msg)) return 'grandma had to go: the teacher stopped the server. Ask the teacher to start it again, then try again.';
+    if (/ 1001 |grandma has to go/.test(msg)) return 'grandma had to go: the teacher stopped the server. Ask the teacher to start it again, then try again.';
     return msg;
   }
 
@@ -835,7 +913,7 @@
     sec.querySelector('.note').textContent = '';
     sec.querySelector('.reported').textContent = '';
     const callID = randomHex(16);
-    status(mode === 'walkie' ? 'Calling grandma over HTTP…' : 'Calling grandma over a WebSocket…');
+    status(`Calling grandma ${HOW[mode]}…`);
     // The live picture is drawn again on every change, and every
     // LIVE_EVERY ms so that a pending wait grows, but drawing takes at most
     // a quarter of the page's time: a slow device needs the rest to hear
@@ -862,7 +940,7 @@
     const rec = new Recorder(schedule);
     const ticker = setInterval(schedule, LIVE_EVERY); // a pending wait grows with the clock
     try {
-      const log = await (mode === 'walkie' ? walkie(rec, callID) : phone(rec, callID));
+      const log = await ({ walkie, phone, webtransport }[mode])(rec, callID);
       const end = rec.now(); // the call is over on the page's clock
       over = true; // a redraw still queued must not cover the merged picture
       const hers = herRecord(log);
@@ -943,7 +1021,18 @@
       $('#student-name').textContent = student;
       $('#student').hidden = false;
     }
+    // WebTransport is offered where the browser has it: a recent Chromium
+    // or Firefox, on a secure page (https, or this machine's own address).
+    const hasWT = 'WebTransport' in window;
+    if (!hasWT) {
+      const n = $('#webtransport-note');
+      n.textContent = window.isSecureContext
+        ? 'Your browser has no WebTransport, so that call cannot be played here: try a recent Chromium or Firefox.'
+        : 'WebTransport needs a secure page (https, or this machine\u2019s own address, such as http://localhost), so that call cannot be played from this address. The other two can.';
+      n.hidden = false;
+    }
     buttons().forEach((b) => {
+      if (b.dataset.mode === 'webtransport' && !hasWT) return;
       b.disabled = false;
       b.addEventListener('click', () => play(b.dataset.mode));
     });
