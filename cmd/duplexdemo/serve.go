@@ -21,6 +21,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom/webpage"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 )
 
 // serveOptions are the flags of the serve command.
@@ -165,9 +166,7 @@ func runServe(cmd *cobra.Command, deps *env, o *serveOptions) error {
 			o.MaxCalls, classroom.FilesForCalls(o.MaxCalls), srv.OpenFiles(), n, classroom.FilesForCalls(o.MaxCalls))
 	}
 	addr := ln.Addr().(*net.TCPAddr)
-	announce(deps.Out, deps.ErrOut, addr, o.Latency)
-	fmt.Fprintf(deps.Out, "WebTransport calls (HTTP/3 over QUIC) come to UDP port %d (udp://%s), beside TCP port %d; its certificate is made anew at start.\n",
-		udp.LocalAddr().(*net.UDPAddr).Port, udp.LocalAddr(), addr.Port)
+	announce(deps.Out, deps.ErrOut, addr, udp.LocalAddr().(*net.UDPAddr).Port, o.Latency)
 	fmt.Fprintf(deps.Out, "The class's calls, live, for the projector (this address can also start a\nnew experiment: keep it to yourself):\n  %s\n", teacherURL(addr, srv.TeacherToken()))
 	if o.Record != "" {
 		rec := room.Record()
@@ -234,7 +233,7 @@ func teacherURL(addr *net.TCPAddr, token string) string {
 
 // announce says where grandma listens and what students type to call her,
 // with a warning when she listens beyond this machine.
-func announce(out, errOut io.Writer, addr *net.TCPAddr, latency time.Duration) {
+func announce(out, errOut io.Writer, addr *net.TCPAddr, udpPort int, latency time.Duration) {
 	defer func() {
 		if latency > 0 {
 			fmt.Fprintf(out, "Her side of every call has an emulated link of %v each way.\n", latency)
@@ -256,14 +255,29 @@ func announce(out, errOut io.Writer, addr *net.TCPAddr, latency time.Duration) {
 		hosts = []string{addr.String()}
 		fmt.Fprintf(errOut, "duplexdemo: warning: anyone who can reach %s can call her\n", addr)
 	}
+	var datagrams []string
+	for _, m := range remoteModes() {
+		if m.Datagrams {
+			datagrams = append(datagrams, m.Name)
+		}
+	}
+	if len(datagrams) > 0 {
+		fmt.Fprintf(out, "%s comes to UDP port %d beside it (HTTP/3 over QUIC; a new certificate\nat start, its hash given to each caller).\n", strings.Join(datagrams, " and "), udpPort)
+	}
 	if len(hosts) == 0 {
 		fmt.Fprintf(out, "This machine has no network address besides loopback; students on it can use http://127.0.0.1:%d\n", addr.Port)
 		return
 	}
+	var keys []string
+	for _, m := range remoteModes() {
+		keys = append(keys, m.Key)
+	}
+	ends := modes.Ends()
 	fmt.Fprintln(out, "Students call her with:")
 	for _, h := range hosts {
-		fmt.Fprintf(out, "  duplexdemo walkie --server http://%s\n  duplexdemo phone --server http://%s\n", h, h)
+		fmt.Fprintf(out, "  duplexdemo %s --server http://%s\n  duplexdemo %s --server http://%s\n", ends[0].Key, h, ends[1].Key, h)
 	}
+	fmt.Fprintf(out, "or any of %s the same way,\n", wordList(keys))
 	fmt.Fprintln(out, "or, with only a browser, by opening:")
 	for _, h := range hosts {
 		fmt.Fprintf(out, "  http://%s/\n", h)
@@ -306,4 +320,24 @@ func listenUDP(tcp *net.TCPAddr) (*net.UDPConn, error) {
 		return c, nil
 	}
 	return net.ListenUDP("udp", &net.UDPAddr{IP: tcp.IP})
+}
+
+// remoteModes returns the modes that can call a grandma elsewhere, in the
+// registry's order.
+func remoteModes() []call.Mode {
+	var ms []call.Mode
+	for _, m := range modes.All() {
+		if m.Remote != nil {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+// wordList joins words for people: "a, b or c".
+func wordList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 	"github.com/duplexdemo/duplexdemo/pkg/webtransport"
@@ -262,12 +263,20 @@ func TestCallNobody(t *testing.T) {
 // every network, it warns on stderr.
 func TestAnnounce(t *testing.T) {
 	var out, errOut bytes.Buffer
-	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, 0)
+	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, 8081, 0)
 	if !strings.Contains(out.String(), "this machine only") || !strings.Contains(out.String(), "walkie --server http://127.0.0.1:8080") || errOut.Len() != 0 {
 		t.Errorf("on loopback: %q, %q", out.String(), errOut.String())
 	}
+	for _, m := range modes.All() {
+		if m.Remote != nil && !strings.Contains(out.String(), m.Key) {
+			t.Errorf("on loopback, serve does not say students may call in %s: %q", m.Key, out.String())
+		}
+		if m.Datagrams && !strings.Contains(out.String(), m.Name+" comes to UDP port 8081") {
+			t.Errorf("on loopback, serve does not say where %s is: %q", m.Name, out.String())
+		}
+	}
 	out.Reset()
-	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, 0)
+	announce(&out, &errOut, &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, 8080, 0)
 	if strings.Count(errOut.String(), "\n") != 1 || !strings.Contains(errOut.String(), "warning") {
 		t.Errorf("on every network, stderr says %q; want one warning line", errOut.String())
 	}
@@ -450,7 +459,7 @@ func TestServeWebTransport(t *testing.T) {
 	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(srv.stdout.String(), "UDP port") && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(srv.stdout.String(), "WebTransport calls (HTTP/3 over QUIC) come to UDP port") {
+	if !strings.Contains(srv.stdout.String(), "WebTransport comes to UDP port") {
 		t.Errorf("serve does not say where WebTransport is: %s", srv.stdout)
 	}
 	sc, err := story.New(story.Options{Speed: 4})

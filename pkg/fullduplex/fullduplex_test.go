@@ -2,7 +2,6 @@ package fullduplex
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,124 +174,6 @@ func TestGrandmaClosesOnBadMessages(t *testing.T) {
 			t.Errorf("%s: got %v, want close %d", c.name, err, c.code)
 		}
 		conn.Close()
-	}
-}
-
-// BenchmarkRoundTrip compares one round trip through the phone's own
-// machinery at latency 0 (the grandchild's writer says the interruption,
-// grandma's reader hears it and hands her writer the answer, the
-// grandchild's reader hears that; every step recorded) with a bare
-// gorilla/websocket echo on the same machine. The two alternate in blocks,
-// so that a noisy machine slows both alike. The ratio metric is phone time
-// over echo time; the target is at most 2.
-func BenchmarkRoundTrip(b *testing.B) {
-	phone := newPhoneLine(b)
-	echo := newEchoLine(b)
-	const block = 256
-	var phoneTime, echoTime time.Duration
-	b.ResetTimer()
-	for done := 0; done < b.N; done += block {
-		n := min(block, b.N-done)
-		phoneTime += timeRounds(b, n, phone)
-		echoTime += timeRounds(b, n, echo)
-	}
-	b.ReportMetric(float64(phoneTime.Nanoseconds())/float64(b.N), "phone-ns/op")
-	b.ReportMetric(float64(echoTime.Nanoseconds())/float64(b.N), "echo-ns/op")
-	b.ReportMetric(float64(phoneTime)/float64(echoTime), "ratio")
-}
-
-// timeRounds times n round trips of roundTrip.
-func timeRounds(b *testing.B, n int, roundTrip func() error) time.Duration {
-	start := time.Now()
-	for range n {
-		if err := roundTrip(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start)
-}
-
-// newPhoneLine starts grandma and the grandchild's writer and reader, and
-// returns one round trip: an interruption handed to the writer, done when
-// the reader has heard grandma's answer.
-func newPhoneLine(b *testing.B) func() error {
-	answered := make(chan struct{}, 1)
-	rec := timeline.NewRecorder(func(e timeline.Event) {
-		if e.Kind == timeline.KindHeard && e.Side == timeline.Client {
-			answered <- struct{}{}
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := httptest.NewServer(&Grandma{script: story.Default(), rec: rec, readWait: readWait})
-	kid := &grandchild{script: story.Default(), rec: rec, readWait: readWait, progress: story.NewProgress(story.Default())}
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+Path, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	wants := make(chan utterance)
-	listened, spoken := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(listened)
-		kid.listen(conn)
-	}()
-	go func() {
-		defer close(spoken)
-		kid.speak(ctx, conn, wants, listened)
-	}()
-	b.Cleanup(func() {
-		cancel()
-		<-spoken
-		conn.Close()
-		<-listened
-		srv.Close()
-		rec.Finish()
-	})
-	rounds := 0
-	return func() error {
-		if rounds++; rounds%1024 == 0 {
-			rec.Reset() // nothing is in flight between round trips; keep memory bounded
-		}
-		wants <- kid.want(story.LabelInterruption, story.Interruption, timeline.ReasonChannelBusy)
-		select {
-		case <-answered:
-			return nil
-		case <-listened:
-			return errors.New("the call ended")
-		}
-	}
-}
-
-// newEchoLine starts a bare gorilla echo server and returns one round trip.
-func newEchoLine(b *testing.B) func() error {
-	upgrader := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for {
-			kind, _, err := conn.ReadMessage()
-			if err != nil || conn.WriteMessage(kind, []byte(story.Answer)) != nil {
-				return
-			}
-		}
-	}))
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		conn.Close()
-		srv.Close()
-	})
-	text := []byte(story.Interruption)
-	return func() error {
-		if err := conn.WriteMessage(websocket.TextMessage, text); err != nil {
-			return err
-		}
-		_, _, err := conn.ReadMessage()
-		return err
 	}
 }
 
