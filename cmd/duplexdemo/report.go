@@ -168,8 +168,8 @@ func recordModes(rec *class.Record) []result.Mode {
 	return out
 }
 
-// writeClassSummary prints an experiment's numbers, a block per mode, in
-// plain ASCII within 80 columns.
+// writeClassSummary prints an experiment's numbers, a block per group of
+// calls, in plain ASCII within 80 columns.
 func writeClassSummary(w io.Writer, st class.Stats) {
 	calls := func(n int) string {
 		if n == 1 {
@@ -183,6 +183,9 @@ func writeClassSummary(w io.Writer, st class.Stats) {
 		return
 	}
 	for _, m := range st.Modes {
+		if m.Calls == 0 {
+			continue // a group no call of this record is in: nothing to print
+		}
 		fmt.Fprintf(w, "\n%s (%s): %s\n", m.Mode, m.Name, calls(m.Calls))
 		for _, d := range m.Measures {
 			var parts []string
