@@ -1021,6 +1021,7 @@
       $('#student-name').textContent = student;
       $('#student').hidden = false;
     }
+    document.querySelectorAll('#cli-only .origin').forEach((e) => { e.textContent = location.origin; });
     // WebTransport is offered where the browser has it: a recent Chromium
     // or Firefox, on a secure page (https, or this machine's own address).
     const hasWT = 'WebTransport' in window;
