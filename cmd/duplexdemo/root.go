@@ -89,7 +89,7 @@ func newCmdRoot(deps *env) *cobra.Command {
 choose: a grandchild calls grandma, asks about her childhood, tries to
 interrupt her story, and grandma remembers something after the story is over.
 
-Start with the lesson, duplexdemo walkthrough: eight chapters, each with a
+Start with the lesson, duplexdemo walkthrough: nine chapters, each with a
 live call. Then play any mode alone:
 
 %s

@@ -159,4 +159,4 @@ func unbroken(text string, width int) string {
 
 // closingWords are the lesson's last: what to run next, all of it working
 // for someone who installed the binary and has no clone of the repository.
-const closingWords = "That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds the tricks before WebSocket), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; run one with Go, anywhere: `go run github.com/duplexdemo/duplexdemo/examples/auction@latest` (from a clone: `go run ./examples/auction`)."
+const closingWords = "That is the lesson. Run `duplexdemo compare` to see both again (`--all` adds every other way, from polling to raw TCP), or each alone with `duplexdemo walkie` and `duplexdemo phone`. To hand it out: `duplexdemo compare --html lesson.html`, a page to print. The examples collab-editing, auction and chat measure the scenarios above; run one with Go, anywhere: `go run github.com/duplexdemo/duplexdemo/examples/auction@latest` (from a clone: `go run ./examples/auction`)."

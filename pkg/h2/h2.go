@@ -76,6 +76,7 @@ func Mode() call.Mode {
 			Name:           "HTTP/2",
 			Transport:      "HTTP/2 cleartext (h2c), one TCP connection, streams both ways",
 			ServerMayStart: true, // within the open stream, she speaks when she likes
+			Note:           "A browser speaks HTTP/2 only over TLS, and a page cannot use one stream both ways: fetch() streams a request body only with duplex: 'half'.",
 		},
 		Title: func(call.Config) string { return "HTTP/2: one connection, streams both ways" },
 		Help: call.Help{

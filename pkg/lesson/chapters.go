@@ -201,26 +201,7 @@ requests, on a second connection.
 Every way at once, same script, same link: the walkie-talkie, the three
 tricks, and the phone call.`,
 			demo: func(ctx context.Context, l *Teacher, n int) (string, error) {
-				all := modes.Web()
-				fmt.Fprintf(l.Out, "(%d calls are running, side by side)\n", len(all))
-				results, err := modes.RunAll(ctx, l.config, all)
-				if err != nil {
-					return "", err
-				}
-				var reports []report.Call
-				for _, r := range results {
-					reports = append(reports, l.measured(n, r))
-				}
-				fmt.Fprintln(l.Out)
-				t := report.Compare(reports...).Only(workaroundMeasures...)
-				l.page.Table, l.page.Key, l.page.TableFirst = &t, workaroundKey, true
-				var names []string
-				var tls []*timeline.Timeline
-				for i, r := range results {
-					names, tls = append(names, reports[i].Mode), append(tls, r.Timeline)
-				}
-				l.page.Lanes, l.page.Total = render.CallLanes(names, tls)
-				if err := render.Compare(l.Out, t, l.Style); err != nil {
+				if _, _, err := l.playAll(ctx, n, modes.Web(), workaroundMeasures, workaroundKey); err != nil {
 					return "", err
 				}
 				p := l.latest[fullduplex.Mode().Key]
@@ -235,6 +216,21 @@ connections or bytes.`,
 					ms(poll.Afterthought.HeardAfterMS), fact(poll, "requests"), fact(poll, "empty_replies"), ms(long.Afterthought.HeardAfterMS),
 					ms(sse.Afterthought.HeardAfterMS), byteCount(sse.Bytes.ClientToServer), byteCount(p.Summary.Bytes.ClientToServer)), nil
 			},
+		},
+		{
+			Title: "Is HTTP half duplex?",
+			brief: `Is HTTP itself half duplex, or only request and answer? The same call on what
+lies beneath: HTTP/1.1 in full duplex, HTTP/2's streams, WebTransport, raw TCP.`,
+			explain: `So far HTTP has been the walkie-talkie. But the turns came from request and
+answer as a browser uses them: the answer comes after the request. Is HTTP
+itself half duplex?
+
+Beneath it, on the same link: raw TCP, lines both ways and no protocol at
+all; HTTP/1.1 with one request streamed up while its answer streams down,
+when both ends agree to; HTTP/2, the call on one stream and the urgent line
+on a stream of its own, on one connection; and WebTransport, two-way streams
+over QUIC, which a browser can use. The walkie-talkie plays beside them.`,
+			demo: beneath,
 		},
 		{
 			Title:   "Where this matters",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -30,7 +31,8 @@ type Teacher struct {
 	Script  story.Script
 	Latency time.Duration
 	// Network, if not nil, gives each call a fresh listener and the dial
-	// that reaches it; nil means TCP on 127.0.0.1.
+	// that reaches it; nil means TCP on 127.0.0.1. Only real sockets carry
+	// a mode that rides UDP datagrams: see carries.
 	Network func() (net.Listener, func(ctx context.Context, network, addr string) (net.Conn, error))
 	// Measured, if not nil, is told of each call a chapter played, with the
 	// chapter's number: the numbers the narration points at.
@@ -256,6 +258,58 @@ func (l *Teacher) config(m call.Mode) call.Config {
 		cfg.Observer = l.Watch(m)
 	}
 	return cfg
+}
+
+// carries says whether the lesson's calls can be played in mode m: a mode
+// that rides UDP datagrams on sockets of its own (call.Mode.Datagrams) plays
+// only when the calls go over real sockets, with Network nil. Another
+// network (an in-memory one, on a test's fake clock) carries no datagrams,
+// so a chapter leaves such a mode out there and says so.
+func (l *Teacher) carries(m call.Mode) bool { return !m.Datagrams || l.Network == nil }
+
+// playable splits ms into the modes the lesson's calls can be played in
+// and those they cannot (see carries), each in the order of ms.
+func (l *Teacher) playable(ms []call.Mode) (play, left []call.Mode) {
+	for _, m := range ms {
+		if l.carries(m) {
+			play = append(play, m)
+		} else {
+			left = append(left, m)
+		}
+	}
+	return play, left
+}
+
+// playAll plays the calls in modes ms at once, each on its own connection,
+// and prints their comparison with only the given measures; key are the
+// rows of it that matter most, for a screen with no room for all. It
+// returns the calls' reports and the whole comparison, every measure in it,
+// for the sentences that point at them. The table is the chapter's
+// picture; the calls' lanes, on one time axis, are for a screen with room
+// for both.
+func (l *Teacher) playAll(ctx context.Context, n int, ms []call.Mode, measures, key []string) ([]report.Call, report.Table, error) {
+	fmt.Fprintf(l.Out, "(%d calls are running, side by side)\n", len(ms))
+	results, err := modes.RunAll(ctx, l.config, ms)
+	if err != nil {
+		return nil, report.Table{}, err
+	}
+	reports := make([]report.Call, len(results))
+	names := make([]string, len(results))
+	tls := make([]*timeline.Timeline, len(results))
+	for i, r := range results {
+		reports[i], names[i], tls[i] = l.measured(n, r), r.Mode.Key, r.Timeline
+	}
+	whole := report.Compare(reports...)
+	t := whole.Only(measures...)
+	if l.page != nil {
+		l.page.Table, l.page.Key, l.page.TableFirst = &t, key, true
+		l.page.Lanes, l.page.Total = render.CallLanes(names, tls)
+	}
+	fmt.Fprintln(l.Out)
+	if err := render.Compare(l.Out, t, l.Style); err != nil {
+		return reports, whole, err
+	}
+	return reports, whole, nil
 }
 
 // both returns an observer that tells a and then b, either of which may be

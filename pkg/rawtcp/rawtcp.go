@@ -63,6 +63,7 @@ func Mode() call.Mode {
 			Name:           "raw TCP",
 			Transport:      "TCP, one connection, newline-delimited lines, no protocol",
 			ServerMayStart: true, // either side may write first
+			Note:           "A web page cannot open a raw TCP socket: this is the wire's own duplex, beneath every protocol in this lesson.",
 		},
 		Title: func(call.Config) string { return "RAW TCP: one connection, lines both ways, no protocol" },
 		Help: call.Help{

@@ -24,6 +24,12 @@ type Mode struct {
 	// ServerMayStart says whether the transport lets grandma speak without
 	// being asked: false for HTTP request/response, true for a WebSocket.
 	ServerMayStart bool
+	// Note, if not empty, is what a reader of the call's numbers should
+	// know about the mode and the numbers cannot show, in a sentence or
+	// two, such as that no browser can carry a call this way, and why; in
+	// ASCII, as --ascii prints it. The summary prints it under the numbers,
+	// and --json carries it.
+	Note string
 }
 
 // Result is what a call measured.

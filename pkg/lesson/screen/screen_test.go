@@ -20,6 +20,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/render"
+	"github.com/duplexdemo/duplexdemo/pkg/webtransport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden screens")
@@ -126,6 +127,12 @@ func (d *driver) finish() {
 	d.m.wait()
 }
 
+// lastChapter is the lesson's last chapter's number: how many there are.
+var lastChapter = len(lesson.Chapters())
+
+// chapterTitle is how the screen's title bar begins for chapter n.
+func chapterTitle(n int) string { return fmt.Sprintf("Chapter %d of %d", n, lastChapter) }
+
 func teacher(style render.Style) *lesson.Teacher {
 	return &lesson.Teacher{Style: style, Script: story.Default(), Latency: 40 * time.Millisecond, Network: inMemory}
 }
@@ -187,11 +194,11 @@ func TestEveryChapterOnOneScreen(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				d := newDriver(t, options(render.Style{Width: w}), w, h)
 				var all strings.Builder
-				for n := 1; n <= 8; n++ {
+				for n := 1; n <= lastChapter; n++ {
 					d.until("finished the demo", func() bool { return d.m.state == done })
 					screen := d.m.View()
 					checkFits(t, fmt.Sprintf("chapter %d", n), screen, w, h)
-					for _, want := range []string{fmt.Sprintf("Chapter %d of 8", n), d.m.page.Heading} {
+					for _, want := range []string{chapterTitle(n), d.m.page.Heading} {
 						if !strings.Contains(screen, want) {
 							t.Errorf("chapter %d at %dx%d: %q is not on the screen:\n%s", n, w, h, want, screen)
 						}
@@ -212,6 +219,45 @@ func TestEveryChapterOnOneScreen(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestBeneathOnRealSockets: the chapter "Is HTTP half duplex?" plays
+// WebTransport, which rides UDP datagrams, only on real sockets (the other
+// tests' fake clock and in-memory network cannot carry it). There, with one
+// call more, it still fits 80x24 with its table and its whole conclusion.
+func TestBeneathOnRealSockets(t *testing.T) {
+	n := 0
+	for i, c := range lesson.Chapters() {
+		if c.Title == "Is HTTP half duplex?" {
+			n = i + 1
+		}
+	}
+	if n == 0 {
+		t.Fatal("no chapter \"Is HTTP half duplex?\"")
+	}
+	o := options(render.Style{Width: 80})
+	o.Teacher.Network, o.Start = nil, n
+	d := newDriver(t, o, 80, 24)
+	defer d.finish()
+	d.until("finished the demo", func() bool { return d.m.state == done || d.m.state == failed })
+	screen := d.m.View()
+	if d.m.state == failed {
+		t.Fatalf("the demo failed:\n%s", screen)
+	}
+	checkFits(t, "the chapter on real sockets", screen, 80, 24)
+	datagrams := false
+	for _, c := range d.m.page.Calls {
+		datagrams = datagrams || c.Transport == webtransport.Mode().Transport
+	}
+	if !datagrams {
+		t.Errorf("on real sockets the chapter did not play WebTransport")
+	}
+	flat := func(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "\u00a0", " ")), " ") }
+	for _, want := range []string{chapterTitle(n), "Compare: the same call", d.m.page.Heading, flat(d.m.page.Point)} {
+		if !strings.Contains(flat(screen), want) {
+			t.Errorf("%q is not on the screen:\n%s", want, screen)
+		}
 	}
 }
 
@@ -392,7 +438,7 @@ func TestASCIIAndWidth(t *testing.T) {
 		o := options(render.Style{Width: 60, ASCII: true})
 		o.Width = 60
 		d := newDriver(t, o, 80, 24)
-		for n := 1; n <= 8; n++ {
+		for n := 1; n <= lastChapter; n++ {
 			d.until("finished the demo", func() bool { return d.m.state == done })
 			screen := d.m.View()
 			checkFits(t, fmt.Sprintf("chapter %d", n), screen, 60, 24)
@@ -402,7 +448,7 @@ func TestASCIIAndWidth(t *testing.T) {
 					break
 				}
 			}
-			if !strings.Contains(screen, fmt.Sprintf("Chapter %d of 8", n)) || !strings.Contains(screen, d.m.page.Heading) {
+			if !strings.Contains(screen, chapterTitle(n)) || !strings.Contains(screen, d.m.page.Heading) {
 				t.Errorf("chapter %d at 60 columns lost its title or conclusion:\n%s", n, screen)
 			}
 			d.key("right")
@@ -418,7 +464,7 @@ func TestASCIIAndWidth(t *testing.T) {
 func TestLayoutStaysWhenTheNumbersArrive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newDriver(t, options(render.Style{Width: 80}), 80, 24)
-		for n := 1; n <= 7; n++ { // chapter 8 runs no call of its own
+		for n := 1; n < lastChapter; n++ { // the last chapter runs no call of its own
 			start := time.Now()
 			d.until("reached 1 s", func() bool { return time.Since(start) >= time.Second })
 			running := topRows(d.m.View())

@@ -33,22 +33,50 @@ func Compare(w io.Writer, t report.Table, style Style) error {
 		if from > 0 {
 			b.WriteString("\n")
 		}
-		col := max((width-2-name)/len(calls), minCol)
+		cols := columns(t, calls, width-2-name, minCol, g.dash)
 		fmt.Fprintf(&b, "  %-*s", name, "")
-		for _, c := range calls {
-			fmt.Fprint(&b, pad(fit(c.Mode, col-1, g.ellipsis), col))
+		for i, c := range calls {
+			fmt.Fprint(&b, pad(fit(c.Mode, cols[i]-1, g.ellipsis), cols[i]))
 		}
 		b.WriteString("\n")
 		for _, m := range t.Measures {
 			fmt.Fprintf(&b, "  %s", fit(m.Title, name, g.ellipsis))
-			for _, c := range calls {
-				fmt.Fprint(&b, pad(fit(m.ValueText(m.Values[c.Mode], g.dash), col-1, g.ellipsis), col))
+			for i, c := range calls {
+				fmt.Fprint(&b, pad(fit(m.ValueText(m.Values[c.Mode], g.dash), cols[i]-1, g.ellipsis), cols[i]))
 			}
 			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// columns returns the width of each call's column, in room columns in
+// all: an equal share of the room, at least least, when every column's
+// mode and values fit in it; otherwise what each needs (a space, then its
+// widest text), the room left shared out, when that fits; otherwise the
+// equal share, texts cut to fit.
+func columns(t report.Table, calls []report.Call, room, least int, dash string) []int {
+	share := max(room/len(calls), least)
+	need := make([]int, len(calls))
+	total, widest := 0, 0
+	for i, c := range calls {
+		need[i] = visibleWidth(c.Mode)
+		for _, m := range t.Measures {
+			need[i] = max(need[i], visibleWidth(m.ValueText(m.Values[c.Mode], dash)))
+		}
+		need[i]++
+		total += need[i]
+		widest = max(widest, need[i])
+	}
+	cols := make([]int, len(calls))
+	for i := range cols {
+		cols[i] = share
+		if widest > share && total <= room {
+			cols[i] = need[i] + (room-total)/len(calls)
+		}
+	}
+	return cols
 }
 
 // pad right-aligns text in n columns.

@@ -11,7 +11,8 @@ import (
 
 // Summary prints the numbers of one call: the interruption and the
 // afterthought, each side's time talking, listening and waiting, the
-// overlap, the bytes and the connections.
+// overlap, the bytes and the connections; under them, the mode's note, if
+// it has one.
 func Summary(w io.Writer, r report.Call, style Style) error {
 	g := style.glyphs()
 	var b strings.Builder
@@ -47,8 +48,35 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 		}
 		fmt.Fprintf(&b, "  %-14saligned %s %s (half a round trip)\n", "her clock", g.plusMinus, result.MSText(a.UncertaintyMS))
 	}
+	if r.Note != "" {
+		fmt.Fprintln(&b)
+		for _, line := range wrapWords("Note: "+r.Note, style.width()-2) {
+			fmt.Fprintf(&b, "  %s\n", line)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// wrapWords breaks text into lines of at most width columns, between
+// words; a word longer than a line has one to itself.
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && visibleWidth(line)+1+visibleWidth(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }
 
 // moments prints the interruption and the afterthought side by side: when

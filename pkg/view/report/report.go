@@ -21,9 +21,12 @@ type Call struct {
 	Name      string `json:"name"`
 	Transport string `json:"transport"`
 	// ServerMayStart says whether grandma may speak without being asked.
-	ServerMayStart bool    `json:"server_may_start"`
-	LatencyMS      float64 `json:"latency_ms"`
-	DurationMS     float64 `json:"duration_ms"`
+	ServerMayStart bool `json:"server_may_start"`
+	// Note is what the numbers cannot show about the mode (result.Mode's
+	// Note); absent when the mode has none.
+	Note       string  `json:"note,omitempty"`
+	LatencyMS  float64 `json:"latency_ms"`
+	DurationMS float64 `json:"duration_ms"`
 	// Server is grandma's URL when she was served elsewhere
 	// (duplexdemo serve); absent when both sides ran in one process.
 	Server string `json:"server,omitempty"`
@@ -169,6 +172,7 @@ func Build(r *result.Result) Call {
 		Name:            r.Mode.Name,
 		Transport:       r.Mode.Transport,
 		ServerMayStart:  r.Mode.ServerMayStart,
+		Note:            r.Mode.Note,
 		LatencyMS:       result.MS(r.Latency),
 		DurationMS:      result.MS(tl.Duration),
 		Events:          make([]Event, 0, len(tl.Events)),
