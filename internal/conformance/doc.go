@@ -1,9 +1,12 @@
 // Package conformance holds duplexdemo serve to its wire protocol as
 // docs/PROTOCOL.md describes it, with clients nobody here would have
-// written: walkie.mjs and phone.mjs, Node programs written from that
-// document alone with Node's built-in fetch and WebSocket. Its test builds
-// duplexdemo, starts `duplexdemo serve`, plays a walkie and a phone call
-// with each client, and checks that each completed its call and got
+// written: Node programs written from that document alone, with Node's
+// own modules only: walkie.mjs and phone.mjs (fetch and WebSocket),
+// h1full.mjs (http: one request streamed up while its answer streams
+// down), h2.mjs (http2: h2c with prior knowledge, the urgent line on a
+// stream of its own) and tcp.mjs (net: the upgrade, then raw lines). Its
+// tests build duplexdemo, start `duplexdemo serve`, play a call in each
+// mode with its client, and check that each completed its call and got
 // grandma's record, and that the record agrees with what the client saw
 // and with what the server logged. Each client then reports its call to
 // the class experiment (PROTOCOL.md section 12) under the name /script.json
