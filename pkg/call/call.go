@@ -112,6 +112,12 @@ type Roles struct {
 
 // RemoteRoles are a mode's side of a call to a grandma elsewhere.
 type RemoteRoles struct {
+	// Prepare, if not nil, is what the grandchild does before she places
+	// the call, as a page is loaded before its script calls: look up where
+	// and how grandma answers. RunRemote calls it before the call's clock
+	// starts; it must not use the session's DialContext, for its time,
+	// bytes and connections are not the call's.
+	Prepare func(ctx context.Context) error
 	// Grandchild places the call and returns when she has hung up.
 	Grandchild func(ctx context.Context) error
 	// Record returns grandma's record of the call as she handed it over
@@ -233,6 +239,13 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 	defer cancel()
 
 	roles := m.Remote(s, base)
+	if roles.Prepare != nil {
+		if err := roles.Prepare(ctx); err != nil {
+			s.Abort()
+			return nil, err
+		}
+		s.Rec.Reset() // the call starts now
+	}
 	s.handOver = roles.HandOver // before the grandchild dials
 	err = roles.Grandchild(ctx)
 	cancel()

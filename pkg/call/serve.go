@@ -36,6 +36,10 @@ const (
 	// ShutdownTimeout bounds how long a finished call waits for grandma's
 	// connections to close before cutting them.
 	ShutdownTimeout = time.Second
+	// closeNotice bounds how long, beyond a round trip, grandma's server
+	// takes to notice the grandchild has closed a connection, and to close
+	// it, before it is shut down.
+	closeNotice = 250 * time.Millisecond
 	// MaxStreams bounds the HTTP/2 streams one connection may have open at
 	// once: a call over HTTP/2 needs two, its own and an urgent line's.
 	MaxStreams = 8
@@ -90,7 +94,7 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 		// notices. Shutting down first would send what a connection she was
 		// about to close never carries (HTTP/2's GOAWAY), bytes that reach
 		// a socket the grandchild has closed, which no count of hers holds.
-		ln.closedWithin(ShutdownTimeout)
+		ln.closedWithin(s.RoundTrip() + closeNotice)
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		var cut error

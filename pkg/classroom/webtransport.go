@@ -98,17 +98,11 @@ func (c *wtCall) keep(record []byte) {
 	close(c.recorded)
 }
 
-// infoOwner and recordOwner give a request's bytes to its call
-// (requestOwner): the set-up's both ways; of the record's fetch, only the
-// request, since its answer is the hand-over, which the call's counts
-// leave out, as the grandchild's do.
-type infoOwner struct {
-	c    *wtCall
-	conn *meteredConn
-}
-
-func (o infoOwner) answered(in, out int64) { o.c.add(o.conn, in, out) }
-
+// recordOwner gives the record's fetch to its call (requestOwner): its
+// connection, and its request's bytes; not its answer, the hand-over,
+// which the call's counts leave out, as the grandchild's do. The look-up
+// at webtransport.InfoPath is no part of the call: the grandchild makes it
+// before she calls, as a page is loaded before it calls.
 type recordOwner struct {
 	c    *wtCall
 	conn *meteredConn
@@ -212,9 +206,6 @@ func (s *Server) webTransportInfo(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
-	}
-	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok && c != nil {
-		conn.serving(infoOwner{c, conn})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -22,18 +22,23 @@ import (
 const maxInfo = 4 << 10
 
 // elsewhere is the grandchild's side of a call to a grandma elsewhere
-// (duplexdemo serve): she asks at InfoPath, over HTTP on the server's TCP
-// port, where the WebTransport is and which certificate is grandma's;
-// after the call she fetches grandma's record at RecordPath, on the same
-// HTTP connection if it is still open. Both requests name the call, so
-// that grandma counts their bytes to it, and every connection goes
-// through the call's emulated link.
+// (duplexdemo serve). Before she calls, she asks at InfoPath, over HTTP on
+// the server's TCP port, where the WebTransport is and which certificate
+// is grandma's, as a page is loaded before it calls: that look-up is not
+// part of the call, and neither side counts it. After the call she fetches
+// grandma's record at RecordPath, on a connection through the call's
+// emulated link, which both sides count, the record's answer left out.
 type elsewhere struct {
 	base, callID string
 	query        url.Values // the script and the call's id, for the session's CONNECT
-	client       *http.Client
+	lookup       *http.Client // before the call, off its link
+	client       *http.Client // the record's fetch, through the link
+	found        target       // where the look-up found grandma
 	record       []byte
 }
+
+// lookupWait bounds the look-up before the call.
+const lookupWait = 10 * time.Second
 
 // remote sets up the grandchild's side of a call to grandma at base.
 func remote(s *call.Session, base string) call.RemoteRoles {
@@ -44,9 +49,10 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 		base:   base,
 		callID: id,
 		query:  q,
+		lookup: &http.Client{Timeout: lookupWait, Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: true}},
 		client: &http.Client{Transport: &http.Transport{
 			DialContext:           s.DialContext,
-			MaxConnsPerHost:       1, // the set-up and the record share one connection while it lasts
+			MaxConnsPerHost:       1,
 			MaxIdleConnsPerHost:   1,
 			DisableCompression:    true,
 			IdleConnTimeout:       s.Silence(call.IdleTimeout),
@@ -57,12 +63,16 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 		script:    s.Script,
 		rec:       s.Rec,
 		session:   s,
-		reach:     r.reach,
+		reach:     func(context.Context) (target, error) { return r.found, nil },
 		readWait:  s.Silence(readWait),
 		closeWait: remoteSlack * (closeWait + s.RoundTrip()),
 		handshake: remoteSlack * (handshakeTimeout + 2*s.RoundTrip()),
 	}
 	return call.RemoteRoles{
+		Prepare: func(ctx context.Context) (err error) {
+			r.found, err = r.reach(ctx)
+			return err
+		},
 		Grandchild: func(ctx context.Context) error {
 			defer r.client.CloseIdleConnections()
 			if err := kid.call(ctx); err != nil {
@@ -79,13 +89,13 @@ func remote(s *call.Session, base string) call.RemoteRoles {
 
 // get asks grandma for path, naming the call, and returns her answer,
 // checked to be hers.
-func (r *elsewhere) get(ctx context.Context, path string) (*http.Response, error) {
+func (r *elsewhere) get(ctx context.Context, client *http.Client, path string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path+"?"+url.Values{wire.QueryCall: {r.callID}}.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
-	resp, err := r.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("asking grandma at %s for her WebTransport: %w", r.base, err)
 	}
@@ -105,7 +115,7 @@ func (r *elsewhere) get(ctx context.Context, path string) (*http.Response, error
 // reach asks grandma where her WebTransport is and which certificate is
 // hers.
 func (r *elsewhere) reach(ctx context.Context) (target, error) {
-	resp, err := r.get(ctx, InfoPath)
+	resp, err := r.get(ctx, r.lookup, InfoPath)
 	if err != nil {
 		return target{}, err
 	}
@@ -140,7 +150,7 @@ func (r *elsewhere) reach(ctx context.Context) (target, error) {
 
 // fetchRecord fetches grandma's record of the call, once it is over.
 func (r *elsewhere) fetchRecord(ctx context.Context) error {
-	resp, err := r.get(ctx, RecordPath)
+	resp, err := r.get(ctx, r.client, RecordPath)
 	if err != nil {
 		return fmt.Errorf("fetching grandma's record of the call: %w", err)
 	}
