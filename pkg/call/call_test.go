@@ -120,3 +120,43 @@ func TestRunReturnsTheGrandchildsError(t *testing.T) {
 		t.Errorf("got %v, want %v", err, broke)
 	}
 }
+
+// TestRemotePrepareIsNotTheCall: what the grandchild does before she calls
+// a grandma elsewhere (RemoteRoles.Prepare) comes before the call's clock
+// starts: however long it takes, the call's first moment is 0, and its
+// time is not the call's; a failed preparation is the call's error, and
+// nothing is left running.
+func TestRemotePrepareIsNotTheCall(t *testing.T) {
+	const prepare = 200 * time.Millisecond
+	m := testMode(nil)
+	m.Remote = func(s *Session, base string) RemoteRoles {
+		return RemoteRoles{
+			Prepare: func(ctx context.Context) error {
+				time.Sleep(prepare)
+				return nil
+			},
+			Grandchild: func(ctx context.Context) error {
+				s.Rec.Record(timeline.Client, timeline.KindConnect, "opens a connection")
+				return errors.New("nobody answered")
+			},
+			Record: func() []byte { return nil },
+		}
+	}
+	res, err := RunRemote(context.Background(), m, Config{Script: story.Default()}, "http://127.0.0.1:1")
+	if err == nil || err.Error() != "nobody answered" {
+		t.Fatalf("got %v, want the grandchild's error", err)
+	}
+	if len(res.Timeline.Events) != 1 || res.Timeline.Events[0].At >= prepare {
+		t.Errorf("the call's events %v: want its one connection before %v, the preparation's time left out", res.Timeline.Events, prepare)
+	}
+	m.Remote = func(s *Session, base string) RemoteRoles {
+		return RemoteRoles{
+			Prepare:    func(context.Context) error { return errors.New("no such grandma") },
+			Grandchild: func(context.Context) error { t.Error("the call was placed after a failed preparation"); return nil },
+			Record:     func() []byte { return nil },
+		}
+	}
+	if _, err := RunRemote(context.Background(), m, Config{Script: story.Default()}, "http://127.0.0.1:1"); err == nil || err.Error() != "no such grandma" {
+		t.Errorf("a failed preparation: got %v, want its error", err)
+	}
+}
