@@ -95,17 +95,6 @@ func callOutcome(hungUp string, stopping context.Context) string {
 	return "dropped: " + hungUp
 }
 
-// linesHeard counts the grandchild's lines in grandma's record of a call.
-func linesHeard(hers *timeline.Timeline) int {
-	n := 0
-	for _, m := range hers.Messages {
-		if m.From == timeline.Client {
-			n++
-		}
-	}
-	return n
-}
-
 // lastByte is told, by a call's connection, when the call's answer has
 // gone out to its last byte (requestOwner): on HTTP/1.1 when its
 // connection goes idle or closes after it, on HTTP/2 when no stream of the

@@ -55,17 +55,11 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 		perConn = connBytes(conn, in, sent)
 	}
 	hers := rec.Finish()
-	lines := 0
-	for _, m := range hers.Messages {
-		if m.From == timeline.Client {
-			lines++
-		}
-	}
 	s.finish(awaited, out == "ok", hers, in, sent, 1, perConn)
 	if out == "" {
 		return // the handshake failed; the upgrader has answered
 	}
-	s.logCall(id, fullduplex.Mode().Key, r.RemoteAddr, time.Since(start), in, sent, lines, out)
+	s.logCall(id, fullduplex.Mode().Key, r.RemoteAddr, time.Since(start), in, sent, linesHeard(hers), out)
 }
 
 // checkOrigin is gorilla's same-origin rule, widened by AllowOrigins: a
@@ -94,4 +88,15 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 func (s *Server) logCall(id int, mode, peer string, d time.Duration, in, out int64, lines int, outcome string) {
 	s.log.Info("call", "id", id, "mode", mode, "peer", peer, "duration_ms", d.Milliseconds(),
 		"bytes_in", in, "bytes_out", out, "lines_heard", lines, "outcome", outcome)
+}
+
+// linesHeard counts the grandchild's lines in grandma's record of a call.
+func linesHeard(hers *timeline.Timeline) int {
+	n := 0
+	for _, m := range hers.Messages {
+		if m.From == timeline.Client {
+			n++
+		}
+	}
+	return n
 }

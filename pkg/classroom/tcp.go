@@ -75,14 +75,8 @@ func (s *Server) tcp(w http.ResponseWriter, r *http.Request) {
 		perConn = connBytes(mc, in, sent)
 	}
 	hers := rec.Finish()
-	lines := 0
-	for _, m := range hers.Messages {
-		if m.From == timeline.Client {
-			lines++
-		}
-	}
 	s.finish(awaited, out == "ok", hers, in, sent, 1, perConn)
-	s.logCall(id, key, r.RemoteAddr, time.Since(start), in, sent, lines, out)
+	s.logCall(id, key, r.RemoteAddr, time.Since(start), in, sent, linesHeard(hers), out)
 }
 
 // halfClosing is a connection grandma took over from net/http, still

@@ -443,14 +443,8 @@ func (s *Server) webTransportCall(w http.ResponseWriter, r *http.Request) {
 	in, out, conns := udpIn+c.in, udpOut+c.out, 1+len(c.conns)
 	c.mu.Unlock()
 	hers := rec.Finish()
-	lines := 0
-	for _, m := range hers.Messages {
-		if m.From == timeline.Client {
-			lines++
-		}
-	}
 	s.finish(awaited, outcome == "ok", hers, in, out, conns, nil)
-	s.logCall(id, mode.Key, r.RemoteAddr, time.Since(start), in, out, lines, outcome)
+	s.logCall(id, mode.Key, r.RemoteAddr, time.Since(start), in, out, linesHeard(hers), outcome)
 }
 
 // tcpHost returns host (as a WebTransport request names it) with the TCP
