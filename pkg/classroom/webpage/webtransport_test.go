@@ -87,7 +87,10 @@ func TestWebTransportCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Interruption.Waited == nil || *got.Interruption.Waited > 50 {
+	// At once: on a busy machine a browser's timers may run late, but
+	// nowhere near the rest of the story (over 600 ms), which the walkie's
+	// interruption waits for.
+	if got.Interruption.Waited == nil || *got.Interruption.Waited > 200 {
 		t.Errorf("the interruption waited %v ms; on WebTransport it goes at once", got.Interruption.Waited)
 	}
 	if got.Reported.Status != 201 {
