@@ -316,6 +316,7 @@ type Session struct {
 	handedOver int64
 
 	mu      sync.Mutex
+	closing bool            // finish is waiting for the connections: no more may open
 	conns   []link.Counted  // every connection the grandchild opened
 	watches []*watch        // conns[i]'s watcher, or nil
 	aborted context.Context // done once Abort is called: no connection opens after it
@@ -389,6 +390,11 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 	if s.listener != nil {
 		_ = s.listener.Close()
 	}
+	// No connection opens once finish waits for them (an HTTP client may
+	// still be dialing for later): each open one was counted before.
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	closed := make(chan struct{})
 	go func() {
 		s.open.Wait()
@@ -483,7 +489,13 @@ func (s *Session) DialContext(ctx context.Context, network, addr string) (net.Co
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.aborted, cancel)()
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil, net.ErrClosed
+	}
 	s.open.Add(1)
+	s.mu.Unlock()
 	var w *watch
 	var tap io.Writer // a nil *watch in it would not be a nil tap
 	if s.handOver != nil {

@@ -35,6 +35,10 @@ func (s *Session) ListenPacket(to *net.UDPAddr) (*link.PacketConn, error) {
 		return nil, net.ErrClosed
 	default:
 	}
+	if s.closing {
+		s.mu.Unlock()
+		return nil, net.ErrClosed
+	}
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: local})
 	if err != nil {
 		s.mu.Unlock()

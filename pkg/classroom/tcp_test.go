@@ -243,7 +243,22 @@ func TestTCPRefusals(t *testing.T) {
 		})
 	}
 	t.Run("busy", func(t *testing.T) {
-		held := callLines(t, base, calltest.Script(t, story.Options{})) // she is on it, as many as she takes
+		// She is on a call, as many as she takes: once the refused
+		// line-before-the-answer has left her place, which a busy machine
+		// may take a moment to do.
+		var held *lines
+		for deadline := time.Now().Add(5 * time.Second); held == nil; {
+			l, resp := askLines(t, base, upgradeRequest(base, wire.ScriptQuery(calltest.Script(t, story.Options{})).Encode(), upgrade...))
+			switch {
+			case resp.StatusCode == http.StatusSwitchingProtocols:
+				held = l
+			case resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline):
+				t.Fatalf("grandma answered %s; want 101", resp.Status)
+			default:
+				l.conn.Close()
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
 		_, resp := askLines(t, base, upgradeRequest(base, good, upgrade...))
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("a call past the limit: %s, Retry-After %q; want 503 and when to try again", resp.Status, resp.Header.Get("Retry-After"))
