@@ -126,6 +126,12 @@ type RemoteRoles struct {
 	// HandOver, if not nil, returns a new watcher for each connection the
 	// grandchild opens, to find the bytes on it that carried her record.
 	HandOver func() HandOver
+	// RecordApart says her record comes apart from the call, after it, on
+	// a connection of its own outside the emulated link (WebTransport's:
+	// QUIC's packets are sealed, and no count could find the record's
+	// bytes in them): the call's counts hold none of it, and none is
+	// looked for on the call's connections.
+	RecordApart bool
 	// Facts, as in Roles.
 	Facts func(tl *timeline.Timeline) []result.Fact
 	// CallID is the id the grandchild gave the call (wire.NewCallID), by
@@ -257,7 +263,7 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 	}
 	res := s.finish(m, roles.Facts)
 	res.Server, res.ServerLatency = base, facts.Latency
-	if err == nil && record != nil && s.handedOver == 0 {
+	if err == nil && record != nil && s.handedOver == 0 && !roles.RecordApart {
 		// Her record came, but the bytes that carried it were not found
 		// where they crossed: the counts would hold them, and a count is
 		// never worked out instead.

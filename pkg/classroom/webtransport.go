@@ -59,32 +59,10 @@ type wtCall struct {
 	recorded chan struct{}
 	fetched  chan struct{}
 
-	mu      sync.Mutex
-	begun   bool
-	in, out int64 // the bytes of its requests and answers, the record's answer left out
-	conns   []*meteredConn
-	record  []byte
-	over    bool
-}
-
-// add counts a request of the call, on conn.
-func (c *wtCall) add(conn *meteredConn, in, out int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.in += in
-	c.out += out
-	if conn != nil && !containsConn(c.conns, conn) {
-		c.conns = append(c.conns, conn)
-	}
-}
-
-func containsConn(cs []*meteredConn, c *meteredConn) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
+	mu     sync.Mutex
+	begun  bool
+	record []byte
+	over   bool
 }
 
 // keep keeps the record, or with nil says there will be none.
@@ -98,18 +76,16 @@ func (c *wtCall) keep(record []byte) {
 	close(c.recorded)
 }
 
-// recordOwner gives the record's fetch to its call (requestOwner): its
-// connection, and its request's bytes; not its answer, the hand-over,
-// which the call's counts leave out, as the grandchild's do. The look-up
-// at webtransport.InfoPath is no part of the call: the grandchild makes it
-// before she calls, as a page is loaded before it calls.
-type recordOwner struct {
-	c    *wtCall
-	conn *meteredConn
-}
+// recordOwner is told when the record's answer has gone out in full
+// (requestOwner). Neither the record's fetch nor the look-up at
+// webtransport.InfoPath is part of the call, which is its QUIC connection
+// alone: the grandchild looks grandma up before she calls, as a page is
+// loaded before it calls, and fetches the record after, apart from the
+// call (QUIC's packets are sealed: no count could find the record's bytes
+// in them, so it never rides there).
+type recordOwner struct{ c *wtCall }
 
-func (o recordOwner) answered(in, _ int64) {
-	o.c.add(o.conn, in, 0)
+func (o recordOwner) answered(int64, int64) {
 	select {
 	case o.c.fetched <- struct{}{}:
 	default:
@@ -251,7 +227,7 @@ func (s *Server) webTransportRecord(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if conn, ok := r.Context().Value(connKey{}).(*meteredConn); ok {
-		conn.serving(recordOwner{c, conn})
+		conn.serving(recordOwner{c})
 	}
 	w.Header().Set("Connection", "close") // the call is over: keep no file idle for it
 	w.Header().Set("Content-Type", "application/json")
@@ -401,10 +377,7 @@ func (s *Server) webTransportCall(w http.ResponseWriter, r *http.Request) {
 		Limit:     whole,
 		CloseWait: CloseWait + rt,
 		HandOver: func(tl *timeline.Timeline) {
-			c.mu.Lock()
-			conns := 1 + len(c.conns) // the QUIC connection, and the set-up's
-			c.mu.Unlock()
-			record, err := wire.EncodeRecord(tl, wire.Facts{Connections: conns, Latency: s.cfg.Latency})
+			record, err := wire.EncodeRecord(tl, wire.Facts{Connections: 1, Latency: s.cfg.Latency})
 			if err != nil {
 				record = nil
 			}
@@ -415,7 +388,7 @@ func (s *Server) webTransportCall(w http.ResponseWriter, r *http.Request) {
 	c.keep(nil) // if she said no farewell, there is no record to wait for
 	if outcome == "ok" {
 		// The grandchild fetches the record over TCP once she has closed
-		// the session; its request counts to the call.
+		// the session.
 		t := time.NewTimer(RecordWait + rt)
 		select {
 		case <-c.fetched:
@@ -439,11 +412,9 @@ func (s *Server) webTransportCall(w http.ResponseWriter, r *http.Request) {
 	if qc != nil {
 		udpIn, udpOut = s.wt.meter.take(qc.RemoteAddr())
 	}
-	c.mu.Lock()
-	in, out, conns := udpIn+c.in, udpOut+c.out, 1+len(c.conns)
-	c.mu.Unlock()
+	in, out := udpIn, udpOut // the QUIC connection's: the call's one connection
 	hers := rec.Finish()
-	s.finish(awaited, outcome == "ok", hers, in, out, conns, nil)
+	s.finish(awaited, outcome == "ok", hers, in, out, 1, nil)
 	s.logCall(id, mode.Key, r.RemoteAddr, time.Since(start), in, out, linesHeard(hers), outcome)
 }
 

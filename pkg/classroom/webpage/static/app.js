@@ -23,6 +23,14 @@
   let script = null;
   let student = null; // the student's anonymous name, once the script has come
   const runs = {};
+
+  // next says what to do once a call is over: play the end of the lesson
+  // not yet played, or compare what was.
+  function next() {
+    if (!runs.walkie) return 'Now try the walkie-talkie call.';
+    if (!runs.phone) return 'Now try the phone call.';
+    return Object.keys(runs).length > 2 ? 'Compare the calls below.' : 'Both calls played: compare them below.';
+  }
   window.duplexdemoRuns = runs; // what each call measured, for tests and the curious
 
   const $ = (sel) => document.querySelector(sel);
@@ -955,7 +963,7 @@
       runs[mode] = r;
       compare();
       sec.dataset.state = 'done';
-      status(`${result(mode, r).replace(/^./, (c) => c.toUpperCase())}. ${runs.walkie && runs.phone ? 'Both calls played: compare them below.' : `Now try the ${mode === 'walkie' ? 'phone' : 'walkie-talkie'} call.`}`);
+      status(`${result(mode, r).replace(/^./, (c) => c.toUpperCase())}. ${next()}`);
       // Not awaited: the buttons are the student's again at once, and the
       // status line keeps the call's result; the report says its own word.
       report(mode, r, rec, callID, end);
