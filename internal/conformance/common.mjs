@@ -8,7 +8,7 @@
 //   heard    T  LABEL  TEXT    a line of grandma's it heard
 //   record   JSON              grandma's record, as it arrived
 //   ok       SUMMARY           the call completed and the record checked out
-//   reported STATUS NAME BODY  its report to the class (section 12): the
+//   reported STATUS NAME BODY  its report to the class (section 17): the
 //                              answer's status, the student's name, and the
 //                              answer's body (its first line)
 // and, on failure, one line on stderr and exit status 1. A report the
@@ -24,7 +24,7 @@ export const CALL_HEADER = 'Duplexdemo-Call';
 // Grandma's record starts with this; no line does (sections 4, 8.1).
 export const RECORD_PREFIX = '{"protocol":';
 export const MAX_RECORD = 65536;
-// The class experiment (section 12): where a call is reported, and the
+// The class experiment (section 17): where a call is reported, and the
 // phone's query parameter that names the call (section 7.1).
 export const REPORT_PATH = '/class/calls';
 export const CALL_PARAM = 'call';
@@ -115,7 +115,7 @@ export function scriptFromQuery(query) {
 
 // loadScript returns the script to play: the one a --script QUERY names, or
 // else the server's default from /script.json (section 5.3), checked; and
-// the student's name for the report to the class (section 12.1), from
+// the student's name for the report to the class (section 17.1), from
 // /script.json either way.
 export async function loadScript(base, args) {
   const served = await scriptJSON(base);
@@ -189,7 +189,7 @@ export class Call {
     this.heard = [];
     this.record = null;
     // Every line this side wanted or heard, in the order it first knew of
-    // it, with its times: its own record of the call (section 12.3).
+    // it, with its times: its own record of the call (section 17.3).
     this.lines = [];
     let begun;
     let ended;
@@ -257,7 +257,7 @@ export class Call {
     return label;
   }
 
-  // ownRecord is the grandchild's record of the call (section 12.3), as
+  // ownRecord is the grandchild's record of the call (section 17.3), as
   // grandma's is of hers: its want and send events, and a heard event for
   // each of her lines, in integer ns on its own clock, in order.
   ownRecord() {
@@ -286,7 +286,7 @@ export class Call {
     out('record', text);
   }
 
-  // finish checks grandma's record (section 8.3) against what this side
+  // finish checks grandma's record (section 12.3) against what this side
   // said and heard, and says so.
   finish(mode) {
     if (this.record === null) fail('the call ended without grandma\'s record');
@@ -311,7 +311,7 @@ export class Call {
   }
 }
 
-// checkRecord checks what section 8.2 and 8.3 say of every record.
+// checkRecord checks what sections 12.2 and 12.3 say of every record.
 export function checkRecord(r, script) {
   const bad = (why) => fail(`grandma's record: ${why}`);
   const fields = ['protocol', 'duration_ns', 'connections', 'latency_ns', 'events'];
@@ -367,7 +367,7 @@ export function checkRecord(r, script) {
   }
 }
 
-// report tells the class of the call that just completed (section 12.2),
+// report tells the class of the call that just completed (section 17.2),
 // on a connection of its own, and prints the answer.
 async function report(base, id, student, record) {
   const body = JSON.stringify({ protocol: VERSION, call: id, student, record });

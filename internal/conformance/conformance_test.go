@@ -328,7 +328,7 @@ func checkCall(t *testing.T, mode string, script story.Script, got clientRun) wi
 		t.Fatal(err)
 	}
 	// What she heard is what the client said; what she sent, what it
-	// heard, in the same order (PROTOCOL.md section 8.3).
+	// heard, in the same order (PROTOCOL.md section 12.3).
 	var herHeard, herSent, said, heard []string
 	for _, e := range rec.Events {
 		switch e.Kind {
@@ -430,7 +430,7 @@ func checkLogged(t *testing.T, srv *server, mode string, rec wire.Record, raw st
 }
 
 // checkReported checks that the client reported its call to the class
-// (PROTOCOL.md section 12) and that the server took it: 201, the call's id
+// (PROTOCOL.md section 17) and that the server took it: 201, the call's id
 // in the experiment, and the call in the class record under the student's
 // name, as a call of mode, with the interruption sent when the client said
 // it (on the client's clock: the record is the client's). It says whether

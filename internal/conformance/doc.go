@@ -9,7 +9,7 @@
 // mode with its client, and check that each completed its call and got
 // grandma's record, and that the record agrees with what the client saw
 // and with what the server logged. Each client then reports its call to
-// the class experiment (PROTOCOL.md section 12) under the name /script.json
+// the class experiment (PROTOCOL.md section 17) under the name /script.json
 // gave it, and the test checks that the server took the report and that
 // the call is in the class record under that name.
 //

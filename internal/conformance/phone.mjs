@@ -9,7 +9,7 @@
 // (section 7.5): this WebSocket drops what arrives after it sends its own
 // close frame, and grandma's record comes after the goodbye. The call is
 // named in the query (section 7.1), so that it can be reported to the
-// class once it is over (section 12).
+// class once it is over (section 17).
 
 import { CALL_PARAM, Call, RECORD_PREFIX, fail, main, newCallID } from './common.mjs';
 

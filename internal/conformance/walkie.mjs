@@ -6,7 +6,7 @@
 // Each of the grandchild's lines is a POST /say; the first carries the
 // script. Like a walkie-talkie, a line goes only once the answer before it
 // has been read to its end, so the interruption waits for the story. Once
-// the call is over, it is reported to the class (section 12).
+// the call is over, it is reported to the class (section 17).
 
 import {
   CALL_HEADER, Call, RECORD_PREFIX, VERSION, VERSION_HEADER, checkVersionHeader, fail, main, newCallID,

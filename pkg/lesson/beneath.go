@@ -64,7 +64,7 @@ func beneathPoint(t report.Table, left []call.Mode) string {
 		if _, ok := callOf(t, walkie); ok {
 			text += fmt.Sprintf(", the walkie-talkie's %s", cell(t, "interruption_waited_ms", walkie))
 		}
-		say("%s. A browser cannot do that: fetch streams a request body only with duplex: 'half', the answer readable only once the body is sent; and proxies buffer.", text)
+		say("%s. A browser cannot: its fetch sends the whole request before it reads the answer, and proxies wait for whole requests.", text)
 	}
 	if c, ok := callOf(t, two); ok {
 		text := fmt.Sprintf("HTTP/2 ran %d streams on %s connection", fact(c.Summary, "streams"), cell(t, "connections", two))
@@ -80,6 +80,10 @@ func beneathPoint(t report.Table, left []call.Mode) string {
 		} else {
 			text += fmt.Sprintf(", at %s of overhead per line", cell(t, "overhead_bytes_per_line", wt))
 		}
+		// Not the same layer: QUIC's handshake, encryption and
+		// acknowledgements are in the UDP payloads counted; TCP's are in
+		// its headers, which no TCP mode counts.
+		text += " (QUIC's handshake and acks ride in its UDP bytes; TCP's, in uncounted headers)"
 		say("%s.", text)
 	}
 	for _, m := range left {

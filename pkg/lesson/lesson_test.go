@@ -159,7 +159,7 @@ func TestBeneathTellsTheMeasuredNumbers(t *testing.T) {
 			says := []string{
 				"On raw TCP the interruption waited " + value("interruption_waited_ms", tcp) + " and grandma's afterthought " + value("afterthought_waited_ms", tcp),
 				"its interruption waited " + value("interruption_waited_ms", h1full.Mode()) + ", the walkie-talkie's " + value("interruption_waited_ms", walkie),
-				"A browser cannot do that: fetch streams a request body only with duplex: 'half'",
+				"A browser cannot: its fetch sends the whole request before it reads the answer",
 				fmt.Sprintf("HTTP/2 ran %s streams on %s connection", value("streams", two), value("connections", two)),
 				"So taking turns was the rule of request and answer, not of HTTP, nor of the wire.",
 			}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -122,9 +123,12 @@ func (t Table) Only(names ...string) Table {
 
 // setupRoundTrips is how many round trips of the link the grandchild's
 // first line waited before it could be sent (the connection's set-up: a
-// TCP handshake, an upgrade, a preface), to one decimal: its measured wait
-// over the link's round trip. null on a link with no latency, or when the
-// first line was never sent.
+// TCP handshake, an upgrade, a preface): its measured wait over the link's
+// round trip, to the nearest whole one. A set-up is made of whole round
+// trips; what a machine adds to them (its timers, its scheduling, a few
+// ms) shows in the waiting rows, and would read here as "TCP takes 1.1
+// round trips". null on a link with no latency, or when the first line
+// was never sent.
 func setupRoundTrips(r Call) any {
 	rt := 2 * (r.LatencyMS + r.ServerLatencyMS)
 	if rt <= 0 {
@@ -140,7 +144,7 @@ func setupRoundTrips(r Call) any {
 	if first == nil || first.WaitedMS == nil {
 		return nil
 	}
-	return float64(int64(*first.WaitedMS/rt*10+0.5)) / 10
+	return math.Round(*first.WaitedMS / rt)
 }
 
 // overheadPct is the share of wire bytes that was not payload, in percent

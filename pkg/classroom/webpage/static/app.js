@@ -821,7 +821,7 @@
   }
 
   // sideRecord is the page's own record of a call, as grandma's is of hers,
-  // for the report to the class (PROTOCOL.md, section 12.3): the lines it
+  // for the report to the class (PROTOCOL.md, section 17.3): the lines it
   // wanted and sent, and grandma's lines as it heard them, in integer ns on
   // its clock, in order. The browser cannot count its connections (grandma
   // does), and the page emulates no link.
