@@ -133,6 +133,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"phone", "--bogus"}, "--bogus"},
 		{[]string{"walkie", "extra"}, "extra"},
 		{[]string{"telephone"}, "telephone"},
+		{[]string{"poll", "--server", "http://127.0.0.1:1"}, "plays only in this process"},
 		{[]string{"walkie", "--trace-out", "/no/such/dir/w.json"}, "does not exist"},
 		{[]string{"phone", "--html", "-"}, "--html"},
 		{[]string{"phone", "--trace-out", "-"}, "--trace-out"},

@@ -36,6 +36,10 @@ func newCmdMode(deps *env, m call.Mode) *cobra.Command {
 	addExportFlags(cmd.Flags(), &opts.Export)
 	if m.Remote != nil {
 		addServerFlag(cmd.Flags(), opts)
+	} else {
+		// Not offered, but understood: one clear line, not "unknown flag".
+		cmd.Flags().StringVar(&opts.Server, "server", "", "")
+		_ = cmd.Flags().MarkHidden("server") // it is there: marking it cannot fail
 	}
 	if m.Every != nil {
 		addEveryFlag(cmd.Flags(), opts, *m.Every, "how often the grandchild polls")
@@ -46,6 +50,13 @@ func newCmdMode(deps *env, m call.Mode) *cobra.Command {
 // runMode plays one call and prints it: a live log, the swimlanes and the
 // summary, or with --json only the report.
 func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) error {
+	if m.Remote == nil && opts.Server != "" {
+		var keys []string
+		for _, r := range remoteModes() {
+			keys = append(keys, r.Key)
+		}
+		return &usageError{fmt.Errorf("--server: %s plays only in this process, grandma beside the grandchild; duplexdemo serve takes %s", m.Key, wordList(keys))}
+	}
 	script, err := story.New(opts.Story)
 	if err != nil {
 		return asUsage(err)

@@ -16,8 +16,17 @@ import (
 func Summary(w io.Writer, r report.Call, style Style) error {
 	g := style.glyphs()
 	var b strings.Builder
-	title := fmt.Sprintf("Summary: %s, latency %s (%s)", r.Mode, result.MSText(r.LatencyMS), r.Transport)
-	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
+	// The title, and the transport beside it if it fits, or under it,
+	// wrapped: never cut, for it says what the numbers are of.
+	title := fmt.Sprintf("Summary: %s, latency %s", r.Mode, result.MSText(r.LatencyMS))
+	if whole := title + " (" + r.Transport + ")"; visibleWidth(whole) <= style.width() {
+		fmt.Fprintln(&b, style.paint(sgrBold, whole))
+	} else {
+		fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
+		for _, line := range wrapWords("("+r.Transport+")", style.width()-2) {
+			fmt.Fprintln(&b, "  "+line)
+		}
+	}
 	s := r.Summary
 	moments(&b, s.Interruption, s.Afterthought, style)
 	fmt.Fprintln(&b)

@@ -32,8 +32,13 @@
   // A mode's fill, in the order the server lists the modes, and its name
   // in the legend: modes differ without colour. The view names no mode
   // itself; the server's stats do.
-  const PATTERNS = ['hatch', 'solid', 'dots', 'cross', 'vertical'];
-  const PATTERN_WORDS = { hatch: 'Hatched', solid: 'Solid', dots: 'Dotted', cross: 'Cross-hatched', vertical: 'Striped' };
+  // Ten fills, so that the groups a class plays (the nine modes, and a
+  // browser's walkie on two connections) never share one.
+  const PATTERNS = ['hatch', 'solid', 'dots', 'cross', 'vertical', 'horizontal', 'back', 'grid', 'rings', 'checker'];
+  const PATTERN_WORDS = {
+    hatch: 'Hatched', solid: 'Solid', dots: 'Dotted', cross: 'Cross-hatched', vertical: 'Striped',
+    horizontal: 'Lined', back: 'Back-hatched', grid: 'Gridded', rings: 'Ringed', checker: 'Checked',
+  };
 
   const $ = (sel) => document.querySelector(sel);
   const ms = (v) => `${Math.round(v)} ms`;
@@ -109,6 +114,11 @@
     pat('pattern-dots', 6, el('circle', { class: 'pattern-dot', cx: 3, cy: 3, r: 1.6 }));
     pat('pattern-cross', 6, el('path', { class: 'pattern-ink', d: 'M0,0 l6,6 M6,0 l-6,6' }));
     pat('pattern-vertical', 5, el('path', { class: 'pattern-ink', d: 'M2.5,0 v5' }));
+    pat('pattern-horizontal', 5, el('path', { class: 'pattern-ink', d: 'M0,2.5 h5' }));
+    pat('pattern-back', 5, el('path', { class: 'pattern-ink', d: 'M-1,4 l2,2 M0,0 l5,5 M4,-1 l2,2' }));
+    pat('pattern-grid', 6, el('path', { class: 'pattern-thin', d: 'M3,0 v6 M0,3 h6' }));
+    pat('pattern-rings', 8, el('circle', { class: 'pattern-ring', cx: 4, cy: 4, r: 2.2 }));
+    pat('pattern-checker', 8, el('path', { class: 'pattern-dot', d: 'M0,0 h4 v4 h-4 z M4,4 h4 v4 h-4 z' }));
     pat('pattern-wait', 5, el('path', { class: 'pattern-wait-ink', d: 'M-1,1 l2,-2 M0,5 l5,-5 M4,6 l2,-2' }));
     svg.append(defs);
     document.body.append(svg);
