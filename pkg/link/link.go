@@ -9,6 +9,13 @@
 // writes: Write queues and returns at once, as a real link's sender does.
 // A Dialer's connection is handed over only after the round trip a TCP
 // handshake takes, 2×latency after dialing.
+//
+// A Profile adds a bandwidth and a jitter: behind a bandwidth, bytes queue
+// to go onto the link one after another at its rate, each way on its own,
+// and arrive at the latency after they went on; jitter adds to each write's
+// delay, drawn from a seed, never reordering a byte stream. The connections
+// wrapped with one Meter share one link, as one home's connections share
+// its line, and the Meter keeps the time each way spent serialising.
 package link
 
 import (
@@ -32,10 +39,24 @@ const (
 )
 
 // Meter counts the bytes crossing all the connections wrapped with it, seen
-// from the wrapped end. Its methods are safe for concurrent use.
+// from the wrapped end. Those connections share one link: behind a
+// bandwidth, their bytes queue for the same two directions, and the Meter
+// keeps the time each direction spent serialising them. Its methods are
+// safe for concurrent use. A Meter must not be copied once used.
 type Meter struct {
 	written, read, conns atomic.Int64
+	wire                 wire
 }
+
+// BusyTime returns the time direction d of the link spent serialising
+// bytes, of all its connections: the length of the busy intervals, none
+// counted twice (0 without a bandwidth). Bytes queued but not yet
+// serialised count as they are scheduled to be.
+func (m *Meter) BusyTime(d Direction) time.Duration { return m.wire.busyTime(&m.wire.busy, d) }
+
+// BusyIntervals returns when the link was busy serialising, both
+// directions, in order of their start, at most MaxIntervals each way.
+func (m *Meter) BusyIntervals() []Interval { return m.wire.intervals(&m.wire.busy) }
 
 // Written returns the bytes written by the wrapped end (towards the peer).
 func (m *Meter) Written() int64 { return m.written.Load() }
@@ -54,6 +75,13 @@ type Counted interface {
 	BytesWritten() int64
 	// BytesRead returns the bytes that arrived from the peer so far.
 	BytesRead() int64
+	// BusyTime returns the time direction d of the link spent serialising
+	// this connection's bytes so far (0 without a bandwidth).
+	BusyTime(d Direction) time.Duration
+	// BusyIntervals returns when the link serialised this connection's
+	// bytes, both directions, in order of their start, at most
+	// MaxIntervals each way.
+	BusyIntervals() []Interval
 }
 
 // counts are one connection's bytes, each way.
@@ -64,15 +92,25 @@ func (c *counts) BytesRead() int64    { return c.read.Load() }
 
 // Dialer dials connections and wraps them in the emulated link.
 type Dialer struct {
-	// Latency is the one-way delay added in each direction; 0 means none.
-	Latency time.Duration
-	// Meter counts the bytes; it must not be nil.
+	// Latency, Bandwidth, Jitter and Seed are the link's Profile; their
+	// zero values mean no delay, no limit, no jitter.
+	Latency   time.Duration
+	Bandwidth Rate
+	Jitter    time.Duration
+	Seed      uint64
+	// Meter counts the bytes, and is the link its connections share; it
+	// must not be nil.
 	Meter *Meter
 	// Dial makes the real connection; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// OnClose, if not nil, is called once when the owner of a wrapped
 	// connection starts to close it, before the peer can notice.
 	OnClose func()
+}
+
+// Profile returns the link's profile, as d's fields give it.
+func (d *Dialer) Profile() Profile {
+	return Profile{Latency: d.Latency, Bandwidth: d.Bandwidth, Jitter: d.Jitter, Seed: d.Seed}
 }
 
 // DialContext dials addr and returns the connection wrapped in the link,
@@ -98,7 +136,8 @@ func (d *Dialer) DialTapped(ctx context.Context, network, addr string, tap io.Wr
 	}
 	// TCP's handshake takes a round trip before the connecting side may
 	// send: its SYN crosses the link, and the SYN-ACK crosses back. On
-	// loopback it is instant, so the link charges it here.
+	// loopback it is instant, so the link charges it here: the latency
+	// each way, without jitter or serialising (it draws nothing).
 	if d.Latency > 0 {
 		t := time.NewTimer(2 * d.Latency)
 		select {
@@ -109,7 +148,7 @@ func (d *Dialer) DialTapped(ctx context.Context, network, addr string, tap io.Wr
 			return nil, ctx.Err()
 		}
 	}
-	return WrapTapped(c, d.Latency, d.Meter, d.OnClose, tap), nil
+	return WrapConn(c, ConnConfig{Profile: d.Profile(), Meter: d.Meter, OnClose: d.OnClose, Tap: tap}), nil
 }
 
 // Wrap returns c behind an emulated link with the given one-way latency,
@@ -131,22 +170,50 @@ func Wrap(c net.Conn, latency time.Duration, m *Meter, onClose func()) Counted {
 // tap that is looked at elsewhere locks; it must not block, its error is
 // ignored, and it must keep only what it needs.
 func WrapTapped(c net.Conn, latency time.Duration, m *Meter, onClose func(), tap io.Writer) Counted {
-	m.conns.Add(1)
-	if latency <= 0 {
-		return &countingConn{Conn: c, meter: m, onClose: onClose, tap: tap}
+	return WrapConn(c, ConnConfig{Profile: Profile{Latency: latency}, Meter: m, OnClose: onClose, Tap: tap})
+}
+
+// ConnConfig is how WrapConn wraps a connection.
+type ConnConfig struct {
+	// Profile is the link's: latency, bandwidth, jitter and seed.
+	Profile Profile
+	// Meter counts the bytes, and is the link the connection shares with
+	// the others wrapped with it; it must not be nil. The connection's
+	// place among them (0 for the first) picks its jitter's sources.
+	Meter *Meter
+	// OnClose, if not nil, is called once when the connection's Close is
+	// first called, before the peer can notice.
+	OnClose func()
+	// Tap, if not nil, is given every byte that arrives (see WrapTapped).
+	Tap io.Writer
+
+	drawn func(Direction, time.Duration) // if not nil, told every jitter drawn (tests)
+}
+
+// WrapConn returns c behind an emulated link with cfg's profile (see
+// Profile for when each byte crosses), counting bytes in cfg.Meter. With a
+// zero profile the connection only counts bytes, and starts no goroutine;
+// otherwise two serve it, and both have ended when Close or Abort returns.
+// The caller must Close the returned connection, which closes c.
+func WrapConn(c net.Conn, cfg ConnConfig) Counted {
+	m := cfg.Meter
+	index := m.conns.Add(1) - 1
+	if cfg.Profile.plain() {
+		return &countingConn{Conn: c, meter: m, onClose: cfg.OnClose, tap: cfg.Tap}
 	}
 	lc := &delayedConn{
 		Conn:      c,
-		latency:   latency,
+		path:      newPath(cfg.Profile, &m.wire, uint64(index)<<1),
 		meter:     m,
-		onClose:   onClose,
-		tap:       tap,
+		onClose:   cfg.OnClose,
+		tap:       cfg.Tap,
 		changed:   make(chan struct{}),
 		outSignal: make(chan struct{}, 1),
 		writeDone: make(chan struct{}),
 		readDone:  make(chan struct{}),
 		gone:      make(chan struct{}),
 	}
+	lc.drawn = cfg.drawn
 	go lc.readPump()
 	go lc.writePump()
 	return lc
@@ -185,6 +252,12 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // pipe).
 func (c *countingConn) CloseWrite() error { return closeWrite(c.Conn) }
 
+// BusyTime is 0: without a bandwidth, bytes take no time to serialise.
+func (c *countingConn) BusyTime(Direction) time.Duration { return 0 }
+
+// BusyIntervals is empty: without a bandwidth, the link is never busy.
+func (c *countingConn) BusyIntervals() []Interval { return nil }
+
 // closeWrite half-closes c, or says it cannot.
 func closeWrite(c net.Conn) error {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
@@ -205,12 +278,45 @@ func (c *countingConn) Close() error {
 	return c.Conn.Close()
 }
 
-// chunk is a run of bytes in flight, deliverable at due; or, with eof,
+// chunk is a run of bytes in flight, all deliverable at due; or, with eof,
 // the end of what this side writes (CloseWrite), delivered after them.
+// Behind a bandwidth its bytes become deliverable a segment at a time, as
+// each segment's last byte was serialised (lead, plus the time the bytes
+// up to it take at rate), never before the chunk ahead of it (after).
 type chunk struct {
-	due  time.Time
-	data []byte
-	eof  bool
+	after, lead, due time.Time
+	rate             Rate
+	data             []byte
+	eof              bool
+	taken            int // bytes already delivered
+}
+
+// newChunk schedules data (or, with eof, the end of stream) on direction d
+// of p at now.
+func newChunk(p *path, d Direction, now time.Time, data []byte, eof bool) chunk {
+	after, lead, due := p.schedule(d, now, len(data), !eof)
+	return chunk{after: after, lead: lead, due: due, rate: p.profile.Bandwidth, data: data, eof: eof}
+}
+
+// ready returns how many of its bytes are deliverable at now, counting
+// those already taken, and, if not all of them, when more will be.
+func (ch *chunk) ready(now time.Time) (int, time.Time) {
+	switch {
+	case !now.Before(ch.due):
+		return len(ch.data), time.Time{}
+	case ch.rate <= 0 || len(ch.data) == 0: // all at once, or an end of stream
+		return 0, ch.due
+	case now.Before(ch.after):
+		return 0, ch.after
+	}
+	n := int(min(ch.rate.bytesIn(now.Sub(ch.lead))/segment*segment, int64(len(ch.data))))
+	if n == len(ch.data) {
+		return n, time.Time{}
+	}
+	if next := n + segment; next < len(ch.data) {
+		return n, ch.lead.Add(ch.rate.TimeFor(int64(next)))
+	}
+	return n, ch.due
 }
 
 // delayedConn delays both directions. Two goroutines serve it: readPump
@@ -220,7 +326,7 @@ type chunk struct {
 type delayedConn struct {
 	net.Conn
 	counts
-	latency time.Duration
+	path    // guarded by mu, but for the busy logs (the wire's mutex)
 	meter   *Meter
 	onClose func()
 	tap     io.Writer // given what arrives, by readPump only
@@ -260,7 +366,7 @@ func (c *delayedConn) readPump() {
 	buf := make([]byte, readChunk)
 	for {
 		n, err := c.Conn.Read(buf)
-		due := time.Now().Add(c.latency)
+		now := time.Now()
 		c.meter.read.Add(int64(n))
 		c.read.Add(int64(n))
 		if c.tap != nil && n > 0 {
@@ -268,10 +374,10 @@ func (c *delayedConn) readPump() {
 		}
 		c.mu.Lock()
 		if n > 0 {
-			c.in = append(c.in, chunk{due: due, data: append([]byte(nil), buf[:n]...)})
+			c.in = append(c.in, newChunk(&c.path, In, now, append([]byte(nil), buf[:n]...), false))
 		}
-		if err != nil {
-			c.inErr, c.inErrDue = err, due
+		if err != nil { // after the bytes before it, as an end of stream
+			c.inErr, c.inErrDue = err, newChunk(&c.path, In, now, nil, true).due
 		}
 		c.notifyLocked()
 		c.mu.Unlock()
@@ -284,8 +390,8 @@ func (c *delayedConn) readPump() {
 	}
 }
 
-// Read returns bytes whose latency has passed, blocking until there are
-// some, the read deadline passes or the connection is closed.
+// Read returns bytes whose time has come (see Profile), blocking until
+// there are some, the read deadline passes or the connection is closed.
 func (c *delayedConn) Read(p []byte) (int, error) {
 	for {
 		c.mu.Lock()
@@ -297,15 +403,17 @@ func (c *delayedConn) Read(p []byte) (int, error) {
 		var next time.Time // when something becomes readable
 		switch {
 		case len(c.in) > 0:
-			if head := &c.in[0]; !now.Before(head.due) {
-				n := copy(p, head.data)
-				if head.data = head.data[n:]; len(head.data) == 0 {
+			head := &c.in[0]
+			ready, more := head.ready(now)
+			if ready > head.taken {
+				n := copy(p, head.data[head.taken:ready])
+				if head.taken += n; head.taken == len(head.data) {
 					c.in = c.in[1:]
 				}
 				c.mu.Unlock()
 				return n, nil
 			}
-			next = c.in[0].due
+			next = more
 		case c.inErr != nil:
 			if !now.Before(c.inErrDue) {
 				err := c.inErr
@@ -338,7 +446,7 @@ func (c *delayedConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write queues p for delivery after the latency and returns at once.
+// Write queues p for delivery (see Profile) and returns at once.
 func (c *delayedConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -351,7 +459,7 @@ func (c *delayedConn) Write(p []byte) (int, error) {
 	if c.shut {
 		return 0, errWriteShut
 	}
-	c.out = append(c.out, chunk{due: time.Now().Add(c.latency), data: append([]byte(nil), p...)})
+	c.out = append(c.out, newChunk(&c.path, Out, time.Now(), append([]byte(nil), p...), false))
 	c.meter.written.Add(int64(len(p)))
 	c.written.Add(int64(len(p)))
 	select {
@@ -380,7 +488,7 @@ func (c *delayedConn) CloseWrite() error {
 		return nil
 	}
 	c.shut = true
-	c.out = append(c.out, chunk{due: time.Now().Add(c.latency), eof: true})
+	c.out = append(c.out, newChunk(&c.path, Out, time.Now(), nil, true))
 	select {
 	case c.outSignal <- struct{}{}:
 	default:
@@ -403,24 +511,30 @@ func (c *delayedConn) writePump() {
 		}
 		head := c.out[0]
 		c.mu.Unlock()
-		if d := time.Until(head.due); d > 0 {
-			t := time.NewTimer(d)
+		n, more := head.ready(time.Now())
+		if n == head.taken && !more.IsZero() { // nothing more is due yet
+			t := time.NewTimer(time.Until(more))
 			select {
 			case <-t.C:
 			case <-c.gone:
 				t.Stop()
 				return
 			}
+			continue
 		}
 		var err error
 		if head.eof {
 			err = closeWrite(c.Conn)
 		} else {
-			_, err = c.Conn.Write(head.data)
+			_, err = c.Conn.Write(head.data[head.taken:n])
 		}
 		c.mu.Lock()
-		if len(c.out) > 0 { // Abort may have dropped the queue meanwhile
+		switch { // Abort may have dropped the queue meanwhile
+		case len(c.out) == 0:
+		case n == len(head.data):
 			c.out = c.out[1:]
+		default:
+			c.out[0].taken = n
 		}
 		if err != nil {
 			c.outErr, c.out = err, nil

@@ -25,18 +25,28 @@ const drainWait = 20 * time.Millisecond
 // arrived, so the order to each destination is kept too. WriteTo queues
 // and returns at once, as a real link's sender does.
 //
+// With a Profile (WrapPacketConn), each datagram serialises whole at the
+// bandwidth, behind the datagrams before it in its direction, and is
+// deliverable once its last byte has, plus the latency and its jitter. The
+// socket is a link of its own: it shares no Meter. Jitter delays a datagram
+// but never lets it overtake the one before it: a real path reorders
+// rarely, and QUIC, which this project runs on these sockets, takes a
+// datagram three places late for lost and sends it again, which would
+// count bytes no lesson here is about.
+//
 // It counts each datagram's payload where it crosses: as it is written to
 // the real socket, and as it comes off it. Its methods are safe for
 // concurrent use. The caller must Close it, which closes the real socket.
 type PacketConn struct {
 	net.PacketConn
-	latency time.Duration
+	path         // guarded by mu, but for the busy logs (wire's mutex)
+	link    wire // the link of its own it is on
 	onClose func()
 
 	written, read          atomic.Int64 // payload bytes, each way
 	sentGrams, readGrams   atomic.Int64 // datagrams, each way
 	closeOnce              sync.Once
-	direct                 bool          // no latency and no lingering: no pumps, the real socket used as it is
+	direct                 bool          // a zero profile and no lingering: no pumps, the real socket used as it is
 	linger                 bool          // Close leaves the real socket open, still counting, until Drain
 	realClose              sync.Once     // closes the real socket
 	realErr                error         // what closing the real socket returned
@@ -64,7 +74,7 @@ type datagram struct {
 // counts datagrams, and starts no goroutine; otherwise two serve it (see
 // delayedConn), and both have ended when Close returns.
 func WrapPacket(c net.PacketConn, latency time.Duration, onClose func()) *PacketConn {
-	return wrapPacket(c, latency, onClose, false)
+	return WrapPacketConn(c, PacketConfig{Profile: Profile{Latency: latency}, OnClose: onClose})
 }
 
 // WrapLingering is WrapPacket for a socket whose Close leaves the real
@@ -74,12 +84,37 @@ func WrapPacket(c net.PacketConn, latency time.Duration, onClose func()) *Packet
 // surely as the others, and a capture on the wire counts them. Drain ends
 // the lingering. Its two goroutines run at any latency, 0 too.
 func WrapLingering(c net.PacketConn, latency time.Duration, onClose func()) *PacketConn {
-	return wrapPacket(c, latency, onClose, true)
+	return WrapPacketConn(c, PacketConfig{Profile: Profile{Latency: latency}, OnClose: onClose, Linger: true})
 }
 
-func wrapPacket(c net.PacketConn, latency time.Duration, onClose func(), linger bool) *PacketConn {
-	pc := &PacketConn{PacketConn: c, latency: max(latency, 0), onClose: onClose, changed: make(chan struct{}), linger: linger}
-	pc.direct = pc.latency == 0 && !linger
+// PacketConfig is how WrapPacketConn wraps a datagram socket.
+type PacketConfig struct {
+	// Profile is the link's: latency, bandwidth, jitter and seed.
+	Profile Profile
+	// Index picks the jitter's sources (see Profile): give each socket of
+	// one call its own, in an order that does not depend on scheduling.
+	Index uint64
+	// OnClose, if not nil, is called once when the socket's Close (or
+	// Abort) is first called.
+	OnClose func()
+	// Linger leaves the real socket open behind Close, still reading and
+	// counting, until Drain (see WrapLingering).
+	Linger bool
+
+	drawn func(Direction, time.Duration) // if not nil, told every jitter drawn (tests)
+}
+
+// WrapPacketConn returns c behind an emulated link with cfg's profile. With
+// a zero profile and no lingering, the socket only counts datagrams, and
+// starts no goroutine; otherwise two serve it (see delayedConn), and both
+// have ended when Close (or, lingering, Drain) returns.
+func WrapPacketConn(c net.PacketConn, cfg PacketConfig) *PacketConn {
+	p := cfg.Profile
+	p.Latency = max(p.Latency, 0)
+	pc := &PacketConn{PacketConn: c, onClose: cfg.OnClose, changed: make(chan struct{}), linger: cfg.Linger}
+	pc.path = newPath(p, &pc.link, 1<<63|cfg.Index<<1)
+	pc.drawn = cfg.drawn
+	pc.direct = p.plain() && !cfg.Linger
 	if !pc.direct {
 		pc.readDone, pc.writeDone = make(chan struct{}), make(chan struct{})
 		pc.outSignal = make(chan struct{}, 1)
@@ -118,6 +153,15 @@ func (c *PacketConn) Drain() error {
 	return err
 }
 
+// BusyTime returns the time direction d of the link spent serialising
+// datagrams so far (0 without a bandwidth), as they were scheduled when
+// they were written or arrived.
+func (c *PacketConn) BusyTime(d Direction) time.Duration { return c.path.BusyTime(d) }
+
+// BusyIntervals returns when the link serialised datagrams, both
+// directions, in order of their start, at most MaxIntervals each way.
+func (c *PacketConn) BusyIntervals() []Interval { return c.path.BusyIntervals() }
+
 // BytesWritten returns the payload bytes of the datagrams the wrapped end
 // wrote that have crossed to the real socket so far.
 func (c *PacketConn) BytesWritten() int64 { return c.written.Load() }
@@ -155,7 +199,7 @@ func (c *PacketConn) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
-// ReadFrom reads the next datagram whose latency has passed, blocking until
+// ReadFrom reads the next datagram whose time has come, blocking until
 // there is one, the read deadline passes (os.ErrDeadlineExceeded) or the
 // socket is closed. As on a real socket, a datagram longer than p is cut
 // to fit, and the rest of it is lost.
@@ -224,15 +268,17 @@ func (c *PacketConn) readPump() {
 	buf := make([]byte, maxDatagram)
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(buf)
-		due := time.Now().Add(c.latency)
+		now := time.Now()
 		c.mu.Lock()
 		if err == nil {
 			c.read.Add(int64(n))
 			c.readGrams.Add(1)
-			if !c.closed { // a lingering socket counts what arrives, and keeps none of it
+			_, _, due := c.schedule(In, now, n, true) // it crossed, delivered or not
+			if !c.closed {                            // a lingering socket counts what arrives, and keeps none of it
 				c.in = append(c.in, datagram{due: due, data: append([]byte(nil), buf[:n]...), addr: addr})
 			}
 		} else {
+			_, _, due := c.schedule(In, now, 0, false)
 			c.inErr, c.inErrDue = err, due
 		}
 		c.notifyLocked()
@@ -243,8 +289,8 @@ func (c *PacketConn) readPump() {
 	}
 }
 
-// WriteTo queues p for addr, to be written to the real socket after the
-// latency, and returns at once. An error writing an earlier datagram is
+// WriteTo queues p for addr, to be written to the real socket when its
+// time has come (see PacketConn), and returns at once. An error writing an earlier datagram is
 // returned instead.
 func (c *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if c.direct {
@@ -263,7 +309,8 @@ func (c *PacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if c.outErr != nil {
 		return 0, c.outErr
 	}
-	c.out = append(c.out, datagram{due: time.Now().Add(c.latency), data: append([]byte(nil), p...), addr: addr})
+	_, _, due := c.schedule(Out, time.Now(), len(p), true)
+	c.out = append(c.out, datagram{due: due, data: append([]byte(nil), p...), addr: addr})
 	select {
 	case c.outSignal <- struct{}{}:
 	default:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -35,7 +37,7 @@ func readDatagram(t *testing.T, c net.PacketConn) (string, net.Addr) {
 	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 2048)
+	buf := make([]byte, maxDatagram)
 	n, addr, err := c.ReadFrom(buf)
 	if err != nil {
 		t.Fatal(err)
@@ -261,5 +263,110 @@ func TestPacketLingers(t *testing.T) {
 				t.Errorf("a drained socket counted %d bytes; want the 4 before it was drained", c.BytesRead())
 			}
 		})
+	}
+}
+
+// shapedUDP returns a socket wrapped with cfg and a plain peer, both on
+// 127.0.0.1. The test closes both.
+func shapedUDP(t *testing.T, cfg PacketConfig) (wrapped *PacketConn, peer *net.UDPConn) {
+	t.Helper()
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	wrapped = WrapPacketConn(listen(), cfg)
+	peer = listen()
+	t.Cleanup(func() {
+		wrapped.Close()
+		peer.Close()
+	})
+	return wrapped, peer
+}
+
+// TestPacketBandwidth: a datagram serialises whole, at the rate, behind the
+// one before it in its direction, each way; the busy time is their sum.
+func TestPacketBandwidth(t *testing.T) {
+	p := Profile{Latency: 20 * time.Millisecond, Bandwidth: 256 * Kbit}
+	wrapped, peer := shapedUDP(t, PacketConfig{Profile: p})
+	big := make([]byte, 8000) // 250ms at 256 kbit
+	start := time.Now()
+	wrapped.WriteTo(big, peer.LocalAddr())
+	wrapped.WriteTo([]byte("wait!"), peer.LocalAddr())
+	got, from := readDatagram(t, peer)
+	within(t, "an 8 KB datagram", time.Since(start), p.Bandwidth.TimeFor(8000)+p.Latency)
+	if len(got) != len(big) {
+		t.Fatalf("the peer read %d bytes first, want %d", len(got), len(big))
+	}
+	got, _ = readDatagram(t, peer)
+	within(t, "a datagram behind it", time.Since(start), p.Bandwidth.TimeFor(8000)+p.Bandwidth.TimeFor(5)+p.Latency)
+	if got != "wait!" {
+		t.Errorf("the second datagram was %q", got)
+	}
+
+	start = time.Now()
+	peer.WriteTo(big, from)
+	got, _ = readDatagram(t, wrapped)
+	within(t, "an 8 KB datagram in", time.Since(start), p.Bandwidth.TimeFor(8000)+p.Latency)
+	if len(got) != len(big) {
+		t.Errorf("read %d bytes, want %d", len(got), len(big))
+	}
+	if b, want := wrapped.BusyTime(Out), p.Bandwidth.TimeFor(8000)+p.Bandwidth.TimeFor(5); b != want {
+		t.Errorf("busy out %v, want %v", b, want)
+	}
+	if b, want := wrapped.BusyTime(In), p.Bandwidth.TimeFor(8000); b != want {
+		t.Errorf("busy in %v, want %v", b, want)
+	}
+	if n := len(wrapped.BusyIntervals()); n != 2 {
+		t.Errorf("%d busy intervals, want 2: one out, back to back, and one in", n)
+	}
+}
+
+// TestPacketJitterKeepsOrder: jitter delays datagrams but never reorders
+// them, each way; one seed draws the same delays, the documented ones; and
+// every datagram is counted where it crossed.
+func TestPacketJitterKeepsOrder(t *testing.T) {
+	const n = 60
+	p := Profile{Latency: time.Millisecond, Bandwidth: 10 * Mbit, Jitter: 30 * time.Millisecond, Seed: 3}
+	var mu sync.Mutex
+	var drawn [2][]time.Duration
+	wrapped, peer := shapedUDP(t, PacketConfig{Profile: p, Index: 2, drawn: func(d Direction, j time.Duration) {
+		mu.Lock()
+		drawn[d] = append(drawn[d], j)
+		mu.Unlock()
+	}})
+	var sent int64
+	for i := range n {
+		msg := fmt.Sprintf("datagram %d", i)
+		sent += int64(len(msg))
+		wrapped.WriteTo([]byte(msg), peer.LocalAddr())
+	}
+	var from net.Addr
+	for i := range n {
+		var got string
+		if got, from = readDatagram(t, peer); got != fmt.Sprintf("datagram %d", i) {
+			t.Fatalf("datagram %d: got %q; jitter must not reorder", i, got)
+		}
+	}
+	for i := range n {
+		peer.WriteTo(fmt.Appendf(nil, "datagram %d", i), from)
+	}
+	for i := range n {
+		if got, _ := readDatagram(t, wrapped); got != fmt.Sprintf("datagram %d", i) {
+			t.Fatalf("datagram %d back: got %q; jitter must not reorder", i, got)
+		}
+	}
+	if wrapped.BytesWritten() != sent || wrapped.BytesRead() != sent || wrapped.DatagramsWritten() != n || wrapped.DatagramsRead() != n {
+		t.Errorf("counted %d/%d bytes in %d/%d datagrams; want %d in %d each way",
+			wrapped.BytesWritten(), wrapped.BytesRead(), wrapped.DatagramsWritten(), wrapped.DatagramsRead(), sent, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for d := range 2 {
+		if want := documentedDraws(p.Seed, 1<<63|2<<1|uint64(d), p.Jitter, n); !slices.Equal(drawn[d], want) {
+			t.Errorf("%v: drew %v, want %v as documented", Direction(d), drawn[d], want)
+		}
 	}
 }
