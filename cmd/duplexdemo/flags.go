@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/render"
 )
@@ -24,6 +26,11 @@ type callOptions struct {
 	Story story.Options
 	// Latency is the emulated link's one-way delay (--latency).
 	Latency time.Duration
+	// Bandwidth, Jitter and Seed are the rest of the link (--bandwidth,
+	// --jitter, --seed); Seed is drawn at random unless given.
+	Bandwidth link.Rate
+	Jitter    time.Duration
+	Seed      uint64
 	// JSON prints the report as JSON and nothing else (--json).
 	JSON bool
 	// Color is auto, always or never (--color).
@@ -53,6 +60,9 @@ func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 	o.Latency = defaultLatency
 	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
 	fs.Var(&durationValue{p: &o.Latency, allowZero: true, max: call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
+	fs.Var(&rateValue{&o.Bandwidth}, "bandwidth", fmt.Sprintf("the link's rate each way, such as 1Mbit or 256kbit: bytes queue behind each other (default unlimited; %v to %v)", link.MinRate, link.MaxRate))
+	fs.Var(&durationValue{p: &o.Jitter, allowZero: true, max: call.MaxJitter}, "jitter", fmt.Sprintf("the most extra delay each write takes, drawn at random, order kept (0 to %v)", call.MaxJitter))
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the jitter's draws: the same seed replays the same delays (default: a new one each run, printed)")
 	fs.Var(&durationValue{p: &o.Story.Pace, allowZero: false, max: story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (%v to %v, after --speed)", story.MinPace, story.MaxPace))
 	fs.Var(&intValue{&o.Story.Sentences, 2, story.MaxSentences}, "sentences", fmt.Sprintf("sentences in grandma's story (2 to %d)", story.MaxSentences))
 	fs.Var(&durationValue{p: &o.Story.InterruptAt, allowZero: false, max: story.MaxScriptTime}, "interrupt-at",
@@ -214,4 +224,38 @@ func (v *choiceValue) Set(s string) error {
 		}
 	}
 	return fmt.Errorf("want one of %s", strings.Join(v.choices, ", "))
+}
+
+// rateValue is a link's bandwidth flag: link.ParseRate's syntax.
+type rateValue struct{ p *link.Rate }
+
+func (v *rateValue) String() string {
+	if *v.p == 0 {
+		return "unlimited"
+	}
+	return v.p.String()
+}
+
+func (v *rateValue) Set(s string) error {
+	r, err := link.ParseRate(s)
+	if err != nil {
+		var oe *story.OptionError
+		if errors.As(err, &oe) {
+			return errors.New(oe.Want)
+		}
+		return err
+	}
+	*v.p = r
+	return nil
+}
+
+func (v *rateValue) Type() string { return "RATE" }
+
+// seed returns the jitter's seed: --seed, or a new one for a run without
+// it, never 0, which the summary prints so that the run can be replayed.
+func (o *callOptions) seed() uint64 {
+	if o.Seed != 0 {
+		return o.Seed
+	}
+	return 1 + rand.Uint64()%999_999
 }

@@ -37,6 +37,7 @@ func TestGolden(t *testing.T) {
 		{"h1full.golden", false, []string{"h1full"}},
 		{"h2.golden", false, []string{"h2"}},
 		{"tcp-json.golden", false, []string{"tcp", "--json"}},
+		{"phone-link.golden", false, []string{"phone", "--bandwidth", "64kbit", "--jitter", "20ms", "--seed", "7"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

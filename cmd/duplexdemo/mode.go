@@ -133,11 +133,12 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 		}
 	}
 	b.WriteString("\n")
-	if err := render.Swimlanes(&b, render.Lanes(res.Timeline), res.Timeline.Duration, style); err != nil {
+	rep := report.Build(res)
+	if err := render.Swimlanes(&b, append(render.Lanes(res.Timeline), render.LinkLanes(rep)...), res.Timeline.Duration, style); err != nil {
 		return err
 	}
 	b.WriteString("\n")
-	if err := render.Summary(&b, report.Build(res), style); err != nil {
+	if err := render.Summary(&b, rep, style); err != nil {
 		return err
 	}
 	if _, err := deps.Out.Write(b.Bytes()); err != nil {

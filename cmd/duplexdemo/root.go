@@ -45,7 +45,7 @@ type env struct {
 // callConfig returns a fresh configuration for one call on this
 // environment's network, as the options say.
 func (d *env) callConfig(script story.Script, o *callOptions) call.Config {
-	cfg := call.Config{Script: script, Latency: o.Latency, Every: o.Every}
+	cfg := call.Config{Script: script, Latency: o.Latency, Bandwidth: o.Bandwidth, Jitter: o.Jitter, Seed: o.seed(), Every: o.Every}
 	if d.Network != nil {
 		cfg.Listener, cfg.Dial = d.Network()
 	}

@@ -122,7 +122,7 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 	}
 	warnShortStory(deps, script, opts.Latency)
 	style := opts.style(deps)
-	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Network: deps.Network}
+	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Bandwidth: opts.Bandwidth, Jitter: opts.Jitter, Seed: opts.seed(), Network: deps.Network}
 	if fullScreen {
 		finished, err := screen.Run(ctx, screen.Options{Teacher: l, Chapters: chapters, Start: w.Chapter, Predict: w.Predict,
 			Width: opts.Width, In: deps.In, Out: deps.Out, Options: deps.screenOptions})

@@ -30,6 +30,12 @@ type Config struct {
 	// Latency is the one-way delay of the emulated link, in each direction.
 	// 0 means plain loopback.
 	Latency time.Duration
+	// Bandwidth is the rate at which the link serialises bytes, in each
+	// direction independently (link.Profile); 0 means unlimited. Jitter is
+	// the most extra delay a write or datagram takes, drawn with Seed.
+	Bandwidth link.Rate
+	Jitter    time.Duration
+	Seed      uint64
 	// Every is how often the grandchild polls, for a mode that polls (see
 	// Mode.Every); 0 means the mode's default. Other modes ignore it.
 	Every time.Duration
@@ -156,8 +162,12 @@ type HandOver interface {
 }
 
 // MaxLatency bounds the emulated latency: slower than this, a call would
-// take minutes, and nobody waits that long in front of a class.
-const MaxLatency = 5 * time.Second
+// take minutes, and nobody waits that long in front of a class. MaxJitter
+// bounds the jitter the same way.
+const (
+	MaxLatency = 5 * time.Second
+	MaxJitter  = 2 * time.Second
+)
 
 // MaxLine is the largest line either side accepts, in bytes, in every
 // mode; MaxAnswer bounds one whole HTTP answer (a story, and what rides on
@@ -358,6 +368,12 @@ func start(cfg Config, local bool) (*Session, error) {
 	if cfg.Latency < 0 || cfg.Latency > MaxLatency {
 		return nil, &story.OptionError{Option: "latency", Value: cfg.Latency.String(), Want: fmt.Sprintf("must be from 0 (plain loopback) to %v", MaxLatency)}
 	}
+	if cfg.Jitter < 0 || cfg.Jitter > MaxJitter {
+		return nil, &story.OptionError{Option: "jitter", Value: cfg.Jitter.String(), Want: fmt.Sprintf("must be from 0 (none) to %v", MaxJitter)}
+	}
+	if cfg.Bandwidth != 0 && (cfg.Bandwidth < link.MinRate || cfg.Bandwidth > link.MaxRate) {
+		return nil, &story.OptionError{Option: "bandwidth", Value: cfg.Bandwidth.String(), Want: fmt.Sprintf("must be from %v to %v, or 0 for unlimited", link.MinRate, link.MaxRate)}
+	}
 	if len(cfg.Script.Story) == 0 {
 		return nil, fmt.Errorf("the script has no story: build it with story.New")
 	}
@@ -376,9 +392,12 @@ func start(cfg Config, local bool) (*Session, error) {
 		s.Rec = timeline.NewSideRecorder(timeline.Client, cfg.Script.LineLabel, cfg.Observer)
 	}
 	s.dialer = &link.Dialer{
-		Latency: cfg.Latency,
-		Meter:   new(link.Meter), // the counts are read per connection (finish)
-		Dial:    cfg.Dial,
+		Latency:   cfg.Latency,
+		Bandwidth: cfg.Bandwidth,
+		Jitter:    cfg.Jitter,
+		Seed:      cfg.Seed,
+		Meter:     new(link.Meter), // the counts are read per connection (finish); its link is the grandchild's one line
+		Dial:      cfg.Dial,
 		OnClose: func() {
 			s.Rec.Record(timeline.Client, timeline.KindClose, "hangs up the connection")
 			s.open.Done()
@@ -418,6 +437,10 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 		Mode:     m.Mode,
 		Latency:  s.cfg.Latency,
 		Timeline: s.Rec.Finish(),
+		Link:     result.Link{Bandwidth: int64(s.cfg.Bandwidth), Jitter: s.cfg.Jitter},
+	}
+	if s.cfg.Jitter > 0 {
+		res.Link.Seed = s.cfg.Seed // what replays its draws; nothing without any
 	}
 	s.mu.Lock()
 	res.Connections = len(s.conns)
@@ -440,6 +463,7 @@ func (s *Session) finish(m Mode, facts func(*timeline.Timeline) []result.Fact) *
 		res.PerConnection = append(res.PerConnection, cb)
 	}
 	s.countPacketsLocked(res)
+	s.countBusyLocked(res)
 	s.mu.Unlock()
 	if facts != nil {
 		res.Facts = facts(res.Timeline)

@@ -3,6 +3,7 @@ package call
 import (
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
@@ -45,9 +46,14 @@ func (s *Session) ListenPacket(to *net.UDPAddr) (*link.PacketConn, error) {
 		return nil, fmt.Errorf("the grandchild cannot open a UDP socket on %v: %w", local, err)
 	}
 	s.open.Add(1)
-	pc := link.WrapLingering(c, s.cfg.Latency, func() {
-		s.Rec.Record(timeline.Client, timeline.KindClose, "closes the UDP socket")
-		s.open.Done()
+	pc := link.WrapPacketConn(c, link.PacketConfig{
+		Profile: s.dialer.Profile(),
+		Index:   uint64(len(s.packets)),
+		Linger:  true,
+		OnClose: func() {
+			s.Rec.Record(timeline.Client, timeline.KindClose, "closes the UDP socket")
+			s.open.Done()
+		},
 	})
 	s.packets = append(s.packets, pc)
 	s.mu.Unlock()
@@ -88,4 +94,31 @@ func sourceFor(to *net.UDPAddr) (net.IP, error) {
 	}
 	defer probe.Close()
 	return probe.LocalAddr().(*net.UDPAddr).IP, nil
+}
+
+// countBusyLocked adds the link's busy time to res: its TCP connections'
+// one line (the Meter's), and each UDP socket's own, on the call's clock.
+// The caller holds s.mu.
+func (s *Session) countBusyLocked(res *result.Result) {
+	side := func(d link.Direction) timeline.Side {
+		if d == link.In {
+			return timeline.Server
+		}
+		return timeline.Client
+	}
+	var spans []link.Interval
+	for _, d := range []link.Direction{link.Out, link.In} {
+		res.Busy[side(d)] += s.dialer.Meter.BusyTime(d)
+		for _, pc := range s.packets {
+			res.Busy[side(d)] += pc.BusyTime(d)
+		}
+	}
+	spans = append(spans, s.dialer.Meter.BusyIntervals()...)
+	for _, pc := range s.packets {
+		spans = append(spans, pc.BusyIntervals()...)
+	}
+	slices.SortStableFunc(spans, func(a, b link.Interval) int { return a.Start.Compare(b.Start) })
+	for _, iv := range spans {
+		res.BusySpans = append(res.BusySpans, result.BusySpan{From: side(iv.Dir), Start: s.Rec.At(iv.Start), End: s.Rec.At(iv.End)})
+	}
 }

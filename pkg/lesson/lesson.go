@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -27,9 +28,13 @@ type Teacher struct {
 	Out io.Writer
 	// Style is how to draw.
 	Style render.Style
-	// Script and Latency are every call's script and emulated link.
-	Script  story.Script
-	Latency time.Duration
+	// Script and Latency are every call's script and emulated link, and
+	// Bandwidth, Jitter and Seed the rest of the link (call.Config).
+	Script    story.Script
+	Latency   time.Duration
+	Bandwidth link.Rate
+	Jitter    time.Duration
+	Seed      uint64
 	// Network, if not nil, gives each call a fresh listener and the dial
 	// that reaches it; nil means TCP on 127.0.0.1. Only real sockets carry
 	// a mode that rides UDP datagrams: see carries.
@@ -250,7 +255,7 @@ func (l *Teacher) measured(n int, res *result.Result) report.Call {
 // config returns a fresh configuration for one call in mode m, watched if
 // Watch is set.
 func (l *Teacher) config(m call.Mode) call.Config {
-	cfg := call.Config{Script: l.Script, Latency: l.Latency}
+	cfg := call.Config{Script: l.Script, Latency: l.Latency, Bandwidth: l.Bandwidth, Jitter: l.Jitter, Seed: l.Seed}
 	if l.Network != nil {
 		cfg.Listener, cfg.Dial = l.Network()
 	}

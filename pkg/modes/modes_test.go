@@ -17,6 +17,7 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
@@ -208,4 +209,51 @@ func TestViewsNameNoMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestLinkBusyIsTheBytesAtTheRate plays every mode on a link of limited
+// bandwidth, on the fake clock: each direction was busy exactly as long as
+// its bytes take at the rate (to the nanosecond a piece, as link rounds),
+// its busy spans lie within the call and add up to it, and a limited link
+// makes the call no shorter.
+func TestLinkBusyIsTheBytesAtTheRate(t *testing.T) {
+	const latency, rate = 40 * time.Millisecond, 256 * link.Kbit
+	var streams []call.Mode
+	for _, m := range modes.All() {
+		if !m.Datagrams {
+			streams = append(streams, m)
+		}
+	}
+	synctest.Test(t, func(t *testing.T) {
+		config := func(call.Mode) call.Config {
+			l := pipenet.Listen()
+			return call.Config{Script: story.Default(), Latency: latency, Bandwidth: rate, Jitter: 5 * time.Millisecond, Seed: 3, Listener: l, Dial: l.DialContext}
+		}
+		results, err := modes.RunAll(context.Background(), config, streams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, res := range results {
+			checkCall(t, res, streams[i])
+			var spans [2]time.Duration
+			for _, b := range res.BusySpans {
+				if b.Start < 0 || b.End < b.Start || b.End > res.Timeline.Duration+time.Second {
+					t.Errorf("%s: a busy span %v–%v outside the call of %v", res.Mode.Key, b.Start, b.End, res.Timeline.Duration)
+				}
+				spans[b.From] += b.End - b.Start
+			}
+			for side, bytes := range res.WireBytes {
+				want := rate.TimeFor(bytes)
+				if got := res.Busy[side]; got < want || got > want+time.Duration(len(res.Timeline.Events))*time.Microsecond {
+					t.Errorf("%s: %v's direction busy %v for %d bytes; at %v they take %v", res.Mode.Key, timeline.Side(side), got, bytes, rate, want)
+				}
+				if spans[side] != res.Busy[side] {
+					t.Errorf("%s: %v's busy spans add up to %v, its busy time is %v", res.Mode.Key, timeline.Side(side), spans[side], res.Busy[side])
+				}
+			}
+			if res.Link.Bandwidth != int64(rate) || res.Link.Seed != 3 {
+				t.Errorf("%s: the result's link is %+v", res.Mode.Key, res.Link)
+			}
+		}
+	})
 }

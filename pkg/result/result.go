@@ -63,6 +63,33 @@ type Result struct {
 	// Reported is the call's number in the class experiment of the grandma
 	// elsewhere it was reported to; 0 when it was not.
 	Reported int
+	// Link is the emulated link's shape beyond its latency.
+	Link Link
+	// Busy is how long the link spent serialising bytes, indexed by the
+	// side that sent them: with a bandwidth, the time each direction was
+	// occupied; 0 without one.
+	Busy [2]time.Duration
+	// BusySpans are when it did, in order of their start, on the call's
+	// clock; nil without a bandwidth.
+	BusySpans []BusySpan
+}
+
+// Link is an emulated link's bandwidth, jitter and the seed its jitter
+// was drawn with; zero values mean unlimited and none.
+type Link struct {
+	// Bandwidth is in bits per second, each direction; 0 is unlimited.
+	Bandwidth int64
+	// Jitter is the most extra delay each write or datagram took.
+	Jitter time.Duration
+	// Seed replays the jitter's draws.
+	Seed uint64
+}
+
+// BusySpan is a time one direction of the link spent serialising bytes
+// sent by From.
+type BusySpan struct {
+	From       timeline.Side
+	Start, End time.Duration
 }
 
 // ConnBytes is one connection's bytes, counted where they crossed the

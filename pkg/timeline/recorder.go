@@ -218,6 +218,13 @@ func NewRecorder(observer Observer) *Recorder {
 // Now returns the time since the recorder started.
 func (r *Recorder) Now() time.Duration { return time.Since(r.start) }
 
+// At returns t on the call's clock: how long after its start t was.
+func (r *Recorder) At(t time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return t.Sub(r.start)
+}
+
 // SleepUntil blocks until the recorder's clock reads at, or until ctx ends,
 // in which case it returns ctx's error.
 func (r *Recorder) SleepUntil(ctx context.Context, at time.Duration) error {

@@ -41,6 +41,15 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 	fmt.Fprintf(&b, "  %-14s%s (bytes on the link both ways at once)\n", "overlap", style.paint(sgrBold, result.MSText(s.OverlapMS)))
 	fmt.Fprintf(&b, "  %-14sclient %s server %s\n", "bytes", g.to, report.BytesText(s.Bytes.ClientToServer, s.PayloadBytes.ClientToServer, 5))
 	fmt.Fprintf(&b, "  %-14sserver %s client %s\n", "", g.to, report.BytesText(s.Bytes.ServerToClient, s.PayloadBytes.ServerToClient, 5))
+	if busy, l := s.LinkBusyMS, r.Link; busy != nil && l != nil {
+		// How long each direction of a limited link was occupied: the
+		// bytes above at its rate.
+		fmt.Fprintf(&b, "  %-14sclient %s server %5s, server %s client %s (%s each way)\n", "link busy",
+			g.to, result.MSText(busy.ClientToServer), g.to, result.MSText(busy.ServerToClient), report.RateText(l.BandwidthBPS))
+	}
+	if l := r.Link; l != nil && l.JitterMS > 0 {
+		fmt.Fprintf(&b, "  %-14sup to %s more on each write, seed %d\n", "jitter", result.MSText(l.JitterMS), l.Seed)
+	}
 	// The connections and the mode's own facts, their values lined up.
 	name := 14
 	for _, f := range s.Facts {

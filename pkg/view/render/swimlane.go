@@ -3,12 +3,14 @@ package render
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
 // laneLabel is the least width of the lane names on the left, and
@@ -25,6 +27,9 @@ type Lane struct {
 	Name  string
 	Side  timeline.Side
 	Spans []timeline.Span
+	// Link says the lane is a direction of the link, not a side: its
+	// talking is the link busy serialising bytes (LinkLanes).
+	Link bool
 }
 
 // Lanes returns the two lanes of one call, grandchild then grandma.
@@ -34,6 +39,26 @@ func Lanes(tl *timeline.Timeline) []Lane {
 		{Name: SideName(timeline.Client), Side: timeline.Client, Spans: spans},
 		{Name: SideName(timeline.Server), Side: timeline.Server, Spans: spans},
 	}
+}
+
+// LinkLanes returns the lanes of a limited link, one per direction (up:
+// the grandchild's bytes to grandma; down: grandma's to her), each showing
+// as talking the times it spent serialising bytes (r.LinkBusy); none for a
+// link without a bandwidth.
+func LinkLanes(r report.Call) []Lane {
+	if len(r.LinkBusy) == 0 {
+		return nil
+	}
+	lanes := []Lane{{Name: "link up", Side: timeline.Client, Link: true}, {Name: "link down", Side: timeline.Server, Link: true}}
+	for _, b := range r.LinkBusy {
+		side := timeline.Client
+		if b.From == timeline.Server.String() {
+			side = timeline.Server
+		}
+		lanes[side].Spans = append(lanes[side].Spans, timeline.Span{Side: side, State: timeline.Talking,
+			Start: time.Duration(b.StartMS * float64(time.Millisecond)), End: time.Duration(b.EndMS * float64(time.Millisecond))})
+	}
+	return lanes
 }
 
 // Swimlanes draws lanes on one time axis from 0 to total, fitted to the
@@ -95,6 +120,9 @@ func swimlanes(w io.Writer, lanes []Lane, total, now time.Duration, style Style)
 		style.paint(sgrBoldRed, g.wait) + " waiting",
 		style.paint(sgrDim, g.idle) + " idle",
 		"1 column = " + result.DurationText(step),
+	}
+	if slices.ContainsFunc(lanes, func(l Lane) bool { return l.Link }) {
+		legend = slices.Insert(legend, len(legend)-1, "on a link lane "+style.paint(sideColor(timeline.Client), g.talk)+" busy")
 	}
 	line := ""
 	for _, item := range legend {

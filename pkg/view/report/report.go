@@ -36,9 +36,30 @@ type Call struct {
 	// ServerLatencyMS, with Server, is the emulated link on grandma's side
 	// (serve --latency), on top of LatencyMS.
 	ServerLatencyMS float64 `json:"server_latency_ms,omitempty"`
-	Events          []Event `json:"events"`
-	Spans           []Span  `json:"spans"`
-	Summary         Summary `json:"summary"`
+	// Link is the emulated link's shape beyond its latency; absent when it
+	// had no bandwidth limit and no jitter.
+	Link *Link `json:"link,omitempty"`
+	// LinkBusy are the times the link spent serialising bytes, with a
+	// bandwidth: from is the side whose bytes they were.
+	LinkBusy []LinkSpan `json:"link_busy,omitempty"`
+	Events   []Event    `json:"events"`
+	Spans    []Span     `json:"spans"`
+	Summary  Summary    `json:"summary"`
+}
+
+// Link is an emulated link's bandwidth (bits per second, 0 unlimited),
+// its jitter and the seed the jitter was drawn with.
+type Link struct {
+	BandwidthBPS int64   `json:"bandwidth_bps"`
+	JitterMS     float64 `json:"jitter_ms"`
+	Seed         uint64  `json:"seed"`
+}
+
+// LinkSpan is a time the link spent serialising one side's bytes.
+type LinkSpan struct {
+	From    string  `json:"from"`
+	StartMS float64 `json:"start_ms"`
+	EndMS   float64 `json:"end_ms"`
 }
 
 // Event is one recorded moment.
@@ -82,13 +103,22 @@ type Summary struct {
 	// were opened, with the grandchild's port when it was TCP.
 	PerConnection []ConnBytes `json:"per_connection"`
 	// Messages is how many lines were sent, both sides together.
-	Messages int       `json:"messages"`
-	Client   SideTimes `json:"client"`
-	Server   SideTimes `json:"server"`
+	Messages int `json:"messages"`
+	// LinkBusyMS is how long the link spent serialising each way, with a
+	// bandwidth; absent without one.
+	LinkBusyMS *BusyMS   `json:"link_busy_ms,omitempty"`
+	Client     SideTimes `json:"client"`
+	Server     SideTimes `json:"server"`
 	// Facts are the counts only this call's mode keeps, such as the HTTP
 	// requests it took or the polls that brought nothing; empty for a mode
 	// that keeps none.
 	Facts []Fact `json:"facts"`
+}
+
+// BusyMS is a time each way, in ms.
+type BusyMS struct {
+	ClientToServer float64 `json:"client_to_server"`
+	ServerToClient float64 `json:"server_to_client"`
 }
 
 // Fact is one count a mode keeps of its own call. Unit is "" for a plain
@@ -183,6 +213,12 @@ func Build(r *result.Result) Call {
 	if a := r.Alignment; a != nil {
 		out.ClockAlignment = &Alignment{OffsetMS: result.MS(a.Offset), UncertaintyMS: result.MS(a.Uncertainty)}
 	}
+	if l := r.Link; l != (result.Link{}) {
+		out.Link = &Link{BandwidthBPS: l.Bandwidth, JitterMS: result.MS(l.Jitter), Seed: l.Seed}
+	}
+	for _, b := range r.BusySpans {
+		out.LinkBusy = append(out.LinkBusy, LinkSpan{From: b.From.String(), StartMS: result.MS(b.Start), EndMS: result.MS(b.End)})
+	}
 	for _, e := range tl.Events {
 		ev := Event{TMS: result.MS(e.At), Side: e.Side.String(), Kind: e.Kind.String(), Label: e.Label, Text: e.Text, Bytes: e.Bytes, Reason: e.Reason}
 		if e.Kind == timeline.KindSend || e.Kind == timeline.KindWaiting {
@@ -208,6 +244,9 @@ func Build(r *result.Result) Call {
 		Server:       sideTimes(tl, spans, timeline.Server),
 	}
 	out.Summary.Messages = out.Summary.Client.LinesSaid + out.Summary.Server.LinesSaid
+	if r.Link.Bandwidth > 0 {
+		out.Summary.LinkBusyMS = &BusyMS{ClientToServer: result.MS(r.Busy[timeline.Client]), ServerToClient: result.MS(r.Busy[timeline.Server])}
+	}
 	out.Summary.Facts = []Fact{}
 	out.Summary.PerConnection = []ConnBytes{}
 	for _, c := range r.PerConnection {

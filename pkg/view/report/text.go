@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/result"
 )
 
@@ -48,3 +49,7 @@ func BytesText(wire, payload int64, width int) string {
 	overhead := float64(wire-payload) / float64(wire) * 100
 	return fmt.Sprintf("%*d B (%.0f%% overhead)", width, wire, overhead)
 }
+
+// RateText formats a link's bandwidth in bits per second as the command
+// line writes it: "1Mbit", "256kbit".
+func RateText(bps int64) string { return link.Rate(bps).String() }
