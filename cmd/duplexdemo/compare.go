@@ -127,6 +127,9 @@ func runCompare(ctx context.Context, deps *env, opts *callOptions, chosen []call
 	if err != nil {
 		return asUsage(err)
 	}
+	if err := photoCarried(chosen, call.Config{Script: script, Bandwidth: opts.Bandwidth}); err != nil {
+		return err
+	}
 	ex, err := opts.Export.prepare(opts.JSON)
 	if err != nil {
 		return err

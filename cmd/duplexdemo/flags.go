@@ -13,6 +13,7 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/link"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/render"
 )
@@ -69,6 +70,7 @@ func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 		fmt.Sprintf("when the grandchild wants to interrupt; inside the story (default just after the third sentence: %v at the default pace)", story.DefaultInterruptAt))
 	fs.Var(&durationValue{p: &o.Story.AfterthoughtAt, allowZero: false, max: story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
 	fs.Var(&durationValue{p: &o.Story.GoodbyeAt, allowZero: false, max: story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
+	fs.Var(&photoValue{&o.Story.Photo}, "photo", fmt.Sprintf("the grandchild sends grandma a photo of this size just before the interruption, such as 200KB (0 = none, at most %s; phone, h2 and webtransport)", story.PhotoSize(story.MaxPhoto)))
 	fs.Var(&speedValue{&o.Story.Speed}, "speed", fmt.Sprintf("play every scripted time this many times faster, up to %d (the latency stays as set)", story.MaxSpeed))
 	boolFlag(fs, &o.JSON, "json", "print one JSON object with every event, span and number, and nothing else")
 	o.Color = "auto"
@@ -251,6 +253,35 @@ func (v *rateValue) Set(s string) error {
 
 func (v *rateValue) Type() string { return "RATE" }
 
+// photoValue is the photo's size flag: link.ParseSize's syntax, up to
+// story.MaxPhoto.
+type photoValue struct{ p *int }
+
+func (v *photoValue) String() string {
+	if *v.p == 0 {
+		return "0"
+	}
+	return story.PhotoSize(*v.p)
+}
+
+func (v *photoValue) Set(s string) error {
+	size, err := link.ParseSize(s)
+	if err != nil {
+		var oe *story.OptionError
+		if errors.As(err, &oe) {
+			return errors.New(oe.Want)
+		}
+		return err
+	}
+	if size > story.MaxPhoto {
+		return fmt.Errorf("must be from 1B to %s, or 0 for none", story.PhotoSize(story.MaxPhoto))
+	}
+	*v.p = int(size)
+	return nil
+}
+
+func (v *photoValue) Type() string { return "SIZE" }
+
 // seed returns the jitter's seed: --seed, or a new one for a run without
 // it, never 0, which the summary prints so that the run can be replayed.
 func (o *callOptions) seed() uint64 {
@@ -258,4 +289,27 @@ func (o *callOptions) seed() uint64 {
 		return o.Seed
 	}
 	return 1 + rand.Uint64()%999_999
+}
+
+// photoCarried says, before anything is printed, why the photo cannot be
+// sent in one of ms, if it cannot, naming the modes that carry one.
+func photoCarried(ms []call.Mode, cfg call.Config) error {
+	for _, m := range ms {
+		err := call.CheckPhoto(m, cfg)
+		if err == nil {
+			continue
+		}
+		var oe *story.OptionError
+		if errors.As(err, &oe) && !m.Photo {
+			var carry []string
+			for _, c := range modes.All() {
+				if c.Photo {
+					carry = append(carry, c.Key)
+				}
+			}
+			oe.Want += " (" + strings.Join(carry, ", ") + " carry one)"
+		}
+		return asUsage(err)
+	}
+	return nil
 }

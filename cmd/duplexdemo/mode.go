@@ -67,6 +67,9 @@ func runMode(ctx context.Context, deps *env, opts *callOptions, m call.Mode) err
 	}
 	defer ex.discard()
 	warnShortStory(deps, script, opts.Latency)
+	if err := photoCarried([]call.Mode{m}, call.Config{Script: script, Bandwidth: opts.Bandwidth}); err != nil {
+		return err
+	}
 	cfg := deps.callConfig(script, opts)
 	title := strings.ToUpper(m.Name)
 	if m.Title != nil {

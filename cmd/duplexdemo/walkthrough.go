@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/lesson"
 	"github.com/duplexdemo/duplexdemo/pkg/lesson/screen"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
@@ -115,6 +116,9 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 	script, err := story.New(opts.Story)
 	if err != nil {
 		return asUsage(err)
+	}
+	if err := photoCarried(modes.All(), call.Config{Script: script, Bandwidth: opts.Bandwidth}); err != nil {
+		return err // the lesson plays every mode
 	}
 	fullScreen := !w.NoPause && deps.InIsTerminal && deps.IsTerminal
 	if w.Predict && !fullScreen {

@@ -71,6 +71,10 @@ type Mode struct {
 	// Config.Dial: an in-memory network cannot carry it, and a call on the
 	// fake clock (testing/synctest) cannot wait on it.
 	Datagrams bool
+	// Photo says the mode carries the grandchild's photo (a script with
+	// story.Options.Photo): its grandma reads a line as long as the photo.
+	// Run refuses a script with a photo in a mode without it.
+	Photo bool
 	// Local sets up both roles of a call in this process.
 	Local func(s *Session) Roles
 	// Facts, if not nil, returns the counts of the mode that a call's
@@ -194,6 +198,9 @@ func Run(ctx context.Context, m Mode, cfg Config) (*result.Result, error) {
 	if m.Datagrams && cfg.Dial != nil {
 		return nil, fmt.Errorf("%s rides UDP datagrams on 127.0.0.1 of its own: it cannot play on another network (Config.Dial)", m.Key)
 	}
+	if err := CheckPhoto(m, cfg); err != nil {
+		return nil, err
+	}
 	s, err := start(cfg, true)
 	if err != nil {
 		return nil, err
@@ -240,6 +247,11 @@ func Run(ctx context.Context, m Mode, cfg Config) (*result.Result, error) {
 func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.Result, error) {
 	if m.Remote == nil {
 		return nil, fmt.Errorf("%s plays only in this process: it cannot call a grandma elsewhere", m.Key)
+	}
+	if cfg.Script.Photo != "" {
+		// A grandma elsewhere builds her script from what she is told,
+		// which does not carry the photo yet.
+		return nil, photoError(cfg.Script, "a photo plays only in this process yet, not with --server")
 	}
 	base, err := wire.ServerURL(server, "http")
 	if err != nil {
@@ -359,6 +371,40 @@ func (w *watch) bytes() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.h.Bytes()
+}
+
+// CheckPhoto says what is wrong with the photo of cfg's script in mode m,
+// if anything: the mode carries none (Mode.Photo), or the link cannot
+// carry it before the goodbye is due. Run checks it first; a command
+// checks it before it prints anything.
+func CheckPhoto(m Mode, cfg Config) error {
+	if cfg.Script.Photo == "" {
+		return nil
+	}
+	if !m.Photo {
+		return photoError(cfg.Script, m.Key+" carries no photo yet")
+	}
+	return photoFits(cfg)
+}
+
+// photoError refuses the photo of script, saying why.
+func photoError(script story.Script, why string) error {
+	return &story.OptionError{Option: "photo", Value: story.PhotoSize(len(script.Photo)), Want: why}
+}
+
+// photoFits refuses a photo that the link cannot carry before the
+// goodbye is due: the goodbye would queue behind it, and the call end
+// before grandma could answer.
+func photoFits(cfg Config) error {
+	if cfg.Script.Photo == "" || cfg.Bandwidth == 0 {
+		return nil
+	}
+	takes, before := cfg.Bandwidth.TimeFor(int64(len(cfg.Script.Photo))), cfg.Script.GoodbyeAt-cfg.Script.InterruptAt
+	if takes <= before {
+		return nil
+	}
+	return photoError(cfg.Script, fmt.Sprintf("takes %v to cross at %v, and the goodbye is due %v after it: send a smaller one, or use a faster --bandwidth or a later --goodbye-at",
+		takes.Round(time.Millisecond), cfg.Bandwidth, before.Round(time.Millisecond)))
 }
 
 // start validates cfg, starts the call's clock and, for a call in this

@@ -53,6 +53,7 @@ func Mode() call.Mode {
 			Transport:      "WebSocket, RFC 6455, one TCP connection",
 			ServerMayStart: true, // either side may speak first
 		},
+		Photo: true, // grandma reads a message as long as the photo
 		Title: func(call.Config) string { return "PHONE CALL: WebSocket, both sides talk at once" },
 		Help: call.Help{
 			Short: "The phone call: one WebSocket, both sides talk whenever they like",

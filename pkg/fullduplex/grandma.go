@@ -161,7 +161,7 @@ func (g *Grandma) ServeCall(w http.ResponseWriter, r *http.Request) string {
 	}
 	conn := &phoneLine{Conn: ws}
 	defer conn.Close()
-	conn.SetReadLimit(call.MaxLine)
+	conn.SetReadLimit(int64(g.script.MaxGrandchildLine(call.MaxLine)))
 	heard := make(chan heardLine)
 	spoken := make(chan struct{})
 	listened := make(chan struct{})
@@ -274,6 +274,9 @@ func (g *Grandma) listen(conn *phoneLine, heard chan<- heardLine, spoken <-chan 
 		if err != nil {
 			g.hangUp(conn, websocket.CloseProtocolError, "grandma did not expect that")
 			return "a line that is not in the script"
+		}
+		if m.Label == story.LabelPhoto {
+			continue // she looks at it: it asks for no reply
 		}
 		switch label, _ := g.script.Label(m.Text); label {
 		case story.LabelQuestion:

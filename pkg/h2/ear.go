@@ -72,8 +72,13 @@ func (e *ear) hear(ctx context.Context, text string) (timeline.Message, error) {
 var errLineTooLong = fmt.Errorf("a line may be at most %d bytes", call.MaxLine)
 
 // newLineReader reads lines of at most call.MaxLine bytes from r.
-func newLineReader(r io.Reader) *bufio.Reader {
-	return bufio.NewReaderSize(r, call.MaxLine+1) // the line and its newline
+func newLineReader(r io.Reader) *bufio.Reader { return newLineReaderSize(r, call.MaxLine) }
+
+// newLineReaderSize reads lines of at most maxLine bytes from r: the
+// grandchild's, whose photo may be longer than call.MaxLine
+// (story.Script.MaxGrandchildLine).
+func newLineReaderSize(r io.Reader, maxLine int) *bufio.Reader {
+	return bufio.NewReaderSize(r, maxLine+1) // the line and its newline
 }
 
 // readLine reads one line from br, without its newline. A stream that ends

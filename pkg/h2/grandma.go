@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -248,7 +249,7 @@ func (g *Grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseC
 			return false
 		}
 	}
-	br := newLineReader(body)
+	br := newLineReaderSize(body, g.script.MaxGrandchildLine(call.MaxLine))
 	for {
 		if err := rc.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
 			return "grandma cannot time your silence: " + err.Error()
@@ -273,6 +274,9 @@ func (g *Grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseC
 		m, err := g.ear.hear(ctx, text)
 		if err != nil {
 			return "grandma did not expect that line"
+		}
+		if m.Label == story.LabelPhoto {
+			continue // she looks at it: it asks for no reply
 		}
 		switch label, _ := g.script.Label(m.Text); label {
 		case story.LabelQuestion:

@@ -78,6 +78,7 @@ func Mode() call.Mode {
 			ServerMayStart: true, // within the open stream, she speaks when she likes
 			Note:           "A browser speaks HTTP/2 only over TLS, and a page cannot use one stream both ways: fetch() streams a request body only with duplex: 'half'.",
 		},
+		Photo: true, // grandma reads a line as long as the photo
 		Title: func(call.Config) string { return "HTTP/2: one connection, streams both ways" },
 		Help: call.Help{
 			Short: "HTTP/2: one connection, a stream that carries the call both ways",

@@ -107,7 +107,7 @@ func (r *Result) PayloadBytes() [2]int64 {
 	var p [2]int64
 	for _, m := range r.Timeline.Messages {
 		if m.Sent {
-			p[m.From] += int64(len(m.Text))
+			p[m.From] += int64(m.Bytes())
 		}
 	}
 	return p

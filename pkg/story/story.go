@@ -5,8 +5,11 @@
 package story
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -20,6 +23,9 @@ const (
 	LabelAfterthought = "afterthought"
 	LabelGoodbye      = "goodbye"
 	LabelFarewell     = "farewell"
+	// LabelPhoto is the photo the grandchild sends just before the
+	// interruption (Options.Photo).
+	LabelPhoto = "photo"
 )
 
 // The lines of the conversation.
@@ -78,6 +84,10 @@ const (
 	// story is told in less time than the timeline tells apart from noise,
 	// and no wait would show.
 	MinPace = time.Millisecond
+	// MaxPhoto bounds Options.Photo, in bytes (2 MB, decimal as --photo
+	// writes it): big enough to hold a slow link busy for seconds, small
+	// enough for a demonstration.
+	MaxPhoto = 2_000_000
 )
 
 // Options choose the script's shape and timing, before Speed scales it.
@@ -100,6 +110,9 @@ type Options struct {
 	GoodbyeAt time.Duration
 	// Speed divides every scripted time: 2 plays the script twice as fast.
 	Speed float64
+	// Photo is the size in bytes of a photo the grandchild sends grandma
+	// just before the interruption (0 to MaxPhoto; 0 means none).
+	Photo int
 }
 
 // OptionError says which option was wrong, and what would be right. Its
@@ -125,6 +138,9 @@ type Script struct {
 	Afterthought string
 	Goodbye      string
 	Farewell     string
+	// Photo is the photo the grandchild sends just before the
+	// interruption, as one line of base64 text, or "" for none.
+	Photo string
 
 	// Pace is the time between two sentences of the story.
 	Pace time.Duration
@@ -188,6 +204,9 @@ func New(o Options) (Script, error) {
 		return Script{}, &OptionError{"goodbye-at", o.GoodbyeAt.String(),
 			fmt.Sprintf("must come after the afterthought at %v, such as %v", o.AfterthoughtAt, o.AfterthoughtAt+DefaultGoodbyeDelay)}
 	}
+	if o.Photo < 0 || o.Photo > MaxPhoto {
+		return Script{}, &OptionError{"photo", PhotoSize(o.Photo), fmt.Sprintf("must be from 1B to %s, or 0 for none, such as 200KB", PhotoSize(MaxPhoto))}
+	}
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / o.Speed) }
 	if p := scale(o.Pace); p < MinPace {
 		return Script{}, &OptionError{"pace", o.Pace.String(),
@@ -206,6 +225,7 @@ func New(o Options) (Script, error) {
 		Afterthought:   Afterthought,
 		Goodbye:        Goodbye,
 		Farewell:       Farewell,
+		Photo:          photo(o.Photo),
 		Pace:           scale(o.Pace),
 		InterruptAt:    scale(o.InterruptAt),
 		AfterthoughtAt: scale(o.AfterthoughtAt),
@@ -222,9 +242,61 @@ func Default() Script {
 	return s
 }
 
+// photo returns size bytes of base64 text, random but the same for the
+// same size, so that a call replays and its record compares; "" for 0.
+func photo(size int) string {
+	if size <= 0 {
+		return ""
+	}
+	r := rand.New(rand.NewPCG(uint64(size), 0x70686f746f)) // "photo"
+	raw := make([]byte, base64.StdEncoding.DecodedLen(size)+3)
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	return base64.StdEncoding.EncodeToString(raw)[:size]
+}
+
+// PhotoText returns the short text that stands for a photo of size bytes
+// on the timeline and in every view, such as "[a photo, 200KB]": its size
+// in decimal units, as --photo takes it.
+func PhotoText(size int) string {
+	return "[a photo, " + PhotoSize(size) + "]"
+}
+
+// PhotoSize writes size bytes as --photo takes it, in the largest decimal
+// unit that keeps a number of at least 1: "200KB", "1.5MB", "512B".
+func PhotoSize(size int) string {
+	for _, u := range []struct {
+		name string
+		size int
+	}{{"MB", 1_000_000}, {"KB", 1000}} {
+		if size >= u.size {
+			return strconv.FormatFloat(float64(size)/float64(u.size), 'f', -1, 64) + u.name
+		}
+	}
+	return strconv.Itoa(size) + "B"
+}
+
+// MaxGrandchildLine returns the largest line the grandchild may send, in
+// bytes without its delimiter, given maxLine, the largest of any other
+// line (call.MaxLine): the photo is bigger. Readers of her lines accept
+// this much, as they accept maxLine without a photo.
+func (s Script) MaxGrandchildLine(maxLine int) int {
+	return max(maxLine, len(s.Photo))
+}
+
+// IsPhoto says whether text is the script's photo, comparing its length
+// first, which is cheap.
+func (s Script) IsPhoto(text string) bool {
+	return s.Photo != "" && len(text) == len(s.Photo) && text == s.Photo
+}
+
 // Label returns the label of a line the grandchild says, as grandma hears it,
 // and whether it is one of the grandchild's lines.
 func (s Script) Label(text string) (string, bool) {
+	if s.IsPhoto(text) {
+		return LabelPhoto, true
+	}
 	switch text {
 	case s.Question:
 		return LabelQuestion, true
@@ -287,11 +359,13 @@ type Cue struct {
 // every transport keeps this order, and the classroom page plays the same
 // schedule (served as /script.json).
 func (s Script) Cues() []Cue {
-	return []Cue{
-		{LabelQuestion, s.Question, 0, Anytime},
-		{LabelInterruption, s.Interruption, s.InterruptAt, StoryBegun},
-		{LabelGoodbye, s.Goodbye, s.GoodbyeAt, StoryEnded},
+	cues := []Cue{{LabelQuestion, s.Question, 0, Anytime}}
+	if s.Photo != "" {
+		cues = append(cues, Cue{LabelPhoto, s.Photo, s.InterruptAt, StoryBegun})
 	}
+	return append(cues,
+		Cue{LabelInterruption, s.Interruption, s.InterruptAt, StoryBegun},
+		Cue{LabelGoodbye, s.Goodbye, s.GoodbyeAt, StoryEnded})
 }
 
 // Urgent says whether the line with label is one the script marks urgent:

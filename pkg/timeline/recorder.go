@@ -11,8 +11,11 @@ package timeline
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"time"
+
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 )
 
 // Resolution is the finest stretch of time the timeline tells apart from
@@ -140,6 +143,20 @@ type Message struct {
 	// HeardAt are meaningful only when Sent and Heard are true.
 	WantedAt, SentAt, HeardAt time.Duration
 	Sent, Heard               bool
+
+	// bytes is the size of a line recorded under a short text (a photo),
+	// and sum its hash; 0 for any other line, whose size is len(Text).
+	bytes int
+	sum   uint64
+}
+
+// Bytes returns the message's size in bytes: its text's, or for a photo,
+// recorded under a short text, the photo's.
+func (m Message) Bytes() int {
+	if m.bytes > 0 {
+		return m.bytes
+	}
+	return len(m.Text)
 }
 
 // Waited returns how long the message waited for the channel.
@@ -188,6 +205,9 @@ type Recorder struct {
 	oneSided bool
 	side     Side
 	label    func(text string) (string, bool)
+
+	// seed hashes the photos' texts, which the recorder does not keep.
+	seed maphash.Seed
 }
 
 // NewSideRecorder returns a recorder for side only, whose peer records on
@@ -209,6 +229,7 @@ func NewRecorder(observer Observer) *Recorder {
 		start:    time.Now(),
 		events:   make([]Event, 0, 64),
 		observer: observer,
+		seed:     maphash.MakeSeed(),
 	}
 	r.notice = time.AfterFunc(time.Hour, r.noticeWaits)
 	r.notice.Stop()
@@ -286,13 +307,19 @@ func (r *Recorder) appendLocked(e Event) time.Duration {
 // Want records that side from wants to say text now. reason says why the
 // message would have to wait if the channel does not let it go at once; if
 // it has not been sent Resolution later, a KindWaiting event with that reason
-// is recorded.
+// is recorded. A photo (story.LabelPhoto) is recorded under a short text
+// (story.PhotoText) with its real size: the recorder never keeps it.
 func (r *Recorder) Want(from Side, label, text, reason string) MsgID {
+	m := Message{From: from, Label: label, Text: text, Reason: reason}
+	if label == story.LabelPhoto {
+		m.Text, m.bytes, m.sum = story.PhotoText(len(text)), len(text), maphash.String(r.seed, text)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := MsgID(len(r.msgs))
-	at := r.appendLocked(Event{Side: from, Kind: KindWant, Msg: id, Label: label, Text: text, Bytes: len(text), Reason: reason})
-	r.msgs = append(r.msgs, Message{ID: id, From: from, Label: label, Text: text, Reason: reason, WantedAt: at})
+	m.ID = id
+	m.WantedAt = r.appendLocked(Event{Side: from, Kind: KindWant, Msg: id, Label: label, Text: m.Text, Bytes: m.Bytes(), Reason: reason})
+	r.msgs = append(r.msgs, m)
 	if !r.finished {
 		r.unsent = append(r.unsent, id)
 		if !r.armed {
@@ -329,7 +356,7 @@ func (r *Recorder) noticeWaits() {
 			break
 		}
 		r.unsent = r.unsent[:copy(r.unsent, r.unsent[1:])]
-		r.appendLocked(Event{At: at, Side: m.From, Kind: KindWaiting, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Reason: m.Reason, Waited: at - m.WantedAt})
+		r.appendLocked(Event{At: at, Side: m.From, Kind: KindWaiting, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: m.Bytes(), Reason: m.Reason, Waited: at - m.WantedAt})
 	}
 	r.armLocked()
 }
@@ -356,14 +383,16 @@ func (r *Recorder) Sent(id MsgID) {
 	}
 	m := &r.msgs[id]
 	at := time.Since(r.start)
-	r.appendLocked(Event{At: at, Side: m.From, Kind: KindSend, Msg: id, Label: m.Label, Text: m.Text, Bytes: len(m.Text), Waited: at - m.WantedAt})
+	r.appendLocked(Event{At: at, Side: m.From, Kind: KindSend, Msg: id, Label: m.Label, Text: m.Text, Bytes: m.Bytes(), Waited: at - m.WantedAt})
 	m.Sent, m.SentAt = true, at
 	r.inFlight[m.From] = append(r.inFlight[m.From], id)
 }
 
 // Heard records that the application on from's peer has read all of the next
 // message from sent, whose text must be text. Messages in one direction are
-// heard in the order they were sent, as on any ordered connection. It
+// heard in the order they were sent, as on any ordered connection, but for
+// a photo (story.LabelPhoto): a line sent after it may be heard before it,
+// having crossed on a stream of its own while the photo still crossed. It
 // returns the message, or an error if the peer heard something that was not
 // sent.
 func (r *Recorder) Heard(from Side, text string) (Message, error) {
@@ -374,18 +403,45 @@ func (r *Recorder) Heard(from Side, text string) (Message, error) {
 	}
 	q := r.inFlight[from]
 	if len(q) == 0 {
-		return Message{}, fmt.Errorf("the %s heard %q, but the %s had not sent anything", from.Peer(), text, from)
+		return Message{}, fmt.Errorf("the %s heard %q, but the %s had not sent anything", from.Peer(), shorten(text), from)
 	}
-	m := &r.msgs[q[0]]
-	if m.Text != text {
-		return Message{}, fmt.Errorf("the %s heard %q, but the %s's next message was %q", from.Peer(), text, from, m.Text)
+	// The next message, or one sent after a photo still crossing: a line on
+	// a stream of its own (HTTP/2's) may overtake it.
+	i := 0
+	for !r.matchesLocked(&r.msgs[q[i]], text) {
+		if r.msgs[q[i]].bytes == 0 || i+1 == len(q) {
+			return Message{}, fmt.Errorf("the %s heard %q, but the %s's next message was %q", from.Peer(), shorten(text), from, r.msgs[q[0]].Text)
+		}
+		i++
 	}
-	r.inFlight[from] = q[:copy(q, q[1:])] // shift, keeping the memory for later sends
-	at := r.appendLocked(Event{Side: from.Peer(), Kind: KindHeard, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: len(m.Text)})
+	m := &r.msgs[q[i]]
+	r.inFlight[from] = append(q[:i], q[i+1:]...) // keeping the memory for later sends
+	at := r.appendLocked(Event{Side: from.Peer(), Kind: KindHeard, Msg: m.ID, Label: m.Label, Text: m.Text, Bytes: m.Bytes()})
 	if !r.finished {
 		m.Heard, m.HeardAt = true, at
 	}
 	return *m, nil
+}
+
+// matchesLocked says whether text is message m's: its text, or for a photo
+// recorded under a short text, the photo of that size and hash, compared
+// by length first, which is cheap.
+func (r *Recorder) matchesLocked(m *Message, text string) bool {
+	if m.bytes == 0 {
+		return m.Text == text
+	}
+	return len(text) == m.bytes && maphash.String(r.seed, text) == m.sum
+}
+
+// maxQuoted bounds how much of a line an error quotes.
+const maxQuoted = 80
+
+// shorten returns text, or its beginning if it is too long to quote.
+func shorten(text string) string {
+	if len(text) <= maxQuoted {
+		return text
+	}
+	return fmt.Sprintf("%s... (%d bytes)", text[:maxQuoted], len(text))
 }
 
 // heardFromAfarLocked records a line from a peer that records elsewhere:
@@ -397,11 +453,15 @@ func (r *Recorder) heardFromAfarLocked(from Side, text string) (Message, error) 
 	}
 	label, ok := r.label(text)
 	if !ok {
-		return Message{}, fmt.Errorf("the %s heard %q, which is no line of the script", r.side, text)
+		return Message{}, fmt.Errorf("the %s heard %q, which is no line of the script", r.side, shorten(text))
 	}
 	id := MsgID(len(r.msgs))
-	at := r.appendLocked(Event{Side: r.side, Kind: KindHeard, Msg: id, Label: label, Text: text, Bytes: len(text)})
-	m := Message{ID: id, From: from, Label: label, Text: text, Heard: !r.finished, HeardAt: at}
+	m := Message{ID: id, From: from, Label: label, Text: text}
+	if label == story.LabelPhoto {
+		m.Text, m.bytes = story.PhotoText(len(text)), len(text)
+	}
+	at := r.appendLocked(Event{Side: r.side, Kind: KindHeard, Msg: id, Label: label, Text: m.Text, Bytes: m.Bytes()})
+	m.Heard, m.HeardAt = !r.finished, at
 	r.msgs = append(r.msgs, m)
 	return m, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 	wt "github.com/quic-go/webtransport-go"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -227,7 +228,7 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 			return false
 		}
 	}
-	r := newLineReader(l.str)
+	r := newLineReaderSize(l.str, g.script.MaxGrandchildLine(call.MaxLine))
 	lines := 0
 	for {
 		if err := l.str.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
@@ -255,6 +256,9 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 		if err != nil {
 			l.hangUp(codeNotInScript, "grandma did not expect that")
 			return "a line that is not in the script"
+		}
+		if m.Label == story.LabelPhoto {
+			continue // she looks at it: it asks for no reply
 		}
 		var h heardLine
 		switch label, _ := g.script.Label(m.Text); label {

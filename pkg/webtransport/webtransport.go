@@ -108,6 +108,7 @@ func Mode() call.Mode {
 			ServerMayStart: true, // either side may write on the stream whenever it likes
 		},
 		Datagrams: true,
+		Photo:     true, // grandma reads a line as long as the photo
 		Title:     func(call.Config) string { return "WEBTRANSPORT: HTTP/3 over QUIC, both sides talk at once" },
 		Help: call.Help{
 			Short: "WebTransport: HTTP/3 over QUIC (UDP), both sides talk on one stream",
@@ -273,7 +274,14 @@ func readLine(r *bufio.Reader) (string, error) {
 }
 
 // newLineReader returns a reader for readLine on a stream.
-func newLineReader(str io.Reader) *bufio.Reader { return bufio.NewReaderSize(str, call.MaxLine+1) }
+func newLineReader(str io.Reader) *bufio.Reader { return newLineReaderSize(str, call.MaxLine) }
+
+// newLineReaderSize returns a reader for readLine of lines up to maxLine
+// bytes: the grandchild's, whose photo may be longer than call.MaxLine
+// (story.Script.MaxGrandchildLine).
+func newLineReaderSize(str io.Reader, maxLine int) *bufio.Reader {
+	return bufio.NewReaderSize(str, maxLine+1)
+}
 
 // writeLine writes text and its newline on str, in one write, bounded by
 // writeWait. Only a side's writer goroutine may call it.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
@@ -46,6 +47,10 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 		// bytes above at its rate.
 		fmt.Fprintf(&b, "  %-14sclient %s server %5s, server %s client %s (%s each way)\n", "link busy",
 			g.to, result.MSText(busy.ClientToServer), g.to, result.MSText(busy.ServerToClient), report.RateText(l.BandwidthBPS))
+	}
+	if p := s.Photo; p != nil {
+		fmt.Fprintf(&b, "  %-14s%s, the interruption queued %s behind it on the link\n", "photo",
+			story.PhotoSize(p.Bytes), style.paint(sgrBold, result.MSText(p.InterruptionBehindPhotoMS)))
 	}
 	if l := r.Link; l != nil && l.JitterMS > 0 {
 		fmt.Fprintf(&b, "  %-14sup to %s more on each write, seed %d\n", "jitter", result.MSText(l.JitterMS), l.Seed)

@@ -106,13 +106,31 @@ type Summary struct {
 	Messages int `json:"messages"`
 	// LinkBusyMS is how long the link spent serialising each way, with a
 	// bandwidth; absent without one.
-	LinkBusyMS *BusyMS   `json:"link_busy_ms,omitempty"`
-	Client     SideTimes `json:"client"`
-	Server     SideTimes `json:"server"`
+	LinkBusyMS *BusyMS `json:"link_busy_ms,omitempty"`
+	// Photo is the grandchild's photo, when the call had one (--photo).
+	Photo  *Photo    `json:"photo,omitempty"`
+	Client SideTimes `json:"client"`
+	Server SideTimes `json:"server"`
 	// Facts are the counts only this call's mode keeps, such as the HTTP
 	// requests it took or the polls that brought nothing; empty for a mode
 	// that keeps none.
 	Facts []Fact `json:"facts"`
+}
+
+// Photo is the measured life of the grandchild's photo, and how long the
+// interruption behind it waited on the link.
+type Photo struct {
+	Bytes      int      `json:"bytes"`
+	WantedAtMS *float64 `json:"wanted_at_ms"`
+	SentAtMS   *float64 `json:"sent_at_ms"`
+	HeardAtMS  *float64 `json:"heard_at_ms"`
+	// InterruptionBehindPhotoMS is how long the interruption's bytes
+	// queued on the link behind the photo's: from its sending to the end
+	// of the client → server busy span it was sent in, but no more than it
+	// took to cross beyond the latency (on a stream of its own it overtakes
+	// the photo's bytes); 0 if the link was idle then (no bandwidth, or the
+	// photo already across).
+	InterruptionBehindPhotoMS float64 `json:"interruption_behind_photo_ms"`
 }
 
 // BusyMS is a time each way, in ms.
@@ -247,6 +265,7 @@ func Build(r *result.Result) Call {
 	if r.Link.Bandwidth > 0 {
 		out.Summary.LinkBusyMS = &BusyMS{ClientToServer: result.MS(r.Busy[timeline.Client]), ServerToClient: result.MS(r.Busy[timeline.Server])}
 	}
+	out.Summary.Photo = photo(r)
 	out.Summary.Facts = []Fact{}
 	out.Summary.PerConnection = []ConnBytes{}
 	for _, c := range r.PerConnection {
@@ -276,6 +295,40 @@ func moment(tl *timeline.Timeline, label, text string) Moment {
 		out.HeardAtMS, out.HeardAfterMS = msPtr(m.HeardAt), msPtr(m.HeardAfter())
 	}
 	return out
+}
+
+// photo reports the call's photo, or nil if it had none. The interruption
+// queued behind it on the link for as long as the client → server span of
+// the link's busy time it was sent in lasted after it: the bytes written
+// before it were still being serialised. Bytes on a stream of their own
+// (HTTP/2's) are interleaved with the photo's rather than queued behind
+// all of them, so it is never more than the interruption took to cross
+// beyond the latency.
+func photo(r *result.Result) *Photo {
+	m, ok := r.Timeline.Message(story.LabelPhoto)
+	if !ok {
+		return nil
+	}
+	p := &Photo{Bytes: m.Bytes(), WantedAtMS: msPtr(m.WantedAt)}
+	if m.Sent {
+		p.SentAtMS = msPtr(m.SentAt)
+	}
+	if m.Heard {
+		p.HeardAtMS = msPtr(m.HeardAt)
+	}
+	if i, ok := r.Timeline.Message(story.LabelInterruption); ok && i.Sent {
+		for _, b := range r.BusySpans {
+			if b.From == timeline.Client && b.Start <= i.SentAt && i.SentAt < b.End {
+				queued := b.End - i.SentAt
+				if i.Heard {
+					queued = min(queued, max(i.HeardAt-i.SentAt-r.Latency, 0))
+				}
+				p.InterruptionBehindPhotoMS = result.MS(queued)
+				break
+			}
+		}
+	}
+	return p
 }
 
 func sideTimes(tl *timeline.Timeline, spans []timeline.Span, side timeline.Side) SideTimes {

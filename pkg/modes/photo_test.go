@@ -1,0 +1,149 @@
+package modes_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
+	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/link"
+	"github.com/duplexdemo/duplexdemo/pkg/modes"
+	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
+)
+
+// photoSize is the photo of the tests: 200KB, 1.6 s at 1Mbit.
+const photoSize = 200_000
+
+// TestPhotoHoldsUpTheInterruption plays the phone and h2 with a 200KB
+// photo on a 1Mbit link, on the fake clock. On the phone, the
+// interruption crosses the one WebSocket behind the whole photo: heard at
+// least 1.4 s after it was wanted (200KB·8/1Mbit = 1.6 s, less what
+// crossed before it). On h2 it goes on a stream of its own, but the
+// streams share one TCP connection: where its frames fall among the
+// photo's is up to which of the client's writers takes the connection
+// first, and the link, like a socket with room for everything, takes all
+// the photo's frames at once. Mostly they are all ahead of it, sometimes
+// none: so h2's interruption is heard no later than the phone's, and,
+// whenever it overtakes the photo, queued no longer than it took to cross.
+// The photo stays short on the timeline, and its bytes are counted.
+func TestPhotoHoldsUpTheInterruption(t *testing.T) {
+	const latency, rate = 40 * time.Millisecond, 1 * link.Mbit
+	script, err := story.New(story.Options{Photo: photoSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind := time.Duration(float64(rate.TimeFor(photoSize)) * 0.85) // 1.36 s of its 1.6 s
+	heardAfter := map[string]time.Duration{}
+	for _, key := range []string{"phone", "h2"} {
+		m, ok := modes.Lookup(key)
+		if !ok {
+			t.Fatalf("no mode %s", key)
+		}
+		if !m.Photo {
+			t.Fatalf("%s does not carry a photo", key)
+		}
+		synctest.Test(t, func(t *testing.T) {
+			l := pipenet.Listen()
+			res, err := call.Run(context.Background(), m, call.Config{Script: script, Latency: latency, Bandwidth: rate, Listener: l, Dial: l.DialContext})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCall(t, res, m)
+			checkPhoto(t, res)
+			in, _ := res.Timeline.Message(story.LabelInterruption)
+			ph, _ := res.Timeline.Message(story.LabelPhoto)
+			heardAfter[key] = in.HeardAfter()
+			p := report.Build(res).Summary.Photo
+			if p == nil || p.Bytes != photoSize {
+				t.Fatalf("%s: the summary's photo is %+v; want one of %d bytes", key, p, photoSize)
+			}
+			switch key {
+			case "phone":
+				if in.HeardAfter() < behind || in.HeardAt < ph.HeardAt || p.InterruptionBehindPhotoMS < result.MS(behind) {
+					t.Errorf("%s: the interruption was heard %v after it was wanted, at %v (the photo at %v), %v ms behind it on the link; behind a %s photo at %v, want at least %v, after it",
+						key, in.HeardAfter(), in.HeardAt, ph.HeardAt, p.InterruptionBehindPhotoMS, story.PhotoSize(photoSize), rate, behind)
+				}
+			case "h2":
+				if p.InterruptionBehindPhotoMS > result.MS(in.HeardAt-in.SentAt) {
+					t.Errorf("%s: the interruption was heard %v after it was sent, and %v ms behind the photo on the link", key, in.HeardAt-in.SentAt, p.InterruptionBehindPhotoMS)
+				}
+			}
+		})
+	}
+	t.Logf("the interruption heard after: phone %v, h2 %v", heardAfter["phone"], heardAfter["h2"])
+	if heardAfter["h2"] > heardAfter["phone"]+2*latency {
+		t.Errorf("h2's interruption was heard %v after it was wanted, the phone's %v: want h2's no later, on a stream of its own", heardAfter["h2"], heardAfter["phone"])
+	}
+}
+
+// checkPhoto: the photo was said and heard once, before the
+// interruption, under its short text with its real size, and the bytes
+// each way are more than their payload, the photo's way more than it.
+func checkPhoto(t *testing.T, res *result.Result) {
+	t.Helper()
+	key := res.Mode.Key
+	p, ok := res.Timeline.Message(story.LabelPhoto)
+	if !ok || !p.Sent || !p.Heard {
+		t.Fatalf("%s: the photo was not said and heard: %+v", key, p)
+	}
+	if p.Text != story.PhotoText(photoSize) || p.Bytes() != photoSize {
+		t.Errorf("%s: the photo is on the timeline as %q, %d bytes; want %q, %d", key, p.Text, p.Bytes(), story.PhotoText(photoSize), photoSize)
+	}
+	for _, e := range res.Timeline.Events {
+		if len(e.Text) > 100 {
+			t.Errorf("%s: a %s event of the %s carries %d bytes of text", key, e.Kind, e.Label, len(e.Text))
+		}
+		if e.Label == story.LabelPhoto && e.Bytes != photoSize {
+			t.Errorf("%s: a %s event of the photo counts %d bytes, want %d", key, e.Kind, e.Bytes, photoSize)
+		}
+	}
+	if in, _ := res.Timeline.Message(story.LabelInterruption); in.SentAt < p.SentAt {
+		t.Errorf("%s: the interruption was sent at %v, before the photo at %v", key, in.SentAt, p.SentAt)
+	}
+	payload := res.PayloadBytes()
+	if res.WireBytes[0] <= photoSize || res.WireBytes[0] <= payload[0] || res.WireBytes[1] <= payload[1] {
+		t.Errorf("%s: %v bytes each way for a payload of %v with a photo of %d", key, res.WireBytes, payload, photoSize)
+	}
+}
+
+// TestPhotoRefusedWhereNotCarried: a mode that does not carry a photo
+// refuses a script with one at once, in one line (the command adds the
+// modes that do: cmd's TestBadInput); one that does is not refused for it.
+func TestPhotoRefusedWhereNotCarried(t *testing.T) {
+	script, err := story.New(story.Options{Photo: photoSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carried := 0
+	for _, m := range modes.All() {
+		if m.Photo {
+			carried++
+			continue
+		}
+		_, err := call.Run(context.Background(), m, call.Config{Script: script})
+		var oe *story.OptionError
+		if !errors.As(err, &oe) || oe.Option != "photo" || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), m.Key+" carries no photo") {
+			t.Errorf("%s with a photo: %v; want a one-line photo error", m.Key, err)
+		}
+	}
+	big, err := story.New(story.Options{Photo: 2_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, _ := modes.Lookup("phone")
+	if _, err := call.Run(context.Background(), phone, call.Config{Script: big, Bandwidth: link.Mbit}); err == nil || !strings.Contains(err.Error(), "goodbye is due") {
+		t.Errorf("a 2MB photo at 1Mbit, 16 s, with the goodbye due 2 s after it: %v; want it refused", err)
+	}
+	if carried != 3 {
+		t.Errorf("%d modes carry a photo; want 3: phone, h2 and webtransport", carried)
+	}
+	if _, err := call.RunRemote(context.Background(), modes.Ends()[1], call.Config{Script: script}, "127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "photo") {
+		t.Errorf("a call with a photo to a grandma elsewhere: %v; want it refused", err)
+	}
+}

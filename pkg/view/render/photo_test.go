@@ -1,0 +1,32 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/duplexdemo/duplexdemo/pkg/view/report"
+)
+
+// TestSummaryPhoto: a call with a photo has one line of it in the
+// summary, its size and how long the interruption queued behind it; a
+// call without one has none.
+func TestSummaryPhoto(t *testing.T) {
+	var c report.Call
+	c.Mode, c.Transport = "phone", "WebSocket"
+	style := Style{Width: 80, ASCII: true}
+	var b strings.Builder
+	if err := Summary(&b, c, style); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "photo") {
+		t.Errorf("a call without a photo:\n%s", b.String())
+	}
+	c.Summary.Photo = &report.Photo{Bytes: 200_000, InterruptionBehindPhotoMS: 1603.2}
+	b.Reset()
+	if err := Summary(&b, c, style); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  photo         200KB, the interruption queued 1603 ms behind it on the link\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("the summary lacks %q:\n%s", want, b.String())
+	}
+}
