@@ -46,6 +46,11 @@ const (
 	// WriteByteTimeout bounds how long an HTTP/2 connection may have bytes
 	// to write and write none: a peer that stops reading is dropped.
 	WriteByteTimeout = 5 * time.Second
+	// StreamWindow is how many bytes a stream may have in flight to
+	// grandma: HTTP/2's own initial window (RFC 9113 §6.9.2), not Go's
+	// megabyte, so that one stream's big body cannot fill the connection
+	// ahead of another stream's line.
+	StreamWindow = 65535
 )
 
 // Protocols returns what grandma's servers speak: HTTP/1.1, and HTTP/2 in
@@ -61,7 +66,7 @@ func Protocols() *http.Protocols {
 // HTTP2 returns the HTTP/2 limits of grandma's servers. No pings
 // (SendPingTimeout): they would add bytes the call did not need.
 func HTTP2() *http.HTTP2Config {
-	return &http.HTTP2Config{MaxConcurrentStreams: MaxStreams, WriteByteTimeout: WriteByteTimeout}
+	return &http.HTTP2Config{MaxConcurrentStreams: MaxStreams, WriteByteTimeout: WriteByteTimeout, MaxReceiveBufferPerStream: StreamWindow}
 }
 
 // serve starts grandma's HTTP server with handler h on the call's listener:
