@@ -59,7 +59,7 @@ func TestStreamCalls(t *testing.T) {
 		t.Run(tc.mode.Key, func(t *testing.T) {
 			const latency = 10 * time.Millisecond
 			student := class.NewName()
-			res, err := call.RunRemote(context.Background(), tc.mode, call.Config{Script: calltest.Script(t, story.Options{Speed: 4}), Latency: latency, Student: student}, base)
+			res, err := call.RunRemote(context.Background(), tc.mode, call.Config{Script: calltest.Script(t, story.Options{Speed: remoteSpeed}), Latency: latency, Student: student}, base)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,6 +27,12 @@ import (
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
+// remoteSpeed plays a remote call's script twice as fast: grandma's clock
+// starts when the call reaches her, after its set-up, and a busy machine
+// can add a few hundred ms to that; at 4x speed her afterthought, 150 ms
+// before the goodbye, then came after it (seen beside six busy programs).
+const remoteSpeed = 2
+
 // TestTCPRemoteCall: a raw TCP call to a grandma served alone plays the
 // whole script, both sides joined; its question waits for the TCP
 // handshake and the upgrade's round trip; its bytes each way are what
@@ -46,7 +52,7 @@ func TestTCPRemoteCall(t *testing.T) {
 			logs := &callLog{}
 			taps := &tapListener{}
 			base := serveTapped(t, taps, classroom.Config{Latency: tc.grandma, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-			s := calltest.Script(t, story.Options{Speed: 4})
+			s := calltest.Script(t, story.Options{Speed: remoteSpeed})
 			res, err := call.RunRemote(context.Background(), rawtcp.Mode(), call.Config{Script: s, Latency: tc.client}, base)
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +136,7 @@ func TestTCPRemoteCall(t *testing.T) {
 func TestTCPReported(t *testing.T) {
 	base, room := classServer(t, classroom.Config{})
 	student := class.NewName()
-	res, err := call.RunRemote(context.Background(), rawtcp.Mode(), call.Config{Script: calltest.Script(t, story.Options{Speed: 4}), Student: student}, base)
+	res, err := call.RunRemote(context.Background(), rawtcp.Mode(), call.Config{Script: calltest.Script(t, story.Options{Speed: remoteSpeed}), Student: student}, base)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func TestRemoteWebTransport(t *testing.T) {
 	srv := serveWT(t, classroom.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Class: room})
 	for n, latency := range []time.Duration{0, 20 * time.Millisecond} {
 		t.Run(fmt.Sprintf("latency=%v", latency), func(t *testing.T) {
-			s := calltest.Script(t, story.Options{Speed: 4})
+			s := calltest.Script(t, story.Options{Speed: remoteSpeed})
 			res, err := call.RunRemote(context.Background(), webtransport.Mode(), call.Config{Script: s, Latency: latency, Student: class.NewName()}, srv.url)
 			if err != nil {
 				t.Fatal(err)
