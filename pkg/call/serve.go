@@ -99,7 +99,9 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 		// notices. Shutting down first would send what a connection she was
 		// about to close never carries (HTTP/2's GOAWAY), bytes that reach
 		// a socket the grandchild has closed, which no count of hers holds.
-		ln.closedWithin(s.RoundTrip() + closeNotice)
+		notice := time.NewTimer(s.RoundTrip() + closeNotice)
+		ln.waitClosed(notice.C)
+		notice.Stop()
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		var cut error
@@ -107,7 +109,7 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 			cut = srv.Close() // what is still open after the timeout is cut
 		}
 		err := <-served
-		ln.conns.Wait()
+		ln.waitClosed(nil)
 		if errors.Is(err, http.ErrServerClosed) {
 			return cut
 		}
@@ -120,8 +122,7 @@ func (s *Session) serve(ctx context.Context, h http.Handler) (stop func() error)
 // server it happens at the same moment, in an order no one can tell.
 type trackingListener struct {
 	net.Listener
-	rec   *timeline.Recorder
-	conns sync.WaitGroup
+	rec *timeline.Recorder
 
 	mu      sync.Mutex
 	open    int           // connections accepted and not yet closed
@@ -133,18 +134,15 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.conns.Add(1)
 	l.mu.Lock()
 	l.open++
 	l.mu.Unlock()
 	return &trackedConn{Conn: c, l: l}, nil
 }
 
-// closedWithin returns once every connection accepted so far is closed, or
-// after d.
-func (l *trackingListener) closedWithin(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// waitClosed returns once every connection accepted so far is closed, or
+// when stop delivers (never, if nil).
+func (l *trackingListener) waitClosed(stop <-chan time.Time) {
 	for {
 		l.mu.Lock()
 		if l.changed == nil {
@@ -157,7 +155,7 @@ func (l *trackingListener) closedWithin(d time.Duration) {
 		}
 		select {
 		case <-changed:
-		case <-t.C:
+		case <-stop:
 			return
 		}
 	}
@@ -180,7 +178,6 @@ func (c *trackedConn) Close() error {
 			c.l.changed = nil
 		}
 		c.l.mu.Unlock()
-		c.l.conns.Done()
 	})
 	return err
 }

@@ -19,7 +19,7 @@ func (s *Session) serveConns(ctx context.Context, serve func(context.Context, ne
 	go func() { served <- serve(ctx, ln) }()
 	return func() error {
 		err := <-served
-		ln.conns.Wait()
+		ln.waitClosed(nil)
 		return err
 	}
 }
