@@ -75,15 +75,20 @@ func TestCapture(t *testing.T) {
 				observe(t, tools, bin, dir, m, latency)
 			})
 		}
-		// On a link of limited bandwidth, with jitter, the bytes still
-		// equal the wire's; the lines' times are the bandwidth's and the
-		// jitter's, which the link's own tests hold to their formula.
+		// On a link of limited bandwidth, with jitter, and with a photo
+		// where the mode carries one, the bytes still equal the wire's; the
+		// lines' times are the bandwidth's and the jitter's, which the
+		// link's own tests hold to their formula.
 		t.Run(m.Key+"/bandwidth", func(t *testing.T) {
 			dir := t.TempDir()
 			if keep != "" {
 				dir = keep
 			}
-			observe(t, tools, bin, dir, m, 40*time.Millisecond, "--bandwidth", "256kbit", "--jitter", "10ms", "--seed", "5")
+			args := []string{"--bandwidth", "256kbit", "--jitter", "10ms", "--seed", "5"}
+			if m.Photo {
+				args = append(args, "--photo", "20KB") // 0.63 s up at 256kbit
+			}
+			observe(t, tools, bin, dir, m, 40*time.Millisecond, args...)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -29,7 +30,9 @@ type Measure struct {
 
 // Compare sets the calls side by side with the measures that tell them
 // apart: who may start, how long the interruption and the afterthought
-// waited and when they were heard, each side's waiting, the overlap, the
+// waited and when they were heard, each side's waiting, the overlap, on a
+// limited link its busy time each way and how long the interruption
+// queued behind a photo, the
 // bytes and their overhead, and every fact a mode keeps that earns a row
 // (the requests it took, the polls that brought nothing), with null for a
 // call whose mode does not keep it.
@@ -63,6 +66,30 @@ func Compare(calls ...Call) Table {
 	add("client_waiting_ms", "grandchild waiting", "ms", func(r Call) any { return r.Summary.Client.WaitingMS })
 	add("server_waiting_ms", "grandma waiting", "ms", func(r Call) any { return r.Summary.Server.WaitingMS })
 	add("overlap_ms", "overlap", "ms", func(r Call) any { return r.Summary.OverlapMS })
+	// A limited link's rows, only when some call had one: a photo, and
+	// the time each direction was occupied.
+	if slices.ContainsFunc(calls, func(c Call) bool { return c.Summary.Photo != nil }) {
+		add("interruption_behind_photo_ms", "interruption behind photo", "ms", func(r Call) any {
+			if p := r.Summary.Photo; p != nil {
+				return p.InterruptionBehindPhotoMS
+			}
+			return nil
+		})
+	}
+	if slices.ContainsFunc(calls, func(c Call) bool { return c.Summary.LinkBusyMS != nil }) {
+		busy := func(r Call, way func(*BusyMS) float64) any {
+			if b := r.Summary.LinkBusyMS; b != nil {
+				return way(b)
+			}
+			return nil
+		}
+		add("link_busy_client_to_server_ms", "link busy up", "ms", func(r Call) any {
+			return busy(r, func(b *BusyMS) float64 { return b.ClientToServer })
+		})
+		add("link_busy_server_to_client_ms", "link busy down", "ms", func(r Call) any {
+			return busy(r, func(b *BusyMS) float64 { return b.ServerToClient })
+		})
+	}
 	var facts []Fact // every compared fact, in the order the calls name them
 	for _, c := range calls {
 		for _, f := range c.Summary.Facts {

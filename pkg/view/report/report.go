@@ -124,12 +124,11 @@ type Photo struct {
 	WantedAtMS *float64 `json:"wanted_at_ms"`
 	SentAtMS   *float64 `json:"sent_at_ms"`
 	HeardAtMS  *float64 `json:"heard_at_ms"`
-	// InterruptionBehindPhotoMS is how long the interruption's bytes
-	// queued on the link behind the photo's: from its sending to the end
-	// of the client → server busy span it was sent in, but no more than it
-	// took to cross beyond the latency (on a stream of its own it overtakes
-	// the photo's bytes); 0 if the link was idle then (no bandwidth, or the
-	// photo already across).
+	// InterruptionBehindPhotoMS is how long the interruption waited while
+	// the link carried the photo up: the client → server busy time after
+	// both were under way and before either had left (its own bytes, a
+	// line's worth, included); 0 if the link was idle then (no bandwidth,
+	// or the photo already across).
 	InterruptionBehindPhotoMS float64 `json:"interruption_behind_photo_ms"`
 }
 
@@ -297,13 +296,18 @@ func moment(tl *timeline.Timeline, label, text string) Moment {
 	return out
 }
 
-// photo reports the call's photo, or nil if it had none. The interruption
-// queued behind it on the link for as long as the client → server span of
-// the link's busy time it was sent in lasted after it: the bytes written
-// before it were still being serialised. Bytes on a stream of their own
-// (HTTP/2's) are interleaved with the photo's rather than queued behind
-// all of them, so it is never more than the interruption took to cross
-// beyond the latency.
+// photo reports the call's photo, or nil if it had none.
+//
+// The interruption queued behind the photo for as long as the link spent
+// serialising client → server bytes while both were under way: after the
+// photo was sent and before its last bytes left (it is heard a latency
+// later), and after the interruption was wanted and before its own last
+// bytes left. That holds however a mode queues it: behind the photo's
+// bytes on the one stream (the phone), behind the photo's request on the
+// one connection (the walkie), or interleaved with them on a stream of
+// its own (HTTP/2), where it waits only for the photo's bytes let onto
+// the connection ahead of its own. 0 if the link was idle then: no
+// bandwidth, or the photo already across.
 func photo(r *result.Result) *Photo {
 	m, ok := r.Timeline.Message(story.LabelPhoto)
 	if !ok {
@@ -316,18 +320,26 @@ func photo(r *result.Result) *Photo {
 	if m.Heard {
 		p.HeardAtMS = msPtr(m.HeardAt)
 	}
-	if i, ok := r.Timeline.Message(story.LabelInterruption); ok && i.Sent {
-		for _, b := range r.BusySpans {
-			if b.From == timeline.Client && b.Start <= i.SentAt && i.SentAt < b.End {
-				queued := b.End - i.SentAt
-				if i.Heard {
-					queued = min(queued, max(i.HeardAt-i.SentAt-r.Latency, 0))
-				}
-				p.InterruptionBehindPhotoMS = result.MS(queued)
-				break
-			}
+	i, ok := r.Timeline.Message(story.LabelInterruption)
+	if !ok || !m.Sent {
+		return p
+	}
+	// The end of a line's crossing on the sender's side: a latency before
+	// it was heard, or the call's end if it never was.
+	left := func(m timeline.Message) time.Duration {
+		if m.Heard {
+			return max(m.HeardAt-r.Latency, m.SentAt)
+		}
+		return r.Timeline.Duration
+	}
+	from, to := max(m.SentAt, i.WantedAt), min(left(m), left(i))
+	var queued time.Duration
+	for _, b := range r.BusySpans {
+		if b.From == timeline.Client {
+			queued += max(min(b.End, to)-max(b.Start, from), 0)
 		}
 	}
+	p.InterruptionBehindPhotoMS = result.MS(queued)
 	return p
 }
 
