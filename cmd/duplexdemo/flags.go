@@ -13,7 +13,6 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/link"
-	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/view/render"
 )
@@ -292,24 +291,12 @@ func (o *callOptions) seed() uint64 {
 }
 
 // photoCarried says, before anything is printed, why the photo cannot be
-// sent in one of ms, if it cannot, naming the modes that carry one.
+// sent in one of ms, if it cannot (call.CheckPhoto).
 func photoCarried(ms []call.Mode, cfg call.Config) error {
 	for _, m := range ms {
-		err := call.CheckPhoto(m, cfg)
-		if err == nil {
-			continue
+		if err := call.CheckPhoto(m, cfg); err != nil {
+			return asUsage(err)
 		}
-		var oe *story.OptionError
-		if errors.As(err, &oe) && !m.Photo {
-			var carry []string
-			for _, c := range modes.All() {
-				if c.Photo {
-					carry = append(carry, c.Key)
-				}
-			}
-			oe.Want += " (" + strings.Join(carry, ", ") + " carry one)"
-		}
-		return asUsage(err)
 	}
 	return nil
 }

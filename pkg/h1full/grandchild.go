@@ -214,11 +214,15 @@ func (c *grandchild) think(ctx context.Context, cues []story.Cue, progress *stor
 // speak is the only goroutine that writes the request body. It waits until
 // the transport has written the request's head and reads the body; then
 // it says each line the moment it is wanted, and the transport writes it as
-// one chunk and flushes it. After the goodbye it ends the body: she has
-// hung up.
+// one chunk and flushes it (her photo as a few, one for each 32KB the
+// transport reads of the body at a time). After the goodbye it ends the
+// body: she has hung up.
 //
-// A write returns once the transport has taken the line; if the transport
-// stops taking them (its connection is gone), the call's end unblocks it.
+// A write returns once the transport has taken the line and written it on
+// the connection, where the link queues it; the next line queues behind
+// it there, the interruption behind the photo, while grandma's answer,
+// read by another goroutine, keeps coming. If the transport stops taking
+// lines (its connection is gone), the call's end unblocks it.
 func (c *grandchild) speak(ctx context.Context, lines *io.PipeWriter, wants <-chan utterance, opened <-chan struct{}) error {
 	select {
 	case <-opened:

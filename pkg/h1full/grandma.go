@@ -266,7 +266,10 @@ func (g *Grandma) listen(x *exchange) (why string) {
 			return false
 		}
 	}
-	br := bufio.NewReaderSize(x.body, call.MaxLine+1) // a line and its newline
+	// A line and its newline; the grandchild's photo, if she sends one, is
+	// her longest line.
+	maxLine := g.script.MaxGrandchildLine(call.MaxLine)
+	br := bufio.NewReaderSize(x.body, maxLine+1)
 	goodbye := false
 	lines := 0
 	for {
@@ -285,7 +288,7 @@ func (g *Grandma) listen(x *exchange) (why string) {
 		case err == io.EOF:
 			return "the request ended in the middle of a line"
 		case errors.Is(err, bufio.ErrBufferFull):
-			return fmt.Sprintf("a line may be at most %d bytes", call.MaxLine)
+			return fmt.Sprintf("a line may be at most %d bytes", maxLine)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return fmt.Sprintf("grandma heard nothing from you for %v", g.readWait.Round(time.Millisecond))
 		default:
@@ -300,6 +303,9 @@ func (g *Grandma) listen(x *exchange) (why string) {
 		m, err := g.rec.Heard(timeline.Client, string(line[:len(line)-1]))
 		if err != nil {
 			return "grandma did not expect that line"
+		}
+		if m.Label == story.LabelPhoto {
+			continue // she looks at it: it asks for no reply
 		}
 		var h heardLine
 		switch label, _ := g.script.Label(m.Text); label {

@@ -78,6 +78,7 @@ func Mode() call.Mode {
 			ServerMayStart: true, // once the request has begun, she speaks when she likes
 			Note:           "A browser cannot make this call: fetch() streams a request body only with duplex: 'half' (and only over HTTP/2 or later), and lets the page read the answer only once the body has been sent. Most proxies also hold a request, or its answer, until it is whole.",
 		},
+		Photo: true, // grandma reads a line as long as the photo
 		Title: func(call.Config) string {
 			return "HTTP/1.1 FULL DUPLEX: one request streams up while its answer streams down"
 		},

@@ -43,11 +43,14 @@ func checkLines(t *testing.T, tl *timeline.Timeline, s story.Script) {
 			}
 		}
 	}
-	var kid []string
+	var kid, want []string
 	for _, m := range said[timeline.Client] {
 		kid = append(kid, m.Label)
 	}
-	if want := []string{story.LabelQuestion, story.LabelInterruption, story.LabelGoodbye}; !slices.Equal(kid, want) {
+	for _, c := range s.Cues() { // the question, the photo if any, the interruption and the goodbye
+		want = append(want, c.Label)
+	}
+	if !slices.Equal(kid, want) {
 		t.Errorf("the grandchild said %v, want %v", kid, want)
 	}
 	var told, others []string
@@ -217,8 +220,16 @@ func TestCancel(t *testing.T) { calltest.Cancelled(t, Mode()) }
 // is scripted past the test's end.
 func grandmaServer(t *testing.T, readWait time.Duration) (*httptest.Server, *timeline.Recorder) {
 	t.Helper()
+	return grandmaServerWith(t, readWait, story.Options{})
+}
+
+// grandmaServerWith is grandmaServer, with a script of options o (but for
+// the afterthought's time).
+func grandmaServerWith(t *testing.T, readWait time.Duration, o story.Options) (*httptest.Server, *timeline.Recorder) {
+	t.Helper()
+	o.AfterthoughtAt = time.Minute
 	rec := timeline.NewRecorder(nil)
-	s := calltest.Script(t, story.Options{AfterthoughtAt: time.Minute})
+	s := calltest.Script(t, o)
 	srv := httptest.NewServer(&Grandma{script: s, rec: rec, readWait: readWait, closeWait: closeWait})
 	t.Cleanup(func() {
 		srv.Close() // waits for her handlers to return

@@ -58,42 +58,56 @@ func (c *grandchild) call(ctx context.Context) error {
 	defer c.client.CloseIdleConnections() // the connection is idle now: hang up
 	progress := story.NewProgress(c.script)
 	g, ctx := errgroup.WithContext(ctx)
-	// onAir[i] is closed once line i has the channel (httptrace's
-	// GotConn): on a loaded machine a goroutine may run late, and no line
-	// may overtake the one before it.
+	// wanted[i] is closed once line i is wanted, and onAir[i] once it has
+	// the channel (httptrace's GotConn): on a loaded machine a goroutine
+	// may run late, and no line may be wanted before, nor overtake, the
+	// one before it. A line wanted while the one before it still waits
+	// (the interruption, wanted with the photo) waits behind it.
 	cues := c.script.Cues()
-	onAir := make([]chan struct{}, len(cues))
+	wanted, onAir := make([]chan struct{}, len(cues)), make([]chan struct{}, len(cues))
 	for i := range cues {
-		onAir[i] = make(chan struct{})
+		wanted[i], onAir[i] = make(chan struct{}), make(chan struct{})
 	}
 	for i, cue := range cues {
 		g.Go(func() error {
 			if err := c.rec.Await(ctx, cue.At, progress.Reached(cue.After)); err != nil {
 				return err
 			}
-			if i > 0 {
-				select {
-				case <-onAir[i-1]:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
 			reason := timeline.ReasonChannelBusy
 			if i == 0 {
 				reason = timeline.ReasonConnecting
+			} else if err := await(ctx, wanted[i-1]); err != nil {
+				return err
 			}
-			return c.say(ctx, cue, reason, progress, onAir[i])
+			id := c.rec.Want(timeline.Client, cue.Label, cue.Text, reason)
+			close(wanted[i])
+			if i > 0 {
+				if err := await(ctx, onAir[i-1]); err != nil {
+					return err
+				}
+			}
+			return c.say(ctx, id, cue, progress, onAir[i])
 		})
 	}
 	return g.Wait()
 }
 
-// say sends one line as a request and hears every line of the answer. The
-// line counts as sent when the transport hands the request a connection
-// (httptrace's GotConn): until then, it is waiting for the channel.
-func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string, progress *story.Progress, onAir chan<- struct{}) error {
+// await waits until c is closed, or ctx ends.
+func await(ctx context.Context, c <-chan struct{}) error {
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// say sends one line, wanted as id, as a request and hears every line of
+// the answer. The line counts as sent when the transport hands the request
+// a connection (httptrace's GotConn): until then, it is waiting for the
+// channel.
+func (c *grandchild) say(ctx context.Context, id timeline.MsgID, cue story.Cue, progress *story.Progress, onAir chan<- struct{}) error {
 	label, text := cue.Label, cue.Text
-	id := c.rec.Want(timeline.Client, label, text, reason)
 	var once sync.Once
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {
 		c.hearing.Lock() // hooks run before the request is written
@@ -121,7 +135,7 @@ func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string, prog
 	if c.remote != nil && resp.Header.Get(wire.HeaderVersion) == "" {
 		return fmt.Errorf("%s is not duplexdemo serve: it answered the %s with %s", req.URL.Host, label, resp.Status)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		return fmt.Errorf("grandma answered the %s with %s: %s", label, resp.Status, strings.TrimSpace(string(msg)))
 	}

@@ -80,9 +80,9 @@ func (g *Grandma) want(label, text string) utterance {
 
 // ServeHTTP hears one line from the grandchild and answers it: the story,
 // streamed sentence by sentence, for the question; an answer for the
-// interruption; her farewell for the goodbye. Whatever she was waiting to
-// say when the request came rides along: after the answer, or before her
-// farewell.
+// interruption; her farewell for the goodbye; nothing for the photo (204
+// No Content). Whatever she was waiting to say when the request came rides
+// along: after the answer, or before her farewell.
 func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
@@ -93,22 +93,25 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "say something to grandma with POST", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, call.MaxLine))
+	// Her lines are short, but for the photo: she reads as much as it.
+	maxLine := g.script.MaxGrandchildLine(call.MaxLine)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxLine)))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", call.MaxLine), http.StatusRequestEntityTooLarge)
+			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", maxLine), http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "could not read the request body", http.StatusBadRequest)
 		return
 	}
-	heard, err := g.rec.Heard(timeline.Client, string(body))
+	text := string(body)
+	heard, err := g.rec.Heard(timeline.Client, text)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	label, ok := g.script.Label(heard.Text)
+	label, ok := g.script.Label(text) // the photo's own text: the timeline keeps it short
 	if !ok {
 		http.Error(w, fmt.Sprintf("grandma does not know what to say to %q", heard.Text), http.StatusBadRequest)
 		return
@@ -122,16 +125,25 @@ func (g *Grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.remember()
 	}
 	pending := g.takePending()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if g.handOver {
 		w.Header().Set(wire.HeaderVersion, strconv.Itoa(wire.Version))
 	}
+	if label == story.LabelPhoto && len(pending) == 0 {
+		// She looks at it: it asks for no reply, and she has nothing
+		// else to say.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
 	switch label {
 	case story.LabelQuestion:
 		err = g.tellStory(r.Context(), w, rc)
 		g.toldOnce.Do(func() { close(g.told) })
+	case story.LabelPhoto:
+		// She looks at it: it asks for no reply. What she was waiting
+		// to say rides on this answer, as on any other.
 	case story.LabelInterruption:
 		err = g.say(w, rc, g.want(story.LabelAnswer, g.script.Answer))
 	case story.LabelGoodbye:

@@ -67,6 +67,7 @@ waits for the grandchild's goodbye and rides on that answer.`,
   duplexdemo walkie --html walkie.html --trace-out walkie.json
   duplexdemo walkie --mermaid - > walkie.md`,
 		},
+		Photo:  true, // grandma reads a request's body as long as the photo
 		Local:  local,
 		Remote: remote,
 		Facts:  requests,
@@ -110,7 +111,7 @@ func newGrandchild(s *call.Session, url string, r *elsewhere) *grandchild {
 		MaxConnsPerHost:       1, // a walkie-talkie has one channel
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       s.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip(),
+		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip() + s.PhotoTime(),
 	}
 	return &grandchild{script: s.Script, rec: s.Rec, client: &http.Client{Transport: tr}, url: url, remote: r}
 }

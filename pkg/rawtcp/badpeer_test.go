@@ -28,9 +28,17 @@ const testWait = 200 * time.Millisecond
 // recorded as sent first (sent).
 func grandmaAlone(t *testing.T) (conn *net.TCPConn, sent func(label, text string), outcome <-chan string) {
 	t.Helper()
+	return grandmaAloneWith(t, story.Options{})
+}
+
+// grandmaAloneWith is grandmaAlone, with a script of options o (but for
+// the afterthought's time).
+func grandmaAloneWith(t *testing.T, o story.Options) (conn *net.TCPConn, sent func(label, text string), outcome <-chan string) {
+	t.Helper()
+	o.AfterthoughtAt = time.Minute
 	rec := timeline.NewRecorder(nil)
 	g := &Grandma{
-		script:    calltest.Script(t, story.Options{AfterthoughtAt: time.Minute}),
+		script:    calltest.Script(t, o),
 		rec:       rec,
 		readWait:  testWait,
 		closeWait: testWait,

@@ -45,7 +45,7 @@ func roundTripLine(tb testing.TB) roundtrip.Line {
 			listened := make(chan struct{})
 			go func() {
 				defer close(listened)
-				heard = kid.listen(conn, newLineReader(conn))
+				heard = kid.listen(conn, newLineReader(conn, call.MaxLine))
 			}()
 			err = kid.speak(ctx, conn, wants, listened)
 			_ = conn.Close() // ends listen

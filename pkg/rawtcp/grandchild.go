@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 )
@@ -82,7 +83,7 @@ func (c *grandchild) call(ctx context.Context) error {
 		}
 		c.rec.Record(timeline.Client, timeline.KindConnect, "grandma switched the connection to lines")
 	} else {
-		r = newLineReader(conn)
+		r = newLineReader(conn, call.MaxLine) // grandma's lines
 	}
 
 	var listenErr error
@@ -125,7 +126,7 @@ func (c *grandchild) speak(ctx context.Context, conn net.Conn, wants <-chan utte
 				return ctx.Err() // think gave up: the call is being stopped
 			}
 			c.rec.Sent(u.id)
-			if err := writeLine(conn, u.text); err != nil {
+			if err := writeLine(conn, u.text, c.script.MaxGrandchildLine(call.MaxLine)); err != nil {
 				return fmt.Errorf("saying the %s: %w", u.label, err)
 			}
 			if u.label == story.LabelGoodbye {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
@@ -173,7 +174,7 @@ func (g *Grandma) listen(conn net.Conn, heard chan<- heardLine, spoken <-chan st
 			return false
 		}
 	}
-	r := newLineReader(conn)
+	r := newLineReader(conn, g.script.MaxGrandchildLine(call.MaxLine)) // her photo, if she sends one
 	bye := false
 	lines := 0
 	for {
@@ -196,6 +197,9 @@ func (g *Grandma) listen(conn net.Conn, heard chan<- heardLine, spoken <-chan st
 		m, err := g.rec.Heard(timeline.Client, text)
 		if err != nil {
 			return "a line that was never sent"
+		}
+		if m.Label == story.LabelPhoto {
+			continue // she looks at it: it asks for no reply
 		}
 		var h heardLine
 		switch label, _ := g.script.Label(m.Text); label {
@@ -349,5 +353,5 @@ func hangUp(conn net.Conn) {
 // say writes one line.
 func (g *Grandma) say(conn net.Conn, u utterance) error {
 	g.rec.Sent(u.id)
-	return writeLine(conn, u.text)
+	return writeLine(conn, u.text, call.MaxLine)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/wire"
 )
 
@@ -75,7 +76,7 @@ func TestRecordLines(t *testing.T) {
 	if err := writeRecord(nopConn{&buf}, rec); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readRecord(newLineReader(nopConn{&buf}))
+	got, err := readRecord(newLineReader(nopConn{&buf}, call.MaxLine))
 	if err != nil || !bytes.Equal(got, rec) {
 		t.Errorf("read back %d bytes, %v; want the %d written", len(got), err, len(rec))
 	}
@@ -84,7 +85,7 @@ func TestRecordLines(t *testing.T) {
 		{"too long", recordLine(wire.MaxRecord + 1), "over"},
 		{"cut short", wire.RecordPrefix + "1", "unexpected EOF"},
 	} {
-		_, err := readRecord(newLineReader(nopConn{bytes.NewBufferString(tc.line)}))
+		_, err := readRecord(newLineReader(nopConn{bytes.NewBufferString(tc.line)}, call.MaxLine))
 		if err == nil || !strings.Contains(err.Error(), tc.says) {
 			t.Errorf("%s: %v; want an error that says %q", tc.name, err, tc.says)
 		}

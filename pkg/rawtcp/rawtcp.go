@@ -54,8 +54,10 @@ const (
 )
 
 // Mode is the raw TCP call: what it is, and its two roles. A line longer
-// than call.MaxLine ends the call: with no protocol, the only thing a side
-// can do about bad input is hang up.
+// than call.MaxLine ends the call (from the grandchild, longer than her
+// photo, if she sends one): with no protocol, the only thing a side can do
+// about bad input is hang up. The photo is one more line on the one
+// connection: the interruption, written after it, crosses behind it.
 func Mode() call.Mode {
 	return call.Mode{
 		Mode: result.Mode{
@@ -65,6 +67,7 @@ func Mode() call.Mode {
 			ServerMayStart: true, // either side may write first
 			Note:           "A web page cannot open a raw TCP socket: this is the wire's own duplex, beneath every protocol in this lesson.",
 		},
+		Photo: true, // grandma reads a line as long as the photo
 		Title: func(call.Config) string { return "RAW TCP: one connection, lines both ways, no protocol" },
 		Help: call.Help{
 			Short: "Raw TCP: lines both ways on one connection, no protocol at all",
@@ -167,24 +170,34 @@ type utterance struct {
 	text  string
 }
 
-// errLineTooLong: the peer sent a line longer than call.MaxLine.
-var errLineTooLong = fmt.Errorf("a line over %d bytes", call.MaxLine)
+// errLineTooLong: the peer sent a line longer than its side's reader takes
+// (a lineTooLong, which says how long that is).
+var errLineTooLong = errors.New("a line too long")
 
-// newLineReader returns a reader of conn's lines, for readLine.
-func newLineReader(conn net.Conn) *bufio.Reader {
-	return bufio.NewReaderSize(conn, call.MaxLine+1) // a longest line and its newline
+// lineTooLong is errLineTooLong for a reader of lines of at most max bytes.
+type lineTooLong struct{ max int }
+
+func (e lineTooLong) Error() string        { return fmt.Sprintf("a line over %d bytes", e.max) }
+func (e lineTooLong) Is(target error) bool { return target == errLineTooLong }
+
+// newLineReader returns a reader of r's lines of at most maxLine bytes, for
+// readLine: call.MaxLine for grandma's, and for the grandchild's the
+// script's Script.MaxGrandchildLine(call.MaxLine), which is longer only to
+// take her photo.
+func newLineReader(r io.Reader, maxLine int) *bufio.Reader {
+	return bufio.NewReaderSize(r, maxLine+1) // a longest line and its newline
 }
 
-// readLine reads one line and returns it without its newline. A line
-// longer than call.MaxLine is errLineTooLong; the stream's end between two
-// lines is io.EOF, and within one io.ErrUnexpectedEOF.
+// readLine reads one line from r (newLineReader) and returns it without
+// its newline. A line longer than r takes is errLineTooLong; the stream's
+// end between two lines is io.EOF, and within one io.ErrUnexpectedEOF.
 func readLine(r *bufio.Reader) (string, error) {
 	b, err := r.ReadSlice('\n')
 	switch {
 	case err == nil:
 		return string(b[:len(b)-1]), nil
 	case errors.Is(err, bufio.ErrBufferFull):
-		return "", errLineTooLong
+		return "", lineTooLong{r.Size() - 1}
 	case errors.Is(err, io.EOF) && len(b) > 0:
 		return "", io.ErrUnexpectedEOF
 	}
@@ -192,16 +205,30 @@ func readLine(r *bufio.Reader) (string, error) {
 }
 
 // writeLine writes text and its newline in one write, bounded by
-// writeWait. Only a side's writer goroutine may call it.
-func writeLine(conn net.Conn, text string) error {
-	if strings.ContainsRune(text, '\n') || len(text) > call.MaxLine {
-		return fmt.Errorf("%q is not one line of at most %d bytes", text, call.MaxLine)
+// writeWait, if text is one line of at most maxLine bytes: call.MaxLine
+// for grandma's, the script's MaxGrandchildLine for the grandchild's. Only
+// a side's writer goroutine may call it. Behind the emulated link the
+// write queues and returns at once, however long the line; its bytes then
+// cross at the link's rate, and the next line queues behind them.
+func writeLine(conn net.Conn, text string, maxLine int) error {
+	if strings.ContainsRune(text, '\n') || len(text) > maxLine {
+		return fmt.Errorf("%q is not one line of at most %d bytes", clip(text), maxLine)
 	}
 	if err := conn.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
 		return err
 	}
 	_, err := conn.Write(append([]byte(text), '\n'))
 	return err
+}
+
+// clip shortens text for an error message: a refused line may be as long
+// as a photo.
+func clip(text string) string {
+	const most = 60
+	if len(text) <= most {
+		return text
+	}
+	return text[:most] + "..."
 }
 
 // writeRecord writes grandma's record of the call (wire.EncodeRecord: one

@@ -124,7 +124,7 @@ func (e *elsewhere) upgrade(ctx context.Context, conn net.Conn, wait time.Durati
 	}
 	// Her answer's head is bounded as a request's is; then only each line.
 	head := &io.LimitedReader{R: conn, N: call.MaxHeaderBytes}
-	r := bufio.NewReaderSize(head, call.MaxLine+1) // the line reader's size (newLineReader)
+	r := newLineReader(head, call.MaxLine) // then grandma's lines
 	resp, err := http.ReadResponse(r, req)
 	switch {
 	case ctx.Err() != nil:

@@ -92,13 +92,32 @@ func (c *grandchild) call(ctx context.Context) error {
 		g.Go(func() error { return c.poll(ctx) })
 	}
 	g.Go(func() error {
+		// Each line is wanted when the schedule says, and posted once the
+		// line before it has been answered, one post at a time: a line
+		// wanted while the one before it is still waiting or crossing
+		// (the interruption, wanted with the photo) waits behind it, in a
+		// goroutine of its own.
+		answered := make(chan struct{})
+		close(answered) // the question's: it has been
 		for _, cue := range cues[1:] {
 			if err := c.rec.Await(ctx, cue.At, c.progress.Reached(cue.After)); err != nil {
 				return err
 			}
-			if err := c.say(ctx, cue, timeline.ReasonChannelBusy); err != nil {
-				return err
-			}
+			id := c.rec.Want(timeline.Client, cue.Label, cue.Text, timeline.ReasonChannelBusy)
+			before, done := answered, make(chan struct{})
+			g.Go(func() error {
+				select {
+				case <-before:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				if err := c.post(ctx, id, cue); err != nil {
+					return err
+				}
+				close(done)
+				return nil
+			})
+			answered = done
 		}
 		return nil
 	})
@@ -222,13 +241,9 @@ func (c *grandchild) listen(ctx context.Context, open chan<- struct{}) error {
 	}
 }
 
-// say posts one line. It counts as sent when the transport hands the
-// request the connection: until then a poll has it, or it is opening.
-func (c *grandchild) say(ctx context.Context, cue story.Cue, reason string) error {
-	return c.post(ctx, c.rec.Want(timeline.Client, cue.Label, cue.Text, reason), cue)
-}
-
-// post posts a line already wanted as id.
+// post posts a line already wanted as id. It counts as sent when the
+// transport hands the request a connection: until then a poll, or the
+// line before it, has the connection, or it is opening.
 func (c *grandchild) post(ctx context.Context, id timeline.MsgID, cue story.Cue) error {
 	label, text := cue.Label, cue.Text
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) {

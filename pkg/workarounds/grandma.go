@@ -118,24 +118,30 @@ func (g *grandma) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // hear takes one of the grandchild's lines. The answer to the POST says
-// nothing: what grandma replies waits for a poll like everything else.
+// nothing (204 No Content): what grandma replies waits for a poll like
+// everything else, and the photo asks for no reply at all.
 func (g *grandma) hear(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, call.MaxLine))
+	// Her lines are short, but for the photo: she reads as much as it.
+	maxLine := g.script.MaxGrandchildLine(call.MaxLine)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxLine)))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", call.MaxLine), http.StatusRequestEntityTooLarge)
+			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", maxLine), http.StatusRequestEntityTooLarge)
 			return
 		}
 		http.Error(w, "could not read the request body", http.StatusBadRequest)
 		return
 	}
-	heard, err := g.rec.Heard(timeline.Client, string(body))
+	text := string(body)
+	heard, err := g.rec.Heard(timeline.Client, text)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	switch label, _ := g.script.Label(heard.Text); label {
+	switch label, _ := g.script.Label(text); label { // the photo's own text: the timeline keeps it short
+	case story.LabelPhoto:
+		// She looks at it: it asks for no reply.
 	case story.LabelQuestion:
 		g.askedOnce.Do(func() { close(g.asked) })
 	case story.LabelInterruption:

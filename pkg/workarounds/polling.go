@@ -88,6 +88,7 @@ they cost.`,
   duplexdemo poll --every 50ms --json`,
 		},
 		Every: &call.Bounds{Default: DefaultEvery, Min: MinEvery, Max: MaxEvery},
+		Photo: true, // grandma reads a post as long as the photo
 		Local: func(s *call.Session) call.Roles { return local(s, polling) },
 	}
 }
@@ -114,6 +115,7 @@ keeps one connection busy, so the grandchild's lines go on a second.`,
   duplexdemo longpoll --latency 150ms
   duplexdemo longpoll --json`,
 		},
+		Photo: true, // grandma reads a post as long as the photo
 		Local: func(s *call.Session) call.Roles { return local(s, longPolling) },
 	}
 }
@@ -140,6 +142,7 @@ a second connection and a request's headers for every line up.`,
   duplexdemo sse --latency 150ms
   duplexdemo sse --json`,
 		},
+		Photo: true, // grandma reads a post as long as the photo
 		Local: func(s *call.Session) call.Roles { return local(s, streaming) },
 	}
 }
@@ -157,7 +160,7 @@ func local(s *call.Session, t trick) call.Roles {
 		MaxConnsPerHost:       conns,
 		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       s.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip(),
+		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip() + s.PhotoTime(),
 	}
 	if t == longPolling {
 		// A held poll's answer starts only when grandma has something to
