@@ -240,7 +240,8 @@ func Run(ctx context.Context, m Mode, cfg Config) (*result.Result, error) {
 // RunRemote plays the grandchild's side of a call in mode m to a grandma
 // elsewhere (duplexdemo serve) at server, a URL such as
 // http://192.168.1.20:8080, through the emulated link. The grandchild asks
-// her for cfg.Script; at the end her record of the call is joined with the
+// her for cfg.Script (its photo, if any, by its size: she builds the same
+// one); at the end her record of the call is joined with the
 // grandchild's, her clock aligned (Result.Alignment). cfg.Listener is not
 // used. It returns when the call is over or ctx ends, leaving nothing
 // running.
@@ -248,10 +249,8 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 	if m.Remote == nil {
 		return nil, fmt.Errorf("%s plays only in this process: it cannot call a grandma elsewhere", m.Key)
 	}
-	if cfg.Script.Photo != "" {
-		// A grandma elsewhere builds her script from what she is told,
-		// which does not carry the photo yet.
-		return nil, photoError(cfg.Script, "a photo plays only in this process yet, not with --server")
+	if err := CheckPhoto(m, cfg); err != nil {
+		return nil, err // she builds the photo from its size (wire.ScriptQuery)
 	}
 	base, err := wire.ServerURL(server, "http")
 	if err != nil {
@@ -285,6 +284,9 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 	}
 	res := s.finish(m, roles.Facts)
 	res.Server, res.ServerLatency = base, facts.Latency
+	if err != nil && parent.Err() == nil {
+		err = photoUnknown(err, res.Timeline, base)
+	}
 	if err == nil && record != nil && s.handedOver == 0 && !roles.RecordApart {
 		// Her record came, but the bytes that carried it were not found
 		// where they crossed: the counts would hold them, and a count is
@@ -303,6 +305,18 @@ func RunRemote(ctx context.Context, m Mode, cfg Config, server string) (*result.
 		err = parent.Err()
 	}
 	return res, err
+}
+
+// photoUnknown adds to err, a call to the grandma at server that failed
+// once the grandchild had sent her photo, what may be why: a duplexdemo
+// serve older than the photo builds a script without it, whatever the
+// query says (wire.QueryPhoto), and refuses it as a line too long, each
+// mode in its own words (a 413, a close with 1009, a connection reset).
+func photoUnknown(err error, tl *timeline.Timeline, server string) error {
+	if p, ok := tl.Message(story.LabelPhoto); !ok || !p.Sent {
+		return err
+	}
+	return fmt.Errorf("%w (if grandma at %s runs an older duplexdemo, it knows no photo and refuses one as a line too long: run the same version on both, or call without a photo)", err, server)
 }
 
 // join aligns grandma's clock with the grandchild's, from the lines they
@@ -399,7 +413,7 @@ func photoFits(cfg Config) error {
 	if cfg.Script.Photo == "" || cfg.Bandwidth == 0 {
 		return nil
 	}
-	takes, before := cfg.Bandwidth.TimeFor(int64(len(cfg.Script.Photo))), cfg.Script.GoodbyeAt-cfg.Script.InterruptAt
+	takes, before := cfg.Bandwidth.TimeFor(int64(len(cfg.Script.Photo))), cfg.Script.PhotoTime()
 	if takes <= before {
 		return nil
 	}

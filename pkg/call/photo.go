@@ -2,11 +2,11 @@ package call
 
 import "time"
 
-// PhotoTime is how long the script's photo occupies the link's up
+// PhotoCrossing is how long the script's photo occupies the link's up
 // direction at its bandwidth, and at most its jitter more: what a request
 // written behind it waits beyond its own time for its answer. 0 without a
 // photo or without a bandwidth.
-func (s *Session) PhotoTime() time.Duration {
+func (s *Session) PhotoCrossing() time.Duration {
 	if s.Script.Photo == "" || s.cfg.Bandwidth == 0 {
 		return 0
 	}

@@ -272,11 +272,15 @@ func TestVariant(t *testing.T) {
 	fast := class.Script{Sentences: 6, PaceMS: 62.5, InterruptAtMS: 187.5, AfterthoughtAtMS: 562.5, GoodbyeAtMS: 712.5}
 	other := base
 	other.PaceMS = 100
+	photo, fastPhoto, classPhoto := base, fast, base
+	photo.PhotoBytes, fastPhoto.PhotoBytes, classPhoto.PhotoBytes = 200_000, 50_000, 50_000
 	for _, tc := range []struct {
-		s    class.Script
-		want string
-	}{{base, ""}, {fast, "at 4x speed"}, {other, "on another script (pace 100 ms)"}} {
-		if got := tc.s.Variant(base); got != tc.want {
+		s, class class.Script
+		want     string
+	}{{base, base, ""}, {fast, base, "at 4x speed"}, {other, base, "on another script (pace 100 ms)"},
+		{photo, base, "with a 200KB photo"}, {fastPhoto, base, "at 4x speed, with a 50KB photo"},
+		{base, classPhoto, "without the photo"}, {photo, classPhoto, "with a 200KB photo"}, {classPhoto, classPhoto, ""}} {
+		if got := tc.s.Variant(tc.class); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.s, got, tc.want)
 		}
 	}

@@ -14,13 +14,18 @@ import (
 
 // The HTTP/2 limits of grandma's server, beside call.HTTP2's: what a peer
 // may send on a connection, or on one stream, before she has read it. A
-// call's lines are a few hundred bytes; HTTP/2's defaults (1 MiB each) would
-// let a few hundred peers hold hundreds of megabytes.
+// call's lines are a few hundred bytes, but for a photo; Go's default for a
+// connection (1 MiB) would let a few hundred peers hold hundreds of
+// megabytes.
 const (
-	// H2ReceiveBufferPerConnection is the least HTTP/2 allows.
-	H2ReceiveBufferPerConnection = 64 << 10
-	// H2ReceiveBufferPerStream holds a few of the longest lines.
-	H2ReceiveBufferPerStream = 16 << 10
+	// H2ReceiveBufferPerStream is what a stream may have in flight, as
+	// in one process (call.StreamWindow): HTTP/2's own initial window, so
+	// that a photo crosses at the link's pace as it does there.
+	H2ReceiveBufferPerStream = call.StreamWindow
+	// H2ReceiveBufferPerConnection holds two streams' windows, the call's
+	// and an urgent line's: a photo filling its stream's window leaves
+	// the interruption room to overtake it, as in one process.
+	H2ReceiveBufferPerConnection = 2 * H2ReceiveBufferPerStream
 )
 
 // http2Config is the HTTP/2 configuration of grandma's server.

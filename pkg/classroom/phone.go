@@ -41,7 +41,7 @@ func (s *Server) phone(w http.ResponseWriter, r *http.Request) {
 		CheckOrigin: s.checkOrigin,
 		Latency:     s.cfg.Latency,
 		PingEvery:   s.cfg.PingEvery,
-		PongWait:    s.cfg.PongWait,
+		PongWait:    s.cfg.PongWait + script.PhotoTime(), // a pong queues behind the photo
 		MaxLines:    MaxLines,
 		Silence:     silence,
 		Limit:       whole,

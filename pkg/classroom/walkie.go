@@ -29,6 +29,10 @@ type walkieCall struct {
 	id  int
 	g   *halfduplex.Grandma
 	rec *timeline.Recorder
+	// bodyWait bounds a request's body, from when its handler begins, in
+	// a call with a photo: long enough for the photo to cross (0 leaves
+	// the server's ReadTimeout).
+	bodyWait time.Duration
 	// report is the call as the class experiment awaits its report.
 	report *ended
 	peer   string
@@ -153,6 +157,10 @@ func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("a call says at most %d lines", MaxLines), http.StatusTooManyRequests)
 		return
 	}
+	if c.bodyWait > 0 {
+		// The photo's body may take longer than a line's ReadTimeout.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.bodyWait)) // the ReadTimeout stays if it cannot
+	}
 	// The request ends with the call.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -175,10 +183,17 @@ func (s *Server) walkie(w http.ResponseWriter, r *http.Request) {
 // request itself: 404 if it is not the question (no such call), 400 for a
 // bad script, 503 when grandma takes no more calls.
 func (s *Server) startWalkie(w http.ResponseWriter, r *http.Request, callID string) *walkieCall {
+	// A call begins with the question, never longer than call.MaxLine:
+	// the script's photo (Script.MaxGrandchildLine) comes later, to
+	// grandma's own handler, which reads as much as it.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, call.MaxLine))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			if r.URL.RawQuery == "" { // a later line of a call that has ended, such as its photo
+				http.Error(w, noSuchCall, http.StatusNotFound)
+				return nil
+			}
 			http.Error(w, fmt.Sprintf("a line may be at most %d bytes", call.MaxLine), http.StatusRequestEntityTooLarge)
 			return nil
 		}
@@ -201,6 +216,9 @@ func (s *Server) startWalkie(w http.ResponseWriter, r *http.Request, callID stri
 	now := time.Now()
 	c := &walkieCall{g: halfduplex.NewGrandma(script, rec), rec: rec, peer: r.RemoteAddr, start: now, quietSince: now,
 		ended: ctx.Done(), answeredOne: make(chan struct{}, 1)}
+	if script.Photo != "" {
+		c.bodyWait = s.cfg.ReadHeaderTimeout + 2*s.cfg.Latency + script.PhotoTime()
+	}
 	c.g.Tell(func() wire.Facts {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -111,7 +111,7 @@ func newGrandchild(s *call.Session, url string, r *elsewhere) *grandchild {
 		MaxConnsPerHost:       1, // a walkie-talkie has one channel
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       s.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip() + s.PhotoTime(),
+		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip() + s.PhotoCrossing(),
 	}
 	return &grandchild{script: s.Script, rec: s.Rec, client: &http.Client{Transport: tr}, url: url, remote: r}
 }

@@ -285,6 +285,17 @@ func (s Script) MaxGrandchildLine(maxLine int) int {
 	return max(maxLine, len(s.Photo))
 }
 
+// PhotoTime is the time the photo has to cross the link, 0 without one:
+// from the interruption, which it comes just before, to the goodbye. A
+// call refuses a photo its link cannot carry in that time, so whoever
+// waits for what comes behind the photo waits this long more at most.
+func (s Script) PhotoTime() time.Duration {
+	if s.Photo == "" {
+		return 0
+	}
+	return s.GoodbyeAt - s.InterruptAt
+}
+
 // IsPhoto says whether text is the script's photo, comparing its length
 // first, which is cheap.
 func (s Script) IsPhoto(text string) bool {

@@ -56,3 +56,44 @@ func TestPhotoIsRecordedShort(t *testing.T) {
 	}
 	side.Finish()
 }
+
+// TestMergeKeepsThePhoto: both sides recorded apart, the photo joined is
+// one message under its short text with its real size, as a message
+// rebuilt from a record (AsPhoto) is.
+func TestMergeKeepsThePhoto(t *testing.T) {
+	s, err := story.New(story.Options{Photo: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewSideRecorder(Client, s.LineLabel, nil)
+	g := NewSideRecorder(Server, s.LineLabel, nil)
+	for _, l := range []struct {
+		from        Side
+		label, text string
+	}{{Client, story.LabelQuestion, s.Question}, {Server, story.LabelStory, s.Story[0]}, {Client, story.LabelPhoto, s.Photo}} {
+		say, hear := c, g
+		if l.from == Server {
+			say, hear = g, c
+		}
+		say.Sent(say.Want(l.from, l.label, l.text, ReasonChannelBusy))
+		if _, err := hear.Heard(l.from, l.text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kid, hers := c.Finish(), g.Finish()
+	a, err := Align(kid, hers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined, err := Merge(kid, hers, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := joined.Message(story.LabelPhoto)
+	if !ok || !p.Sent || !p.Heard || p.Text != story.PhotoText(50_000) || p.Bytes() != 50_000 {
+		t.Errorf("the joined photo: %+v, %d bytes", p, p.Bytes())
+	}
+	if r := (Message{Label: story.LabelPhoto}).AsPhoto(50_000); r.Text != p.Text || r.Bytes() != p.Bytes() {
+		t.Errorf("a photo rebuilt: %q, %d bytes; recorded: %q, %d bytes", r.Text, r.Bytes(), p.Text, p.Bytes())
+	}
+}

@@ -159,6 +159,15 @@ func (m Message) Bytes() int {
 	return len(m.Text)
 }
 
+// AsPhoto returns m as a photo of size bytes, under its short text
+// (story.PhotoText), as a recorder keeps one: for a timeline rebuilt from
+// a record of the call (package wire), which gives a photo that text and
+// its size, never the photo itself.
+func (m Message) AsPhoto(size int) Message {
+	m.Text, m.bytes = story.PhotoText(size), size
+	return m
+}
+
 // Waited returns how long the message waited for the channel.
 func (m Message) Waited() time.Duration {
 	if !m.Sent {

@@ -61,6 +61,12 @@ func CheckVersion(v, peer string) error {
 	return nil
 }
 
+// QueryPhoto is the query parameter that gives the size of the script's
+// photo, in bytes (story.Options.Photo); absent for none. The photo is the
+// same for the same size (story.New), so grandma builds it from its size
+// and knows it when it comes.
+const QueryPhoto = "photo"
+
 // ScriptQuery encodes a script as URL query parameters, the way the
 // grandchild asks a grandma elsewhere for it, with the protocol version.
 // Its times are sent as they are, already scaled by any speed.
@@ -72,6 +78,9 @@ func ScriptQuery(s story.Script) url.Values {
 	q.Set("interrupt-at", s.InterruptAt.String())
 	q.Set("afterthought-at", s.AfterthoughtAt.String())
 	q.Set("goodbye-at", s.GoodbyeAt.String())
+	if s.Photo != "" {
+		q.Set(QueryPhoto, strconv.Itoa(len(s.Photo)))
+	}
 	return q
 }
 
@@ -100,6 +109,14 @@ func ParseScript(q url.Values) (story.Script, error) {
 	}
 	if o.Pace == 0 {
 		return story.Script{}, errors.New("pace: missing")
+	}
+	if v := q.Get(QueryPhoto); v != "" {
+		// Checked here, in the parameter's own unit: story.New would
+		// write a bad size as --photo takes it (2MB), not as sent.
+		if o.Photo, err = strconv.Atoi(v); err != nil || o.Photo < 1 || o.Photo > story.MaxPhoto {
+			return story.Script{}, fmt.Errorf("%s %q: want the photo's size in bytes, a whole number from 1 to %d (%s), or no %s for none",
+				QueryPhoto, v, story.MaxPhoto, story.PhotoSize(story.MaxPhoto), QueryPhoto)
+		}
 	}
 	s, err := story.New(o)
 	if err != nil {
@@ -135,6 +152,10 @@ type LogEvent struct {
 	Text     string `json:"text,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	WaitedNS int64  `json:"waited_ns,omitempty"`
+	// Bytes is the size of a photo (story.LabelPhoto), whose Text is
+	// its short text (story.PhotoText); absent for any other line, whose
+	// size is its text's.
+	Bytes int `json:"bytes,omitempty"`
 }
 
 // RecordPrefix starts the line (on the walkie) or message (on the phone) that
@@ -162,8 +183,12 @@ func EncodeSideRecord(tl *timeline.Timeline, side timeline.Side, f Facts) ([]byt
 		if e.Side != side {
 			continue
 		}
-		l.Events = append(l.Events, LogEvent{AtNS: int64(e.At), Kind: e.Kind.String(), Msg: int(e.Msg), Label: e.Label,
-			Text: e.Text, Reason: e.Reason, WaitedNS: int64(e.Waited)})
+		le := LogEvent{AtNS: int64(e.At), Kind: e.Kind.String(), Msg: int(e.Msg), Label: e.Label,
+			Text: e.Text, Reason: e.Reason, WaitedNS: int64(e.Waited)}
+		if e.Label == story.LabelPhoto {
+			le.Bytes = e.Bytes
+		}
+		l.Events = append(l.Events, le)
 	}
 	b, err := json.Marshal(l)
 	if err != nil {
@@ -261,6 +286,9 @@ func rebuild(l Record, script story.Script, side timeline.Side) (*timeline.Timel
 		}
 		e := timeline.Event{At: time.Duration(le.AtNS), Side: side, Kind: kind, Msg: timeline.NoMsg,
 			Label: le.Label, Text: le.Text, Bytes: len(le.Text), Reason: le.Reason, Waited: time.Duration(le.WaitedNS)}
+		if le.Bytes != 0 && le.Label != story.LabelPhoto {
+			return nil, bad("a size of %d bytes, which only a photo's events give", le.Bytes)
+		}
 		switch kind {
 		case timeline.KindConnect, timeline.KindClose:
 			if le.Msg != int(timeline.NoMsg) {
@@ -270,6 +298,14 @@ func rebuild(l Record, script story.Script, side timeline.Side) (*timeline.Timel
 			continue
 		}
 		label, ok := script.LineLabel(le.Text)
+		photo := le.Label == story.LabelPhoto
+		if photo {
+			// The record keeps the photo under its short text, with its size.
+			if err := checkPhoto(le, script); err != nil {
+				return nil, bad("%v", err)
+			}
+			label, ok, e.Bytes = story.LabelPhoto, true, le.Bytes
+		}
 		if !ok || label != le.Label {
 			return nil, bad("%q is not the script's %s", le.Text, le.Label)
 		}
@@ -284,7 +320,11 @@ func rebuild(l Record, script story.Script, side timeline.Side) (*timeline.Timel
 			}
 			idx = len(tl.Messages)
 			msgs[le.Msg] = idx
-			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: side, Label: label, Text: le.Text, Reason: le.Reason, WantedAt: e.At})
+			m := timeline.Message{ID: timeline.MsgID(idx), From: side, Label: label, Text: le.Text, Reason: le.Reason, WantedAt: e.At}
+			if photo {
+				m = m.AsPhoto(le.Bytes)
+			}
+			tl.Messages = append(tl.Messages, m)
 		case timeline.KindHeard:
 			if seen {
 				return nil, bad("message %d heard twice", le.Msg)
@@ -294,7 +334,11 @@ func rebuild(l Record, script story.Script, side timeline.Side) (*timeline.Timel
 			}
 			idx = len(tl.Messages)
 			msgs[le.Msg] = idx
-			tl.Messages = append(tl.Messages, timeline.Message{ID: timeline.MsgID(idx), From: side.Peer(), Label: label, Text: le.Text, Heard: true, HeardAt: e.At})
+			m := timeline.Message{ID: timeline.MsgID(idx), From: side.Peer(), Label: label, Text: le.Text, Heard: true, HeardAt: e.At}
+			if photo {
+				m = m.AsPhoto(le.Bytes)
+			}
+			tl.Messages = append(tl.Messages, m)
 		case timeline.KindWaiting, timeline.KindSend:
 			if !seen || tl.Messages[idx].From != side || tl.Messages[idx].Text != le.Text {
 				return nil, bad("a %s event for message %d, which %s never wanted to say", le.Kind, le.Msg, who)
@@ -311,6 +355,19 @@ func rebuild(l Record, script story.Script, side timeline.Side) (*timeline.Timel
 		tl.Events = append(tl.Events, e)
 	}
 	return tl, nil
+}
+
+// checkPhoto says what is wrong with an event of a photo, if anything:
+// the script must have one, and the event must give it as the recorder
+// keeps it, under its short text (story.PhotoText) with its size.
+func checkPhoto(le LogEvent, script story.Script) error {
+	if script.Photo == "" {
+		return fmt.Errorf("a photo (%q), but the script has none", le.Text)
+	}
+	if size := len(script.Photo); le.Text != story.PhotoText(size) || le.Bytes != size {
+		return fmt.Errorf("a photo of %d bytes as %q, but the script's is %d bytes, %q", le.Bytes, le.Text, size, story.PhotoText(size))
+	}
+	return nil
 }
 
 // kindNamed returns the kind whose String is name.

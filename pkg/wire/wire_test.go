@@ -149,10 +149,14 @@ func TestServerURL(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"protocol":1,"duration_ns":0,"events":[]}`))
 	f.Add([]byte(`{"protocol":1,"duration_ns":5,"events":[{"at_ns":1,"kind":"want","msg":0,"label":"farewell","text":"Goodbye, sweetheart. Call me again soon."}]}`))
+	f.Add([]byte(`{"protocol":1,"duration_ns":5,"events":[{"at_ns":1,"kind":"heard","msg":0,"label":"photo","text":"[a photo, 50KB]","bytes":50000}]}`))
+	withPhoto := photoScript(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tl, _, err := wire.DecodeRecord(data, story.Default())
 		if err != nil {
-			return
+			if tl, _, err = wire.DecodeRecord(data, withPhoto); err != nil {
+				return
+			}
 		}
 		var last time.Duration
 		for _, e := range tl.Events {

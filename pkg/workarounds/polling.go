@@ -160,7 +160,7 @@ func local(s *call.Session, t trick) call.Roles {
 		MaxConnsPerHost:       conns,
 		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       s.Silence(call.IdleTimeout),
-		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip() + s.PhotoTime(),
+		ResponseHeaderTimeout: responseHeaderTimeout + s.RoundTrip() + s.PhotoCrossing(),
 	}
 	if t == longPolling {
 		// A held poll's answer starts only when grandma has something to
