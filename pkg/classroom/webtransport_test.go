@@ -68,9 +68,10 @@ func serveWT(t *testing.T, cfg classroom.Config) *wtServer {
 }
 
 // TestRemoteWebTransport: a WebTransport call to grandma served alone
-// plays the whole script, shows both sides, and counts on each side the
-// same bytes: grandma's log says what the grandchild's link counted, the
-// look-up and the record's hand-over left out on both.
+// plays the whole script, the interruption on a stream of its own, shows
+// both sides, and counts on each side the same bytes: grandma's log says
+// what the grandchild's link counted, the look-up and the record's
+// hand-over left out on both.
 func TestRemoteWebTransport(t *testing.T) {
 	logs := &callLog{}
 	room, _, err := class.Open(class.Options{Modes: classroom.ClassModes(), Script: classroom.ClassScript()})
@@ -95,12 +96,21 @@ func TestRemoteWebTransport(t *testing.T) {
 			if res.Alignment == nil {
 				t.Fatal("no alignment")
 			}
+			// The interruption goes on a stream of its own in the session,
+			// the call's second: grandma takes it and answers it there (a
+			// refused stream fails the call).
 			i := calltest.Said(t, tl, story.LabelInterruption)
 			if i.Waited() > 20*time.Millisecond {
-				t.Errorf("the interruption waited %v; on one WebTransport stream it goes at once", i.Waited())
+				t.Errorf("the interruption waited %v; on a stream of its own it goes at once", i.Waited())
 			}
 			if last := calltest.Last(tl, story.LabelStory); i.HeardAt > last.SentAt {
 				t.Errorf("grandma heard the interruption at %v, after her last sentence at %v", i.HeardAt, last.SentAt)
+			}
+			if a := calltest.Said(t, tl, story.LabelAnswer); a.HeardAt < i.HeardAt {
+				t.Errorf("her answer was heard at %v, before she heard the interruption at %v", a.HeardAt, i.HeardAt)
+			}
+			if n := calltest.Fact(t, res, "streams"); n != 2 {
+				t.Errorf("the grandchild opened %v streams; want 2, the call's and the interruption's", n)
 			}
 			if res.Reported == 0 {
 				t.Error("the call was not reported to the class")

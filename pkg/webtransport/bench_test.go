@@ -26,7 +26,8 @@ func TestRoundTripLine(t *testing.T) { roundtrip.Check(t, roundTripLine(t)) }
 
 // roundTripLine plays the call with grandma as the mode serves her and the
 // grandchild's own writer and reader on the session's one stream, which
-// say the interruption each time the benchmark asks.
+// say the interruption each time the benchmark asks, on the call's stream
+// (grandma takes it there too).
 func roundTripLine(tb testing.TB) roundtrip.Line {
 	return roundtrip.Play(tb, Mode(), 0, func(s *call.Session) roundtrip.Roles {
 		answered := &answering{ready: make(chan struct{})}
@@ -39,8 +40,9 @@ func roundTripLine(tb testing.TB) roundtrip.Line {
 			closeWait: closeWait + s.RoundTrip(),
 			handshake: handshakeTimeout + 2*s.RoundTrip(),
 			progress:  story.NewProgress(s.Script),
+			ear:       newEar(s.Rec, timeline.Server),
 		}
-		wants := make(chan utterance)
+		wants := make(chan wanted)
 		talk := func(ctx context.Context) error {
 			sess, closeAll, err := kid.dial(ctx)
 			if err != nil {
@@ -55,7 +57,7 @@ func roundTripLine(tb testing.TB) roundtrip.Line {
 			listened := make(chan struct{})
 			go func() {
 				defer close(listened)
-				heard = kid.listen(str)
+				heard = kid.listen(ctx, str)
 			}()
 			err = kid.speak(ctx, str, wants, listened)
 			_ = sess.CloseWithError(codeNormal, "") // ends listen
@@ -69,7 +71,7 @@ func roundTripLine(tb testing.TB) roundtrip.Line {
 			Roles: call.Roles{Serve: roles(s, answered).Serve, Grandchild: talk},
 			Say: func(over <-chan struct{}) bool {
 				select {
-				case wants <- kid.want(story.LabelInterruption, s.Script.Interruption, timeline.ReasonChannelBusy):
+				case wants <- kid.want(story.Cue{Label: story.LabelInterruption, Text: s.Script.Interruption}, timeline.ReasonChannelBusy):
 					return true
 				case <-over:
 					return false

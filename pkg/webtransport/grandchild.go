@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -36,40 +38,47 @@ type grandchild struct {
 	closeWait time.Duration
 	// handshake bounds opening the session.
 	handshake time.Duration
-	// progress follows the story as she hears it.
+	// progress follows the story as she hears it, and ear hears grandma's
+	// lines on every stream.
 	progress *story.Progress
+	ear      *ear
 	// socket is her UDP socket behind the link, for the facts; set by
-	// call before the call is over.
-	socket *link.PacketConn
+	// call before the call is over. streams counts the streams she opened.
+	socket  *link.PacketConn
+	streams atomic.Int64
 }
 
-func (c *grandchild) want(label, text, reason string) utterance {
-	return utterance{c.rec.Want(timeline.Client, label, text, reason), label, text}
+// wanted is a line the grandchild wants to say: sent is closed once its
+// writer has begun to write it.
+type wanted struct {
+	utterance
+	sent chan struct{}
+}
+
+func (c *grandchild) want(cue story.Cue, reason string) wanted {
+	id := c.rec.Want(timeline.Client, cue.Label, cue.Text, reason)
+	return wanted{utterance{id, cue.Label, cue.Text}, make(chan struct{})}
 }
 
 // call places the call. It wants the question at once, while the session
 // is still opening, and each later line when the script says (think); it
-// speaks from this goroutine, the only writer of the stream, while listen
-// reads on another, the only reader. It ends its side of the stream after
-// her goodbye, and closes the session once grandma's farewell and the end
-// of her side have come.
+// speaks from this goroutine, the only writer of the call's stream, while
+// listen reads it on another, the only reader. Each urgent line goes on a
+// stream of its own, opened in the same session, where a goroutine says it
+// and hears grandma's answer (sayUrgent). It ends her side of the call's
+// stream after her goodbye, and closes the session once grandma's
+// farewell, the end of her side, and her answers on the urgent streams
+// have come.
 func (c *grandchild) call(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.progress = story.NewProgress(c.script)
+	c.ear = newEar(c.rec, timeline.Server)
 	cues := c.script.Cues()
-	wants := make(chan utterance, len(cues))
+	up := make(chan wanted, len(cues)) // her lines for the call's stream: wanting one never waits
 	// The first line is wanted at once, before dialing.
-	wants <- c.want(cues[0].Label, cues[0].Text, timeline.ReasonConnecting)
-	thought := make(chan struct{})
-	go func() {
-		defer close(thought)
-		c.think(ctx, cues[1:], wants)
-	}()
-	defer func() {
-		cancel()
-		<-thought
-	}()
+	first := c.want(cues[0], timeline.ReasonConnecting)
+	up <- first
 
 	sess, closeAll, err := c.dial(ctx)
 	if err != nil {
@@ -82,19 +91,62 @@ func (c *grandchild) call(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening a stream to grandma: %w", err)
 	}
+	c.streams.Add(1)
 	var listenErr error
 	listened := make(chan struct{})
 	go func() {
 		defer close(listened)
-		listenErr = c.listen(str)
+		listenErr = c.listen(ctx, str)
 	}()
-	err = c.speak(ctx, str, wants, listened)
-	_ = sess.CloseWithError(codeNormal, "") // ends listen, if grandma has not already
+	u := &urgentLines{answered: make(chan error, len(cues))}
+	thought := make(chan struct{})
+	go func() {
+		defer close(thought)
+		c.think(ctx, sess, cues[1:], first, up, u)
+	}()
+	err = c.speak(ctx, str, up, listened)
+	if err == nil {
+		err = u.await(ctx, c.closeWait) // her goodbye was said after them all
+	}
+	cancel()
+	<-thought // no urgent line is said after this
+	// Closing the session ends listen and sayUrgent, if grandma has not.
+	_ = sess.CloseWithError(codeNormal, "")
 	<-listened
+	u.saying.Wait()
 	if listenErr != nil && (err == nil || errors.Is(err, errHungUpEarly)) {
 		err = listenErr // what went wrong on grandma's side says more
 	}
 	return err
+}
+
+// urgentLines are the urgent lines the grandchild has said, each on a
+// stream of its own, by a goroutine in saying that sends on answered how
+// it went, once.
+type urgentLines struct {
+	saying   sync.WaitGroup
+	said     atomic.Int64
+	answered chan error // buffered for every line: never blocks
+}
+
+// await waits, at most wait, for grandma's answer to each urgent line said
+// so far; it returns the first error.
+func (u *urgentLines) await(ctx context.Context, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for range u.said.Load() {
+		select {
+		case err := <-u.answered:
+			if err != nil {
+				return err
+			}
+		case <-t.C:
+			return fmt.Errorf("grandma did not answer the %s on its stream within %v of her farewell", story.LabelInterruption, wait)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // target is where grandma answers: her UDP address, the session's URL,
@@ -185,34 +237,48 @@ func (c *grandchild) dial(ctx context.Context) (_ *wt.Session, closeAll func(), 
 // errHungUpEarly: grandma ended the call before the goodbye.
 var errHungUpEarly = errors.New("grandma hung up before the goodbye")
 
-// think wants each later line of her schedule at its time, but not before
-// the story has reached its milestone on her side of the link, whatever
-// the writer is doing, and hands them to speak in order. By then the
-// session is open, so a wait means the writer is busy.
-func (c *grandchild) think(ctx context.Context, cues []story.Cue, wants chan<- utterance) {
-	defer close(wants)
+// think wants each later line at its time, but not before the story has
+// reached its milestone on her side of the link, nor before the line
+// before it has begun to go, whatever the writers are doing. By then the
+// session is open, so a wait means a writer is busy. It hands each line to
+// speak in order, or says an urgent one on a stream of its own
+// (sayUrgent), on a goroutine of u.
+func (c *grandchild) think(ctx context.Context, sess *wt.Session, cues []story.Cue, prev wanted, up chan<- wanted, u *urgentLines) {
+	defer close(up)
 	for _, cue := range cues {
+		select {
+		case <-prev.sent:
+		case <-ctx.Done():
+			return
+		}
 		if c.rec.Await(ctx, cue.At, c.progress.Reached(cue.After)) != nil {
 			return
 		}
-		wants <- c.want(cue.Label, cue.Text, timeline.ReasonChannelBusy) // buffered for every line: never blocks
+		prev = c.want(cue, timeline.ReasonChannelBusy)
+		if !c.script.Urgent(cue.Label) {
+			up <- prev // buffered for every line: never blocks
+			continue
+		}
+		l := prev
+		u.said.Add(1)
+		u.saying.Go(func() { u.answered <- c.sayUrgent(ctx, sess, l) })
 	}
 }
 
-// speak is the only goroutine that writes the stream. It says each line as
-// soon as it is wanted, without waiting for grandma to finish anything, and
-// hangs up when the goodbye comes.
-func (c *grandchild) speak(ctx context.Context, str *wt.Stream, wants <-chan utterance, listened <-chan struct{}) error {
+// speak is the only goroutine that writes the call's stream. It says each
+// line as soon as it is wanted, without waiting for grandma to finish
+// anything, and hangs up when the goodbye comes.
+func (c *grandchild) speak(ctx context.Context, str *wt.Stream, up <-chan wanted, listened <-chan struct{}) error {
 	for {
 		select {
-		case u, ok := <-wants:
+		case l, ok := <-up:
 			if !ok {
 				return ctx.Err() // think gave up: the call is being stopped
 			}
-			if err := c.say(str, u); err != nil {
+			if err := c.say(str, l); err != nil {
 				return err
 			}
-			if u.label == story.LabelGoodbye {
+			if l.label == story.LabelGoodbye {
 				return c.hangUp(ctx, str, listened)
 			}
 		case <-listened:
@@ -221,6 +287,72 @@ func (c *grandchild) speak(ctx context.Context, str *wt.Stream, wants <-chan utt
 			return ctx.Err()
 		}
 	}
+}
+
+// sayUrgent opens a stream for one urgent line, says it and ends her side
+// of the stream (a FIN), and hears grandma's answer on it until she ends
+// hers. Opening it costs no round trip: it is announced by the line's
+// bytes, which go on the link among the call's stream's, not behind them.
+func (c *grandchild) sayUrgent(ctx context.Context, sess *wt.Session, l wanted) (err error) {
+	str, err := sess.OpenStream()
+	if err != nil {
+		close(l.sent)
+		return fmt.Errorf("opening a stream for the %s: %w", l.label, err)
+	}
+	c.streams.Add(1)
+	defer func() {
+		if err != nil {
+			str.CancelRead(streamGone) // she will read no more of it
+		}
+	}()
+	if err := c.say(str, l); err != nil {
+		return refused(l.label, err)
+	}
+	if err := str.Close(); err != nil {
+		return refused(l.label, fmt.Errorf("saying the %s: %w", l.label, err))
+	}
+	if err := str.SetReadDeadline(time.Now().Add(c.readWait)); err != nil {
+		return fmt.Errorf("hearing grandma's answer to the %s: %w", l.label, err)
+	}
+	r := newLineReader(str)
+	text, err := readLine(r)
+	if err == nil {
+		if _, more := r.ReadByte(); more != io.EOF {
+			err = more
+			if more == nil {
+				err = errors.New("she said more than one line")
+			}
+		}
+	}
+	if err != nil {
+		return refused(l.label, fmt.Errorf("hearing grandma's answer to the %s on its stream: %w", l.label, err))
+	}
+	m, err := c.ear.hear(ctx, text)
+	if err != nil {
+		return err
+	}
+	c.progress.Heard(m.Label)
+	return nil
+}
+
+// refused says plainly why grandma reset the stream of the urgent line
+// labelled label, if err says she did; otherwise it returns err.
+func refused(label string, err error) error {
+	var se *wt.StreamError
+	if !errors.As(err, &se) || !se.Remote {
+		return err
+	}
+	why := map[wt.StreamErrorCode]string{
+		streamNotUrgent: "it is no urgent line of the script",
+		streamTooLong:   fmt.Sprintf("a line is at most %d bytes", call.MaxLine),
+		streamSilent:    "she heard no whole line in time",
+		streamTooMany:   "more urgent streams than the script has urgent lines",
+		streamNotALine:  "it was not one line",
+	}[se.ErrorCode]
+	if why == "" {
+		why = "she gave up on it"
+	}
+	return fmt.Errorf("grandma refused the %s on a stream of its own (code %d): %s", label, se.ErrorCode, why)
 }
 
 // hangUp ends her side of the stream after her goodbye (a FIN) and waits,
@@ -241,19 +373,24 @@ func (c *grandchild) hangUp(ctx context.Context, str *wt.Stream, listened <-chan
 	}
 }
 
-// say writes one line on the stream.
-func (c *grandchild) say(str *wt.Stream, u utterance) error {
-	c.rec.Sent(u.id)
-	if err := writeLine(str, u.text); err != nil {
-		return fmt.Errorf("saying the %s: %w", u.label, err)
+// say writes one line on a stream: it is sent as its writer begins.
+func (c *grandchild) say(str *wt.Stream, l wanted) error {
+	c.rec.Sent(l.id)
+	close(l.sent)
+	var more time.Duration
+	if l.label == story.LabelPhoto {
+		more = c.script.PhotoTime() // QUIC takes it only as fast as the link carries it
+	}
+	if err := writeLine(str, l.text, more); err != nil {
+		return fmt.Errorf("saying the %s: %w", l.label, err)
 	}
 	return nil
 }
 
-// listen is the only goroutine that reads the stream. It hears each of
-// grandma's lines; it returns nil when her side of the stream ends after
-// her farewell.
-func (c *grandchild) listen(str *wt.Stream) error {
+// listen is the only goroutine that reads the call's stream. It hears
+// each of grandma's lines; it returns nil when her side of the stream ends
+// after her farewell.
+func (c *grandchild) listen(ctx context.Context, str *wt.Stream) error {
 	r := newLineReader(str)
 	farewell := false
 	for {
@@ -272,7 +409,7 @@ func (c *grandchild) listen(str *wt.Stream) error {
 		case err != nil:
 			return fmt.Errorf("hearing grandma: %w", err)
 		}
-		m, err := c.rec.Heard(timeline.Server, text)
+		m, err := c.ear.hear(ctx, text)
 		if err != nil {
 			return err
 		}
@@ -281,13 +418,16 @@ func (c *grandchild) listen(str *wt.Stream) error {
 	}
 }
 
-// facts counts the UDP datagrams of the call, each way, as they crossed
-// the link: QUIC's packets (a datagram may carry several).
+// facts counts the streams the grandchild opened in the session (the
+// call's, and one for each urgent line), and the UDP datagrams of the
+// call, each way, as they crossed the link: QUIC's packets (a datagram may
+// carry several).
 func (c *grandchild) facts(*timeline.Timeline) []result.Fact {
 	if c.socket == nil {
 		return nil
 	}
 	return []result.Fact{
+		{Key: "streams", Title: "WebTransport streams", Value: float64(c.streams.Load())},
 		{Key: "datagrams_sent", Title: "UDP datagrams sent", Value: float64(c.socket.DatagramsWritten())},
 		{Key: "datagrams_received", Title: "UDP datagrams received", Value: float64(c.socket.DatagramsRead())},
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -146,12 +147,23 @@ func (g *Grandma) serve(ctx context.Context, a *answering) error {
 	return err
 }
 
-// line is one session's stream, and whether she has hung up on it: a
-// session is closed once, by whichever goroutine ends it.
+// line is one session: the call's stream, the ear that hears the
+// grandchild's lines on all its streams, how many lines she has heard, and
+// whether she has hung up: a session is closed once, by whichever
+// goroutine ends it.
 type line struct {
 	sess    *wt.Session
 	str     *wt.Stream
+	ear     *ear
+	lines   atomic.Int64
 	closing atomic.Bool
+}
+
+// heardOne counts a line heard, on any stream, and says whether she may
+// hear it: a call says at most max lines (0: no bound).
+func (l *line) heardOne(max int) bool {
+	n := l.lines.Add(1)
+	return max == 0 || n <= int64(max)
 }
 
 // hangUp closes the session with code and reason, unless it is closing
@@ -163,21 +175,25 @@ func (l *line) hangUp(code wt.SessionErrorCode, reason string) {
 	_ = l.sess.CloseWithError(code, reason)
 }
 
-// heardLine is what grandma's reader hands her writer: the label of a line
-// she heard, and her reply to it when she has one.
+// heardLine is what grandma's readers hand her writer: the label of a line
+// she heard, her reply to it when she has one, and the urgent stream it
+// came on, if it did not come on the call's: she answers it there.
 type heardLine struct {
-	label string
-	reply utterance
+	label  string
+	reply  utterance
+	urgent *wt.Stream
 }
 
 func (g *Grandma) want(label, text string) utterance {
 	return utterance{g.rec.Want(timeline.Server, label, text, timeline.ReasonChannelBusy), label, text}
 }
 
-// talk takes one session: it waits for the grandchild's stream, then
-// listens on one goroutine and speaks on this one until her farewell,
-// then waits, at most closeWait, for the grandchild to close the session.
-// It returns how the call ended: "ok" after her farewell, otherwise why.
+// talk takes one session: it waits for the grandchild's stream, the
+// call's, then listens to it on one goroutine, takes each urgent line's
+// stream on another (acceptUrgent), and speaks on this one until her
+// farewell, then waits, at most closeWait, for the grandchild to close the
+// session. It returns how the call ended: "ok" after her farewell,
+// otherwise why, once every goroutine it started has ended.
 func (g *Grandma) talk(ctx context.Context, sess *wt.Session) string {
 	defer g.rec.Record(timeline.Server, timeline.KindClose, "closes the session")
 	actx, cancel := context.WithTimeout(ctx, g.handshake)
@@ -187,16 +203,27 @@ func (g *Grandma) talk(ctx context.Context, sess *wt.Session) string {
 		_ = sess.CloseWithError(codeSilent, "grandma waited for a stream in vain")
 		return "dropped: no stream"
 	}
-	l := &line{sess: sess, str: str}
-	heard := make(chan heardLine)
+	l := &line{sess: sess, str: str, ear: newEar(g.rec, timeline.Client)}
+	heard := make(chan heardLine)  // from the call's stream; listen closes it
+	urgent := make(chan heardLine) // from urgent streams
 	spoken := make(chan struct{})
 	listened := make(chan struct{})
 	var dropped string
 	go func() {
 		defer close(listened)
-		dropped = g.listen(l, heard, spoken)
+		dropped = g.listen(ctx, l, heard, spoken)
 	}()
-	outcome := g.speak(ctx, l, heard)
+	uctx, stopAccepting := context.WithCancel(ctx)
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		g.acceptUrgent(uctx, l, urgent, spoken)
+	}()
+	defer func() {
+		stopAccepting()
+		<-accepted
+	}()
+	outcome := g.speak(ctx, l, heard, urgent)
 	close(spoken)
 	if outcome == "ok" {
 		t := time.NewTimer(g.closeWait)
@@ -218,7 +245,7 @@ func (g *Grandma) talk(ctx context.Context, sess *wt.Session) string {
 // works out grandma's reply at once, and hands both to speak, unless speak
 // has ended (spoken is closed). It returns after the goodbye, or why it
 // gave up, closing heard.
-func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}) (why string) {
+func (g *Grandma) listen(ctx context.Context, l *line, heard chan<- heardLine, spoken <-chan struct{}) (why string) {
 	defer close(heard)
 	hand := func(h heardLine) bool {
 		select {
@@ -229,7 +256,6 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 		}
 	}
 	r := newLineReaderSize(l.str, g.script.MaxGrandchildLine(call.MaxLine))
-	lines := 0
 	for {
 		if err := l.str.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
 			return err.Error()
@@ -248,11 +274,11 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 		case err != nil:
 			return err.Error()
 		}
-		if lines++; g.maxLines > 0 && lines > g.maxLines {
+		if !l.heardOne(g.maxLines) {
 			l.hangUp(codeTooMany, fmt.Sprintf("a call says at most %d lines", g.maxLines))
 			return "too many lines"
 		}
-		m, err := g.rec.Heard(timeline.Client, text)
+		m, err := l.ear.hear(ctx, text)
 		if err != nil {
 			l.hangUp(codeNotInScript, "grandma did not expect that")
 			return "a line that is not in the script"
@@ -264,10 +290,9 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 		switch label, _ := g.script.Label(m.Text); label {
 		case story.LabelQuestion:
 			h = heardLine{label: label}
-		case story.LabelInterruption:
-			h = heardLine{label: label, reply: g.want(story.LabelAnswer, g.script.Answer)}
-		case story.LabelGoodbye:
-			h = heardLine{label: label, reply: g.want(story.LabelFarewell, g.script.Farewell)}
+		case story.LabelInterruption, story.LabelGoodbye:
+			reply, _ := g.reply(label)
+			h = heardLine{label: label, reply: reply}
 		default:
 			l.hangUp(codeNotInScript, "grandma does not know what to say to that")
 			return "a line she does not answer"
@@ -281,11 +306,13 @@ func (g *Grandma) listen(l *line, heard chan<- heardLine, spoken <-chan struct{}
 	}
 }
 
-// speak is the only goroutine that writes the stream. It tells the story
-// one sentence every Pace once she has heard the question, says each reply
-// the moment listen hands it over, says the afterthought when she
-// remembers it, and ends her side of the stream after her farewell.
-func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (outcome string) {
+// speak is the only goroutine that writes grandma's lines, on every stream
+// of the session: she says one at a time. It tells the story one sentence
+// every Pace once she has heard the question, says each reply the moment
+// listen, or an urgent stream, hands it over (an urgent line's on its own
+// stream, which it then ends), says the afterthought when she remembers
+// it, and ends her side of the call's stream after her farewell.
+func (g *Grandma) speak(ctx context.Context, l *line, heard, urgent <-chan heardLine) (outcome string) {
 	afterthought := time.NewTimer(g.script.AfterthoughtAt - g.rec.Now())
 	defer afterthought.Stop()
 	var over <-chan time.Time
@@ -344,6 +371,15 @@ func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (o
 					return failed(err)
 				}
 			}
+		case h := <-urgent:
+			// Her answer goes back on the urgent line's stream, which it
+			// ends (a FIN). A stream the grandchild gave up on costs her
+			// nothing but the answer: the call goes on.
+			if err := g.say(h.urgent, h.reply); err != nil {
+				h.urgent.CancelWrite(streamGone)
+				continue
+			}
+			_ = h.urgent.Close()
 		case <-sentence.C:
 			if err := g.say(l.str, g.want(story.LabelStory, g.script.Story[next])); err != nil {
 				return failed(err)
@@ -371,8 +407,120 @@ func (g *Grandma) speak(ctx context.Context, l *line, heard <-chan heardLine) (o
 	}
 }
 
+// acceptUrgent takes the session's other streams, each an urgent line's,
+// until the session or ctx ends: at most as many as the script has urgent
+// lines, bounded by the call's lines besides (maxLines); past that, she
+// refuses a stream (streamTooMany). Each is heard on a goroutine of its
+// own (hearUrgent); it returns once they have all ended.
+func (g *Grandma) acceptUrgent(ctx context.Context, l *line, urgent chan<- heardLine, spoken <-chan struct{}) {
+	var hearing sync.WaitGroup
+	defer hearing.Wait()
+	allowed := urgentCount(g.script)
+	for taken := 0; ; taken++ {
+		str, err := l.sess.AcceptStream(ctx)
+		if err != nil {
+			return // the session, or the call, is over
+		}
+		if taken >= allowed {
+			refuse(str, streamTooMany)
+			continue
+		}
+		hearing.Go(func() { g.hearUrgent(ctx, l, str, urgent, spoken) })
+	}
+}
+
+// hearUrgent hears the one line of an urgent stream, bounded by readWait,
+// and hands it to speak, who answers on that stream, unless speak has
+// ended (spoken is closed). A stream that is not one urgent line of the
+// script, and its end, she refuses with a code saying why; the call goes
+// on.
+func (g *Grandma) hearUrgent(ctx context.Context, l *line, str *wt.Stream, urgent chan<- heardLine, spoken <-chan struct{}) {
+	if err := str.SetReadDeadline(time.Now().Add(g.readWait)); err != nil {
+		refuse(str, streamSilent)
+		return
+	}
+	r := newLineReader(str)
+	text, err := readLine(r)
+	if err == nil {
+		if _, more := r.ReadByte(); more != io.EOF {
+			err = more
+			if more == nil {
+				err = errNotOneLine
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, errTooLong):
+		refuse(str, streamTooLong)
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		refuse(str, streamSilent)
+		return
+	case errors.Is(err, errNotOneLine), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		refuse(str, streamNotALine)
+		return
+	case err != nil:
+		return // the stream, or the session, is gone
+	}
+	label, _ := g.script.Label(text)
+	if !g.script.Urgent(label) {
+		refuse(str, streamNotUrgent)
+		return
+	}
+	if !l.heardOne(g.maxLines) {
+		refuse(str, streamTooMany)
+		return
+	}
+	if _, err := l.ear.hear(ctx, text); err != nil {
+		refuse(str, streamNotUrgent)
+		return
+	}
+	reply, ok := g.reply(label)
+	if !ok {
+		_ = str.Close() // nothing to say to it
+		return
+	}
+	select {
+	case urgent <- heardLine{label: label, reply: reply, urgent: str}:
+	case <-spoken:
+	}
+}
+
+// urgentCount returns how many of s's lines are urgent: as many streams
+// of their own as a call may open.
+func urgentCount(s story.Script) int {
+	n := 0
+	for _, c := range s.Cues() {
+		if s.Urgent(c.Label) {
+			n++
+		}
+	}
+	return n
+}
+
+// errNotOneLine: an urgent stream that goes on after its line.
+var errNotOneLine = errors.New("an urgent stream carries one line")
+
+// refuse resets both sides of an urgent stream with code.
+func refuse(str *wt.Stream, code wt.StreamErrorCode) {
+	str.CancelRead(code)
+	str.CancelWrite(code)
+}
+
+// reply returns what grandma answers to a line, if anything: the answer to
+// the interruption, her farewell to the goodbye.
+func (g *Grandma) reply(label string) (utterance, bool) {
+	switch label {
+	case story.LabelInterruption:
+		return g.want(story.LabelAnswer, g.script.Answer), true
+	case story.LabelGoodbye:
+		return g.want(story.LabelFarewell, g.script.Farewell), true
+	}
+	return utterance{}, false
+}
+
 // say writes one line on the stream.
 func (g *Grandma) say(str *wt.Stream, u utterance) error {
 	g.rec.Sent(u.id)
-	return writeLine(str, u.text)
+	return writeLine(str, u.text, 0)
 }

@@ -1,8 +1,24 @@
 // Package webtransport plays the call over WebTransport: one session on
 // HTTP/3, over one QUIC connection, over UDP. The conversation rides on
-// one bidirectional stream, a line of text each, ended by a newline; each
-// side has one goroutine that only reads it (it hears) and one that only
-// writes it (it speaks), as on the phone.
+// one bidirectional stream, the call's, a line of text each, ended by a
+// newline; each side has one goroutine that only reads it (it hears) and
+// one that only writes it (it speaks), as on the phone. An urgent line
+// (story.Script.Urgent: the interruption) goes on a bidirectional stream
+// of its own in the same session, and grandma answers it there: QUIC
+// delivers each stream's bytes apart, so it need not wait behind what the
+// call's stream still carries, such as a photo.
+//
+// The streams are independent, but the link is not: every stream's
+// packets queue for the one UDP path, in the order quic-go sends them.
+// quic-go's congestion controller runs above the emulated link and sees
+// its rate and its delay, so it keeps about a congestion window of the
+// photo in flight (its first burst: ten packets), and an urgent line sent
+// behind it queues behind that much, not behind the whole photo. Grandma
+// leaves QUIC's stream windows as quic-go sets them: at 1 Mbit/s the
+// congestion window stays under call.StreamWindow, so capping a stream's
+// window to it (as HTTP/2 needs, whose congestion control is TCP's, in the
+// kernel beneath the emulated link) changes nothing here, and on a faster
+// link it would only slow the photo.
 //
 // The emulated link delays and counts the grandchild's UDP datagrams
 // (link.WrapPacket), so QUIC's handshake costs its real round trips and
@@ -98,6 +114,18 @@ const (
 	codeOutlasted   wt.SessionErrorCode = 6 // the call outlasted its script
 )
 
+// Stream error codes grandma resets an urgent line's stream with (both
+// ways) when she will not take it; the call goes on. They share the
+// session codes' numbers where they mean the same.
+const (
+	streamGone      wt.StreamErrorCode = 0 // her answer could not be written: the stream is given up
+	streamNotUrgent wt.StreamErrorCode = 1 // no line of the script, or one that goes on the call's stream
+	streamTooLong   wt.StreamErrorCode = 2 // a line over call.MaxLine
+	streamSilent    wt.StreamErrorCode = 3 // no whole line and end of stream within the silence bound
+	streamTooMany   wt.StreamErrorCode = 5 // more urgent streams than the script has urgent lines, or lines than a call says
+	streamNotALine  wt.StreamErrorCode = 7 // not one line then the stream's end
+)
+
 // Mode is the call over WebTransport: what it is, and its two roles.
 func Mode() call.Mode {
 	return call.Mode{
@@ -111,11 +139,13 @@ func Mode() call.Mode {
 		Photo:     true, // grandma reads a line as long as the photo
 		Title:     func(call.Config) string { return "WEBTRANSPORT: HTTP/3 over QUIC, both sides talk at once" },
 		Help: call.Help{
-			Short: "WebTransport: HTTP/3 over QUIC (UDP), both sides talk on one stream",
+			Short: "WebTransport: HTTP/3 over QUIC (UDP), a stream for the call, one for the interruption",
 			Long: `webtransport plays the same call over WebTransport: an HTTP/3 session
 over one QUIC connection, on UDP, the way a browser's WebTransport API
 reaches a server. The conversation rides on one bidirectional QUIC
-stream, a line of text each way whenever a side likes.
+stream, a line of text each way whenever a side likes; the interruption,
+urgent, goes on a stream of its own in the same session, and grandma
+answers it there, so it need not wait behind a photo on the call's stream.
 
 QUIC's handshake and the session's CONNECT request cost two round trips
 before the first line. Then it is a phone call: grandma's story and the
@@ -284,12 +314,13 @@ func newLineReaderSize(str io.Reader, maxLine int) *bufio.Reader {
 }
 
 // writeLine writes text and its newline on str, in one write, bounded by
-// writeWait. Only a side's writer goroutine may call it.
+// writeWait and more, the time a line as long as the photo may take to
+// cross (0 for any other). Only a side's writer goroutine may call it.
 func writeLine(str interface {
 	io.Writer
 	SetWriteDeadline(time.Time) error
-}, text string) error {
-	if err := str.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+}, text string, more time.Duration) error {
+	if err := str.SetWriteDeadline(time.Now().Add(writeWait + more)); err != nil {
 		return err
 	}
 	_, err := str.Write(append([]byte(text), '\n'))

@@ -309,11 +309,11 @@ func TestGrandmaClosesOnBadLines(t *testing.T) {
 		send func(*wt.Stream) error
 		code wt.SessionErrorCode
 	}{
-		{"too long", func(s *wt.Stream) error { return writeLine(s, strings.Repeat("x", call.MaxLine+1)) }, codeTooLong},
-		{"never sent", func(s *wt.Stream) error { return writeLine(s, "hello?") }, codeNotInScript},
+		{"too long", func(s *wt.Stream) error { return writeLine(s, strings.Repeat("x", call.MaxLine+1), 0) }, codeTooLong},
+		{"never sent", func(s *wt.Stream) error { return writeLine(s, "hello?", 0) }, codeNotInScript},
 		{"not in the script", func(s *wt.Stream) error {
 			rec.Sent(rec.Want(timeline.Client, "chatter", "nice weather", ""))
-			return writeLine(s, "nice weather")
+			return writeLine(s, "nice weather", 0)
 		}, codeNotInScript},
 		{"no goodbye", func(s *wt.Stream) error { return s.Close() }, codeNotInScript},
 	} {
@@ -335,7 +335,7 @@ func TestGrandmaDropsASilentCaller(t *testing.T) {
 	_, str := dialAlone(t, a)
 	// The stream reaches grandma with its first bytes: the question.
 	rec.Sent(rec.Want(timeline.Client, story.LabelQuestion, story.Question, ""))
-	if err := writeLine(str, story.Question); err != nil {
+	if err := writeLine(str, story.Question, 0); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -354,7 +354,7 @@ func TestCallerGoneMidCall(t *testing.T) {
 	a, rec := grandmaAlone(t, 10*time.Second)
 	sess, str := dialAlone(t, a)
 	rec.Sent(rec.Want(timeline.Client, story.LabelQuestion, story.Question, ""))
-	if err := writeLine(str, story.Question); err != nil {
+	if err := writeLine(str, story.Question, 0); err != nil {
 		t.Fatal(err)
 	}
 	r := newLineReader(str)
