@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -39,6 +40,8 @@ type grandchild struct {
 	// streams counts the streams she opened: the requests whose headers
 	// went on the connection.
 	streams *atomic.Int64
+	// wrote counts the bytes the client wrote on the connection.
+	wrote *wrote
 	// remote is set when grandma is elsewhere: what her call's stream
 	// carries, and her record of the call, which ends it.
 	remote *elsewhere
@@ -66,12 +69,16 @@ func (e *elsewhere) record() []byte {
 type line struct {
 	utterance
 	sent chan struct{}
-	last bool
+	// onWire is how many bytes the connection must have taken for the
+	// line's first frame to be on it: set when the line is handed to the
+	// client (sent), read once sent is closed.
+	onWire *atomic.Int64
+	last   bool
 }
 
 func (c *grandchild) want(cue story.Cue, reason string) line {
 	id := c.rec.Want(timeline.Client, cue.Label, cue.Text, reason)
-	return line{utterance: utterance{id, cue.Label, cue.Text}, sent: make(chan struct{})}
+	return line{utterance: utterance{id, cue.Label, cue.Text}, sent: make(chan struct{}), onWire: new(atomic.Int64)}
 }
 
 // errHungUpEarly: grandma ended the call's stream before her farewell,
@@ -142,6 +149,15 @@ func (c *grandchild) think(ctx context.Context, s *speaker, cues []story.Cue, pr
 		if err := c.rec.Await(ctx, cue.At, s.progress.Reached(cue.After)); err != nil {
 			return err
 		}
+		if c.script.Urgent(cue.Label) {
+			// On a stream of its own it could reach the connection before
+			// the line before it, which the client has taken but may not
+			// have written yet: it goes once that line's first frame is on
+			// the connection, and may overtake the rest of it there.
+			if err := c.wrote.past(ctx, prev.onWire.Load()); err != nil {
+				return err
+			}
+		}
 		prev = c.want(cue, timeline.ReasonChannelBusy)
 		s.say(ctx, prev)
 	}
@@ -167,7 +183,7 @@ func (c *grandchild) talk(ctx context.Context, conn *http.ClientConn, up <-chan 
 	if c.remote != nil {
 		path += "?" + c.remote.query
 	}
-	req, err := c.request(ctx, path, &lineBody{rec: c.rec, lines: up, done: ctx.Done(), closed: make(chan struct{})})
+	req, err := c.request(ctx, path, &lineBody{rec: c.rec, wrote: c.wrote, lines: up, done: ctx.Done(), closed: make(chan struct{})})
 	if err != nil {
 		return err
 	}
@@ -324,6 +340,7 @@ func tooMuch(err error) error {
 // its frame).
 type lineBody struct {
 	rec   *timeline.Recorder
+	wrote *wrote          // the connection's count, for the call's stream; nil for an urgent one
 	lines <-chan line     // what she says, in order
 	done  <-chan struct{} // closed when the request is given up
 	// rest is what the client's last Read could not take, and last says
@@ -346,6 +363,9 @@ func (b *lineBody) Read(p []byte) (int, error) {
 		select {
 		case l := <-b.lines:
 			b.rec.Sent(l.id)
+			if b.wrote != nil {
+				l.onWire.Store(b.wrote.bytes() + frameHeader + int64(min(len(l.text)+1, maxFrame)))
+			}
 			close(l.sent)
 			b.rest, b.last = []byte(l.text+"\n"), l.last
 		case <-b.closed:
@@ -367,4 +387,65 @@ func (b *lineBody) Read(p []byte) (int, error) {
 func (b *lineBody) Close() error {
 	b.closeOnce.Do(func() { close(b.closed) })
 	return nil
+}
+
+// An HTTP/2 frame's header, and the largest frame a peer must accept
+// before its SETTINGS say otherwise (RFC 9113, sections 4.1 and 4.2): the
+// first DATA frame of a line carries this much of it at most.
+const (
+	frameHeader = 9
+	maxFrame    = 16384
+)
+
+// wrote counts the bytes written on a connection, and wakes those waiting
+// for the count to reach a mark.
+type wrote struct {
+	mu   sync.Mutex
+	n    int64
+	more chan struct{} // closed, and replaced, at each write
+}
+
+func newWrote() *wrote { return &wrote{more: make(chan struct{})} }
+
+func (w *wrote) add(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += int64(n)
+	close(w.more)
+	w.more = make(chan struct{})
+}
+
+func (w *wrote) bytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// past returns once at least mark bytes have been written, or ctx ends.
+func (w *wrote) past(ctx context.Context, mark int64) error {
+	for {
+		w.mu.Lock()
+		n, more := w.n, w.more
+		w.mu.Unlock()
+		if n >= mark {
+			return nil
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// countedConn is the call's connection, its writes counted in wrote.
+type countedConn struct {
+	net.Conn
+	wrote *wrote
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.wrote.add(n)
+	return n, err
 }

@@ -20,6 +20,7 @@
 package h2
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -126,12 +127,19 @@ func local(s *call.Session) call.Roles {
 func newGrandchild(s *call.Session, addr string, slack time.Duration) *grandchild {
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true) // prior knowledge: HTTP/2 from the first byte, no HTTP/1.1 to fall back on
+	wrote := newWrote()
 	return &grandchild{
 		script: s.Script,
 		rec:    s.Rec,
 		transport: &http.Transport{
-			Protocols:             protocols,
-			DialContext:           s.DialContext,
+			Protocols: protocols,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := s.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return countedConn{conn, wrote}, nil
+			},
 			ResponseHeaderTimeout: slack * (responseHeaderTimeout + s.RoundTrip()),
 			// No pings (SendPingTimeout): they would add bytes the call did
 			// not need; a silent grandma is caught by readWait instead.
@@ -142,6 +150,7 @@ func newGrandchild(s *call.Session, addr string, slack time.Duration) *grandchil
 		readWait: s.Silence(readWait),
 		ear:      newEar(s.Rec, timeline.Server),
 		streams:  new(atomic.Int64),
+		wrote:    wrote,
 	}
 }
 
