@@ -541,7 +541,7 @@ func TestConventions(t *testing.T) {
 		}{
 			{[]string{"__complete", "walkie", "--color", ""}, []string{"auto", "always", "never"}},
 			{[]string{"__complete", "serve", "--log-format", ""}, []string{"text", "json"}},
-			{[]string{"__complete", "walkthrough", "--chapter", ""}, []string{"1\tTaking turns", "9\tWhere this matters"}},
+			{[]string{"__complete", "walkthrough", "--chapter", ""}, []string{"1\tTaking turns", "10\tWhere this matters"}},
 			{[]string{"__complete", "compare", "--modes", ""}, modes.Keys()},
 			{[]string{"__complete", "help", ""}, []string{"walkie", "compare", "walkthrough"}},
 		} {

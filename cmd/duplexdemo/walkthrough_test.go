@@ -16,7 +16,7 @@ import (
 // chaptersShown lists the chapter numbers in the order the output shows them.
 func chaptersShown(out string) []string {
 	var got []string
-	for _, m := range regexp.MustCompile(`Chapter (\d+) of 9`).FindAllStringSubmatch(out, -1) {
+	for _, m := range regexp.MustCompile(`Chapter (\d+) of 10`).FindAllStringSubmatch(out, -1) {
 		got = append(got, m[1])
 	}
 	return got
@@ -74,7 +74,7 @@ func TestWalkthroughFullScreen(t *testing.T) {
 	if enter < 0 || leave < enter {
 		t.Errorf("the alternate screen was not taken and given back (enter at %d, leave at %d)", enter, leave)
 	}
-	if !strings.Contains(out, "Chapter 1 of 9") {
+	if !strings.Contains(out, "Chapter 1 of 10") {
 		t.Errorf("chapter 1 was not drawn")
 	}
 	if strings.Contains(out, "That is the lesson") {
@@ -126,8 +126,8 @@ func TestWalkthroughRunsThrough(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := strings.Join(chaptersShown(out), " "); got != "1 2 3 4 5 6 7 8 9" || !strings.Contains(out, "That is the lesson") {
-			t.Errorf("%s: chapters %q, want all nine and the end", c.name, got)
+		if got := strings.Join(chaptersShown(out), " "); got != "1 2 3 4 5 6 7 8 9 10" || !strings.Contains(out, "That is the lesson") {
+			t.Errorf("%s: chapters %q, want all ten and the end", c.name, got)
 		}
 		if strings.Contains(out, "b: back") {
 			t.Errorf("%s: it asked for a key", c.name)
@@ -140,14 +140,14 @@ func TestWalkthroughChapterAndList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(chaptersShown(out), " "); got != "6 7 8 9" {
-		t.Errorf("--chapter 6 showed %q, want 6 7 8 9", got)
+	if got := strings.Join(chaptersShown(out), " "); got != "6 7 8 9 10" {
+		t.Errorf("--chapter 6 showed %q, want 6 7 8 9 10", got)
 	}
 	out, err = walkthrough(t, "", false, "--list")
-	if err != nil || strings.Count(out, "\n") != 9 || !strings.HasPrefix(out, "1. Taking turns") {
+	if err != nil || strings.Count(out, "\n") != 10 || !strings.HasPrefix(out, "1. Taking turns") {
 		t.Errorf("--list: %v\n%s", err, out)
 	}
-	if _, err := walkthrough(t, "", false, "--chapter", "10"); err == nil || !strings.Contains(err.Error(), "--chapter") {
-		t.Errorf("--chapter 10: got %v, want a usage error naming the flag", err)
+	if _, err := walkthrough(t, "", false, "--chapter", "11"); err == nil || !strings.Contains(err.Error(), "--chapter") {
+		t.Errorf("--chapter 11: got %v, want a usage error naming the flag", err)
 	}
 }

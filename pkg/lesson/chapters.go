@@ -233,6 +233,22 @@ over QUIC, which a browser can use. The walkie-talkie plays beside them.`,
 			demo: beneath,
 		},
 		{
+			Title: "Full duplex is not the end of waiting",
+			brief: `A big message fills its direction of a slow link for bytes × 8 / rate; what is
+sent after it waits (head-of-line blocking). Full duplex frees the other way.`,
+			explain: `A link carries so many bits per second each way: its bandwidth. A message of
+N bytes fills its direction for N × 8 / rate, and what is sent after it waits
+behind it: head-of-line blocking. Full duplex means the other direction is
+free, not that your own is.
+
+Just before she interrupts, the grandchild sends grandma a photo, on a slow
+link. On the phone (one WebSocket) the interruption follows it. HTTP/2 and
+WebTransport can send it on a stream of its own: HTTP/2's streams still share
+one TCP connection, which delivers bytes in order; QUIC's streams are
+independent, but share the link.`,
+			demo: photoDemo,
+		},
+		{
 			Title:   "Where this matters",
 			heading: "About these numbers",
 			brief: `Taking turns costs little when one side only asks. It costs a lot when both

@@ -142,7 +142,7 @@ func (l *Teacher) Page(chapters []Chapter, n int) Page {
 	if heading == "" {
 		heading = "What just happened"
 	}
-	p := Page{Number: n, Of: len(chapters), Title: c.Title, Explain: strings.TrimSpace(c.explain), Brief: c.brief, Heading: heading, Moments: c.moments}
+	p := Page{Number: n, Of: len(chapters), Title: c.Title, Explain: l.text(strings.TrimSpace(c.explain)), Brief: l.text(c.brief), Heading: heading, Moments: c.moments}
 	if c.question != nil {
 		p.Question = c.question.ask(l.Script)
 	}
@@ -162,7 +162,7 @@ func (l *Teacher) Play(ctx context.Context, chapters []Chapter, n int) (Page, er
 	if !l.Style.ASCII {
 		rule = strings.Repeat("━", width)
 	}
-	fmt.Fprintf(l.Out, "\n%s\n%s\n\n%s\n\n", rule, l.bold(fmt.Sprintf("Chapter %d of %d: %s", n, len(chapters), c.Title)), wrap(c.explain, width))
+	fmt.Fprintf(l.Out, "\n%s\n%s\n\n%s\n\n", rule, l.bold(fmt.Sprintf("Chapter %d of %d: %s", n, len(chapters), c.Title)), wrap(page.Explain, width))
 	if page.Question != "" {
 		fmt.Fprintf(l.Out, "%s\n\n", wrap("A question for the class: "+page.Question, width))
 	}
@@ -170,14 +170,23 @@ func (l *Teacher) Play(ctx context.Context, chapters []Chapter, n int) (Page, er
 	if err != nil {
 		return page, err
 	}
-	page.Point = point
-	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold(page.Heading), wrap(point, width))
+	page.Point = l.text(point)
+	_, err = fmt.Fprintf(l.Out, "\n%s\n%s\n", l.bold(page.Heading), wrap(page.Point, width))
 	if err == nil && c.question != nil && len(page.Calls) > 0 {
 		a := c.question.answer(page.Calls[0], l.Latency)
 		page.Answer = &a
 		_, err = fmt.Fprintf(l.Out, "\n%s\n", wrap("The answer: "+ms(a.MS)+". "+a.Why, width))
 	}
 	return page, err
+}
+
+// text returns the lesson's words s as its style draws them: with
+// --ascii, a formula's "×" is an "x".
+func (l *Teacher) text(s string) string {
+	if !l.Style.ASCII {
+		return s
+	}
+	return strings.ReplaceAll(s, "×", "x")
 }
 
 func (l *Teacher) bold(s string) string {
@@ -238,11 +247,20 @@ func (l *Teacher) play(ctx context.Context, n int, m call.Mode, s show) (report.
 // measured builds the report of a call chapter n played, keeps it as its
 // mode's latest and tells Measured.
 func (l *Teacher) measured(n int, res *result.Result) report.Call {
-	rep := report.Build(res)
+	rep := l.told(n, res)
 	if l.latest == nil {
 		l.latest = map[string]report.Call{}
 	}
 	l.latest[rep.Mode] = rep
+	return rep
+}
+
+// told builds the report of a call chapter n played and tells Measured,
+// without keeping it as its mode's latest: for a call on another script or
+// link than the lesson's, whose numbers the chapters after it must not
+// take for the lesson's own.
+func (l *Teacher) told(n int, res *result.Result) report.Call {
+	rep := report.Build(res)
 	if l.page != nil {
 		l.page.Calls = append(l.page.Calls, rep)
 	}
@@ -293,28 +311,47 @@ func (l *Teacher) playable(ms []call.Mode) (play, left []call.Mode) {
 // picture; the calls' lanes, on one time axis, are for a screen with room
 // for both.
 func (l *Teacher) playAll(ctx context.Context, n int, ms []call.Mode, measures, key []string) ([]report.Call, report.Table, error) {
-	fmt.Fprintf(l.Out, "(%d calls are running, side by side)\n", len(ms))
-	results, err := modes.RunAll(ctx, l.config, ms)
+	reports, results, err := l.runAll(ctx, n, l.config, l.measured, ms)
 	if err != nil {
 		return nil, report.Table{}, err
 	}
-	reports := make([]report.Call, len(results))
 	names := make([]string, len(results))
 	tls := make([]*timeline.Timeline, len(results))
 	for i, r := range results {
-		reports[i], names[i], tls[i] = l.measured(n, r), r.Mode.Key, r.Timeline
+		names[i], tls[i] = r.Mode.Key, r.Timeline
 	}
 	whole := report.Compare(reports...)
-	t := whole.Only(measures...)
 	if l.page != nil {
-		l.page.Table, l.page.Key, l.page.TableFirst = &t, key, true
 		l.page.Lanes, l.page.Total = render.CallLanes(names, tls)
 	}
-	fmt.Fprintln(l.Out)
-	if err := render.Compare(l.Out, t, l.Style); err != nil {
-		return reports, whole, err
+	return reports, whole, l.showTable(whole.Only(measures...), key)
+}
+
+// runAll plays the calls in modes ms at once, each on its own connection
+// with a configuration of its own from config, and returns their results
+// and their reports, built by build (measured, or told for calls not on
+// the lesson's own script and link), in the order of ms.
+func (l *Teacher) runAll(ctx context.Context, n int, config func(call.Mode) call.Config, build func(int, *result.Result) report.Call, ms []call.Mode) ([]report.Call, []*result.Result, error) {
+	fmt.Fprintf(l.Out, "(%d calls are running, side by side)\n", len(ms))
+	results, err := modes.RunAll(ctx, config, ms)
+	if err != nil {
+		return nil, nil, err
 	}
-	return reports, whole, nil
+	reports := make([]report.Call, len(results))
+	for i, r := range results {
+		reports[i] = build(n, r)
+	}
+	return reports, results, nil
+}
+
+// showTable prints t, the chapter's picture, and keeps it on the page with
+// key, its rows that matter most, for a screen with no room for all.
+func (l *Teacher) showTable(t report.Table, key []string) error {
+	if l.page != nil {
+		l.page.Table, l.page.Key, l.page.TableFirst = &t, key, true
+	}
+	fmt.Fprintln(l.Out)
+	return render.Compare(l.Out, t, l.Style)
 }
 
 // both returns an observer that tells a and then b, either of which may be

@@ -222,43 +222,78 @@ func TestEveryChapterOnOneScreen(t *testing.T) {
 	}
 }
 
-// TestBeneathOnRealSockets: the chapter "Is HTTP half duplex?" plays
-// WebTransport, which rides UDP datagrams, only on real sockets (the other
-// tests' fake clock and in-memory network cannot carry it). There, with one
-// call more, it still fits 80x24 with its table and its whole conclusion.
-func TestBeneathOnRealSockets(t *testing.T) {
-	n := 0
+// TestWebTransportChaptersOnRealSockets: the chapters "Is HTTP half
+// duplex?" and "Full duplex is not the end of waiting" play WebTransport,
+// which rides UDP datagrams, only on real sockets (the other tests' fake
+// clock and in-memory network cannot carry it). There, with one call more,
+// each still fits 80x24 with its table and its whole conclusion.
+func TestWebTransportChaptersOnRealSockets(t *testing.T) {
+	for _, title := range []string{"Is HTTP half duplex?", "Full duplex is not the end of waiting"} {
+		t.Run(title, func(t *testing.T) {
+			n := chapterNumber(t, title)
+			o := options(render.Style{Width: 80})
+			o.Teacher.Network, o.Start = nil, n
+			d := newDriver(t, o, 80, 24)
+			defer d.finish()
+			d.until("finished the demo", func() bool { return d.m.state == done || d.m.state == failed })
+			screen := d.m.View()
+			if d.m.state == failed {
+				t.Fatalf("the demo failed:\n%s", screen)
+			}
+			checkFits(t, "the chapter on real sockets", screen, 80, 24)
+			datagrams := false
+			for _, c := range d.m.page.Calls {
+				datagrams = datagrams || c.Transport == webtransport.Mode().Transport
+			}
+			if !datagrams {
+				t.Errorf("on real sockets the chapter did not play WebTransport")
+			}
+			for _, want := range []string{chapterTitle(n), "Compare: the same call", d.m.page.Heading, flat(d.m.page.Point)} {
+				if !strings.Contains(flat(screen), want) {
+					t.Errorf("%q is not on the screen:\n%s", want, screen)
+				}
+			}
+		})
+	}
+}
+
+// TestPhotoLanesOnABigScreen: the chapter "Full duplex is not the end of
+// waiting" shows its table at 80x24, and on a screen with room for both,
+// the phone's lanes too, with its link's two directions.
+func TestPhotoLanesOnABigScreen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := options(render.Style{Width: 120})
+		o.Start = chapterNumber(t, "Full duplex is not the end of waiting")
+		d := newDriver(t, o, 120, 40)
+		d.until("finished the demo", func() bool { return d.m.state == done })
+		screen := d.m.View()
+		checkFits(t, "the chapter at 120x40", screen, 120, 40)
+		for _, want := range []string{"Compare: the same call", "link up", "link down", "1 column = ", flat(d.m.page.Point)} {
+			if !strings.Contains(flat(screen), want) {
+				t.Errorf("%q is not on the screen at 120x40:\n%s", want, screen)
+			}
+		}
+		d.finish()
+	})
+}
+
+// chapterNumber returns the number of the lesson's chapter titled title,
+// from 1.
+func chapterNumber(t *testing.T, title string) int {
+	t.Helper()
 	for i, c := range lesson.Chapters() {
-		if c.Title == "Is HTTP half duplex?" {
-			n = i + 1
+		if c.Title == title {
+			return i + 1
 		}
 	}
-	if n == 0 {
-		t.Fatal("no chapter \"Is HTTP half duplex?\"")
-	}
-	o := options(render.Style{Width: 80})
-	o.Teacher.Network, o.Start = nil, n
-	d := newDriver(t, o, 80, 24)
-	defer d.finish()
-	d.until("finished the demo", func() bool { return d.m.state == done || d.m.state == failed })
-	screen := d.m.View()
-	if d.m.state == failed {
-		t.Fatalf("the demo failed:\n%s", screen)
-	}
-	checkFits(t, "the chapter on real sockets", screen, 80, 24)
-	datagrams := false
-	for _, c := range d.m.page.Calls {
-		datagrams = datagrams || c.Transport == webtransport.Mode().Transport
-	}
-	if !datagrams {
-		t.Errorf("on real sockets the chapter did not play WebTransport")
-	}
-	flat := func(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "\u00a0", " ")), " ") }
-	for _, want := range []string{chapterTitle(n), "Compare: the same call", d.m.page.Heading, flat(d.m.page.Point)} {
-		if !strings.Contains(flat(screen), want) {
-			t.Errorf("%q is not on the screen:\n%s", want, screen)
-		}
-	}
+	t.Fatalf("no chapter %q", title)
+	return 0
+}
+
+// flat undoes wrapping and non-breaking spaces, for a test to look for a
+// sentence on the screen.
+func flat(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\u00a0", " ")), " ")
 }
 
 // TestLanesGrowWhileTheCallRuns: mid-call, the screen shows the lanes so

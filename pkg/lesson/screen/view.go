@@ -266,6 +266,9 @@ func (m *model) parts(st styles, f fit, memo memo, shots []snapshot) (top, middl
 			middle = append(middle, st.dim.Render("  The whole table: l, the full log."))
 		}
 		if p.Notes != "" {
+			if len(middle) > 0 && f.blanks {
+				middle = append(middle, "")
+			}
 			middle = append(middle, memo.get("notes", func() []string { return lines(lesson.Wrap(p.Notes, w)) })...)
 		}
 	case failed:
@@ -433,15 +436,17 @@ func callouts(shots []snapshot, labels []string, st styles, limit, w int) []stri
 
 // wrap breaks text, which may be painted, into lines of at most w columns,
 // indented by indent and their continuations by two more; the lesson's
-// non-breaking spaces keep a number with its unit and print as spaces.
+// non-breaking spaces keep a number with its unit and print as spaces, and
+// a hyphen never ends a line: ansi.Wordwrap would break "--bandwidth"
+// after its dashes.
 func wrap(text string, w, indent int) []string {
-	text = flow(text)
+	text = strings.ReplaceAll(flow(text), "-", nbHyphen)
 	out := lines(ansi.Wordwrap(text, w-indent-2, ""))
 	if indent == 0 {
 		out = lines(ansi.Wordwrap(text, w, ""))
 	}
 	for i, l := range out {
-		l = strings.ReplaceAll(l, "\u00a0", " ")
+		l = strings.ReplaceAll(strings.ReplaceAll(l, "\u00a0", " "), nbHyphen, "-")
 		switch {
 		case i == 0:
 			l = strings.Repeat(" ", indent) + l
@@ -452,6 +457,10 @@ func wrap(text string, w, indent int) []string {
 	}
 	return out
 }
+
+// nbHyphen stands for a hyphen while wrap wraps: a non-breaking hyphen, as
+// wide.
+const nbHyphen = "\u2011"
 
 // flow joins the lines of each paragraph of text, for wrapping anew;
 // paragraphs stay apart.
