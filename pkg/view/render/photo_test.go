@@ -8,8 +8,8 @@ import (
 )
 
 // TestSummaryPhoto: a call with a photo has one line of it in the
-// summary, its size and how long the interruption queued behind it; a
-// call without one has none.
+// summary, its size and how long the interruption queued behind it (or
+// that nothing queues, without a bandwidth); a call without one has none.
 func TestSummaryPhoto(t *testing.T) {
 	var c report.Call
 	c.Mode, c.Transport = "phone", "WebSocket"
@@ -21,7 +21,7 @@ func TestSummaryPhoto(t *testing.T) {
 	if strings.Contains(b.String(), "photo") {
 		t.Errorf("a call without a photo:\n%s", b.String())
 	}
-	c.Summary.Photo = &report.Photo{Bytes: 200_000, InterruptionBehindPhotoMS: 1603.2}
+	c.Summary.Photo = &report.Photo{Bytes: 200_000, InterruptionBehindPhotoMS: ptr(1603.2)}
 	b.Reset()
 	if err := Summary(&b, c, style); err != nil {
 		t.Fatal(err)
@@ -29,4 +29,14 @@ func TestSummaryPhoto(t *testing.T) {
 	if want := "  photo         200KB, the interruption queued 1603 ms behind it on the link\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("the summary lacks %q:\n%s", want, b.String())
 	}
+	c.Summary.Photo.InterruptionBehindPhotoMS = nil // no bandwidth
+	b.Reset()
+	if err := Summary(&b, c, style); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  photo         200KB (a link without a --bandwidth queues nothing behind it)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("the summary lacks %q:\n%s", want, b.String())
+	}
 }
+
+func ptr(v float64) *float64 { return &v }

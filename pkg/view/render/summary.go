@@ -49,8 +49,12 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 			g.to, result.MSText(busy.ClientToServer), g.to, result.MSText(busy.ServerToClient), report.RateText(l.BandwidthBPS))
 	}
 	if p := s.Photo; p != nil {
-		fmt.Fprintf(&b, "  %-14s%s, the interruption queued %s behind it on the link\n", "photo",
-			story.PhotoSize(p.Bytes), style.paint(sgrBold, result.MSText(p.InterruptionBehindPhotoMS)))
+		if q := p.InterruptionBehindPhotoMS; q != nil {
+			fmt.Fprintf(&b, "  %-14s%s, the interruption queued %s behind it on the link\n", "photo",
+				story.PhotoSize(p.Bytes), style.paint(sgrBold, result.MSText(*q)))
+		} else {
+			fmt.Fprintf(&b, "  %-14s%s (a link without a --bandwidth queues nothing behind it)\n", "photo", story.PhotoSize(p.Bytes))
+		}
 	}
 	if l := r.Link; l != nil && l.JitterMS > 0 {
 		fmt.Fprintf(&b, "  %-14sup to %s more on each write, seed %d\n", "jitter", result.MSText(l.JitterMS), l.Seed)

@@ -71,7 +71,7 @@ func Compare(calls ...Call) Table {
 	if slices.ContainsFunc(calls, func(c Call) bool { return c.Summary.Photo != nil }) {
 		add("interruption_behind_photo_ms", "interruption behind photo", "ms", func(r Call) any {
 			if p := r.Summary.Photo; p != nil {
-				return p.InterruptionBehindPhotoMS
+				return ms(p.InterruptionBehindPhotoMS)
 			}
 			return nil
 		})

@@ -45,8 +45,8 @@ func TestInterruptionBehindPhoto(t *testing.T) {
 		// on after it.
 		{"own stream", line(story.LabelPhoto, 500, 500, 2141), line(story.LabelInterruption, 500, 501, 1065),
 			[]result.BusySpan{up(500, 2102)}, 525},
-		// No bandwidth: no busy time, no queue on the link.
-		{"no bandwidth", line(story.LabelPhoto, 500, 500, 541), line(story.LabelInterruption, 500, 501, 542), nil, 0},
+		// No bandwidth: nothing queues on the link, and nothing is said.
+		{"no bandwidth", line(story.LabelPhoto, 500, 500, 541), line(story.LabelInterruption, 500, 501, 542), nil, -1},
 		// The photo across before the interruption was wanted.
 		{"photo already across", line(story.LabelPhoto, 100, 100, 400), line(story.LabelInterruption, 500, 500, 541),
 			[]result.BusySpan{up(100, 360), up(500, 501)}, 0},
@@ -56,13 +56,16 @@ func TestInterruptionBehindPhoto(t *testing.T) {
 			[]result.BusySpan{up(500, 1500)}, 1000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := &result.Result{Latency: L, BusySpans: c.spans, Timeline: &timeline.Timeline{Duration: ms(3000), Messages: []timeline.Message{c.photo, c.inter}}}
+			r := &result.Result{Latency: L, BusySpans: c.spans, Link: result.Link{Bandwidth: 1_000_000}, Timeline: &timeline.Timeline{Duration: ms(3000), Messages: []timeline.Message{c.photo, c.inter}}}
+			if c.want < 0 {
+				r.Link = result.Link{}
+			}
 			p := photo(r)
 			if p == nil {
 				t.Fatal("no photo reported")
 			}
-			if p.InterruptionBehindPhotoMS != c.want {
-				t.Errorf("the interruption queued %v ms behind the photo; want %v", p.InterruptionBehindPhotoMS, c.want)
+			if q := p.InterruptionBehindPhotoMS; (q == nil) != (c.want < 0) || q != nil && *q != c.want {
+				t.Errorf("the interruption queued %v ms behind the photo; want %v (-1: unknown)", q, c.want)
 			}
 		})
 	}
@@ -76,7 +79,8 @@ func TestInterruptionBehindPhoto(t *testing.T) {
 func TestCompareRowsOfALimitedLink(t *testing.T) {
 	plain := Call{Mode: "walkie"}
 	photoed := Call{Mode: "phone"}
-	photoed.Summary.Photo = &Photo{Bytes: 200_000, InterruptionBehindPhotoMS: 1603}
+	queued := 1603.0
+	photoed.Summary.Photo = &Photo{Bytes: 200_000, InterruptionBehindPhotoMS: &queued}
 	photoed.Summary.LinkBusyMS = &BusyMS{ClientToServer: 1606, ServerToClient: 6}
 	rows := func(tb Table) map[string]Measure {
 		out := map[string]Measure{}

@@ -127,9 +127,10 @@ type Photo struct {
 	// InterruptionBehindPhotoMS is how long the interruption waited while
 	// the link carried the photo up: the client → server busy time after
 	// both were under way and before either had left (its own bytes, a
-	// line's worth, included); 0 if the link was idle then (no bandwidth,
-	// or the photo already across).
-	InterruptionBehindPhotoMS float64 `json:"interruption_behind_photo_ms"`
+	// line's worth, included); 0 if the photo was already across. nil
+	// (null) on a link without a bandwidth, where nothing queues, and
+	// where the link is not known (a class's record of a student's call).
+	InterruptionBehindPhotoMS *float64 `json:"interruption_behind_photo_ms"`
 }
 
 // BusyMS is a time each way, in ms.
@@ -306,8 +307,8 @@ func moment(tl *timeline.Timeline, label, text string) Moment {
 // bytes on the one stream (the phone), behind the photo's request on the
 // one connection (the walkie), or interleaved with them on a stream of
 // its own (HTTP/2), where it waits only for the photo's bytes let onto
-// the connection ahead of its own. 0 if the link was idle then: no
-// bandwidth, or the photo already across.
+// the connection ahead of its own. 0 if the link was idle then, the photo
+// already across; unknown (nil) without a bandwidth.
 func photo(r *result.Result) *Photo {
 	m, ok := r.Timeline.Message(story.LabelPhoto)
 	if !ok {
@@ -321,7 +322,7 @@ func photo(r *result.Result) *Photo {
 		p.HeardAtMS = msPtr(m.HeardAt)
 	}
 	i, ok := r.Timeline.Message(story.LabelInterruption)
-	if !ok || !m.Sent {
+	if !ok || !m.Sent || r.Link.Bandwidth == 0 {
 		return p
 	}
 	// The end of a line's crossing on the sender's side: a latency before
@@ -339,7 +340,7 @@ func photo(r *result.Result) *Photo {
 			queued += max(min(b.End, to)-max(b.Start, from), 0)
 		}
 	}
-	p.InterruptionBehindPhotoMS = result.MS(queued)
+	p.InterruptionBehindPhotoMS = msPtr(queued)
 	return p
 }
 
