@@ -31,7 +31,7 @@ const HANG_UP = 'hang-up';
 const CONTENT_TYPE = 'text/plain; charset=utf-8';
 // Grandma's SETTINGS, as the notes give them.
 const MAX_STREAMS = 8;
-const STREAM_WINDOW = 16 << 10;
+const STREAM_WINDOW = 65535; // HTTP/2's own initial window (PROTOCOL 9.1)
 // Bounds of the client's own waits, generous: a classroom server may be busy.
 const ANSWER_WAIT_MS = 25000; // for her HEADERS on a stream
 const LINE_MAX = 4096; // one of her lines, without its newline
