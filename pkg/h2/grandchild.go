@@ -36,7 +36,7 @@ type grandchild struct {
 	// readWait bounds the silence between two of grandma's lines.
 	readWait time.Duration
 	// ear hears grandma's lines, on whichever stream they come.
-	ear *ear
+	ear *timeline.Ear
 	// streams counts the streams she opened: the requests whose headers
 	// went on the connection.
 	streams *atomic.Int64
@@ -235,7 +235,7 @@ func (c *grandchild) talk(ctx context.Context, conn *http.ClientConn, up <-chan 
 		if len(text) > call.MaxLine {
 			return failed("hearing grandma", errLineTooLong)
 		}
-		m, err := c.ear.hear(ctx, text)
+		m, err := c.ear.Hear(ctx, text)
 		if err != nil {
 			return err
 		}
@@ -281,7 +281,7 @@ func (c *grandchild) sayUrgent(ctx context.Context, conn *http.ClientConn, l lin
 		if err != nil {
 			return fmt.Errorf("hearing grandma's reply to the %s: %w", l.label, tooMuch(err))
 		}
-		m, err := c.ear.hear(ctx, text)
+		m, err := c.ear.Hear(ctx, text)
 		if err != nil {
 			return err
 		}

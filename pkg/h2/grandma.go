@@ -32,7 +32,7 @@ type Grandma struct {
 	// readWait bounds the silence between two of the grandchild's lines.
 	readWait time.Duration
 	// ear hears the grandchild's lines, on whichever stream they come.
-	ear *ear
+	ear *timeline.Ear
 	// callLimit, if set, bounds the whole call.
 	callLimit time.Duration
 	// maxLines, if set, bounds the lines she hears in one call.
@@ -75,7 +75,7 @@ func NewGrandma(s story.Script, rec *timeline.Recorder, o Served) *Grandma {
 		script:    s,
 		rec:       rec,
 		readWait:  o.Silence,
-		ear:       newEar(rec, timeline.Client),
+		ear:       timeline.NewEar(rec, timeline.Client),
 		callLimit: o.Limit,
 		maxLines:  o.MaxLines,
 		handOver:  true,
@@ -271,7 +271,7 @@ func (g *Grandma) listen(ctx context.Context, body io.Reader, rc *http.ResponseC
 		if !g.heardOne() {
 			return g.tooMany()
 		}
-		m, err := g.ear.hear(ctx, text)
+		m, err := g.ear.Hear(ctx, text)
 		if err != nil {
 			return "grandma did not expect that line"
 		}
@@ -394,7 +394,7 @@ func (g *Grandma) ServeUrgent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, g.tooMany(), http.StatusTooManyRequests)
 		return
 	}
-	if _, err := g.ear.hear(r.Context(), text); err != nil {
+	if _, err := g.ear.Hear(r.Context(), text); err != nil {
 		http.Error(w, "grandma did not expect that line", http.StatusBadRequest)
 		return
 	}

@@ -59,10 +59,6 @@ const (
 	// responseHeaderTimeout bounds how long the grandchild waits for
 	// grandma to answer a stream, plus one round trip of the link.
 	responseHeaderTimeout = 10 * time.Second
-	// hearWait bounds how long a line heard on one stream waits for the
-	// lines that crossed the connection before it to be heard on theirs
-	// (see ear): a moment, however busy the machine.
-	hearWait = time.Second
 	// remoteSlack multiplies the bounds on opening the connection and on
 	// grandma's first answer for a grandma elsewhere: a classroom server
 	// may be busy with hundreds of calls.
@@ -115,7 +111,7 @@ func local(s *call.Session) call.Roles {
 		script:   s.Script,
 		rec:      s.Rec,
 		readWait: s.Silence(readWait),
-		ear:      newEar(s.Rec, timeline.Client),
+		ear:      timeline.NewEar(s.Rec, timeline.Client),
 	}
 	kid := newGrandchild(s, hostPort(s.Addr()), 1)
 	return call.Roles{Grandma: g, Grandchild: kid.call, Facts: kid.facts}
@@ -148,7 +144,7 @@ func newGrandchild(s *call.Session, addr string, slack time.Duration) *grandchil
 		addr:     addr,
 		dialWait: slack * (dialTimeout + s.RoundTrip()),
 		readWait: s.Silence(readWait),
-		ear:      newEar(s.Rec, timeline.Server),
+		ear:      timeline.NewEar(s.Rec, timeline.Server),
 		streams:  new(atomic.Int64),
 		wrote:    wrote,
 	}

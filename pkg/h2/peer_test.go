@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
@@ -48,7 +47,7 @@ func dialH2(t *testing.T, addr string) *http.ClientConn {
 func grandmaServer(t *testing.T, readWait time.Duration) (srv *httptest.Server, rec *timeline.Recorder, conn *http.ClientConn, served <-chan struct{}) {
 	t.Helper()
 	rec = timeline.NewRecorder(nil)
-	g := &Grandma{script: testScript(t), rec: rec, readWait: readWait, ear: newEar(rec, timeline.Client)}
+	g := &Grandma{script: testScript(t), rec: rec, readWait: readWait, ear: timeline.NewEar(rec, timeline.Client)}
 	h := &handlers{h: g, done: make(chan struct{})}
 	srv = httptest.NewUnstartedServer(h)
 	srv.Config.Protocols = call.Protocols()
@@ -300,7 +299,7 @@ func kidServer(t *testing.T, rec *timeline.Recorder, readWait time.Duration, h h
 		addr:      srv.Listener.Addr().String(),
 		dialWait:  dialTimeout,
 		readWait:  readWait,
-		ear:       newEar(rec, timeline.Server),
+		ear:       timeline.NewEar(rec, timeline.Server),
 		streams:   new(atomic.Int64),
 	}, srv
 }
@@ -364,44 +363,6 @@ func TestGrandchildHangsUpOnBadGrandmas(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestEarHearsInTheOrderSent: a line read on one stream before a line
-// that crossed ahead of it on another waits for it, and is heard after it;
-// a line never sent is refused after hearWait.
-func TestEarHearsInTheOrderSent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rec := timeline.NewRecorder(nil)
-		e := newEar(rec, timeline.Server)
-		for _, text := range []string{"one", "two"} {
-			rec.Sent(rec.Want(timeline.Server, story.LabelStory, text, ""))
-		}
-		second := make(chan error, 1)
-		go func() {
-			_, err := e.hear(context.Background(), "two")
-			second <- err
-		}()
-		synctest.Wait() // "two" waits for "one"
-		if _, err := e.hear(context.Background(), "one"); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-second; err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if _, err := e.hear(context.Background(), "three"); err == nil || time.Since(start) != hearWait {
-			t.Errorf("a line never sent: got %v after %v, want an error after %v", err, time.Since(start), hearWait)
-		}
-		var heard []string
-		for _, ev := range rec.Finish().Events {
-			if ev.Kind == timeline.KindHeard {
-				heard = append(heard, ev.Text)
-			}
-		}
-		if fmt.Sprint(heard) != "[one two]" {
-			t.Errorf("heard %v, want [one two]", heard)
-		}
-	})
 }
 
 // TestLineBodyEndsWithTheLastLine: the body ends with the line marked

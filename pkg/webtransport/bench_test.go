@@ -40,7 +40,7 @@ func roundTripLine(tb testing.TB) roundtrip.Line {
 			closeWait: closeWait + s.RoundTrip(),
 			handshake: handshakeTimeout + 2*s.RoundTrip(),
 			progress:  story.NewProgress(s.Script),
-			ear:       newEar(s.Rec, timeline.Server),
+			ear:       timeline.NewEar(s.Rec, timeline.Server),
 		}
 		wants := make(chan wanted)
 		talk := func(ctx context.Context) error {

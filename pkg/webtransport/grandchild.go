@@ -41,7 +41,7 @@ type grandchild struct {
 	// progress follows the story as she hears it, and ear hears grandma's
 	// lines on every stream.
 	progress *story.Progress
-	ear      *ear
+	ear      *timeline.Ear
 	// socket is her UDP socket behind the link, for the facts; set by
 	// call before the call is over. streams counts the streams she opened.
 	socket  *link.PacketConn
@@ -73,7 +73,7 @@ func (c *grandchild) call(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c.progress = story.NewProgress(c.script)
-	c.ear = newEar(c.rec, timeline.Server)
+	c.ear = timeline.NewEar(c.rec, timeline.Server)
 	cues := c.script.Cues()
 	up := make(chan wanted, len(cues)) // her lines for the call's stream: wanting one never waits
 	// The first line is wanted at once, before dialing.
@@ -327,7 +327,7 @@ func (c *grandchild) sayUrgent(ctx context.Context, sess *wt.Session, l wanted) 
 	if err != nil {
 		return refused(l.label, fmt.Errorf("hearing grandma's answer to the %s on its stream: %w", l.label, err))
 	}
-	m, err := c.ear.hear(ctx, text)
+	m, err := c.ear.Hear(ctx, text)
 	if err != nil {
 		return err
 	}
@@ -409,7 +409,7 @@ func (c *grandchild) listen(ctx context.Context, str *wt.Stream) error {
 		case err != nil:
 			return fmt.Errorf("hearing grandma: %w", err)
 		}
-		m, err := c.ear.hear(ctx, text)
+		m, err := c.ear.Hear(ctx, text)
 		if err != nil {
 			return err
 		}

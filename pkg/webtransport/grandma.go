@@ -154,7 +154,7 @@ func (g *Grandma) serve(ctx context.Context, a *answering) error {
 type line struct {
 	sess    *wt.Session
 	str     *wt.Stream
-	ear     *ear
+	ear     *timeline.Ear
 	lines   atomic.Int64
 	closing atomic.Bool
 }
@@ -203,7 +203,7 @@ func (g *Grandma) talk(ctx context.Context, sess *wt.Session) string {
 		_ = sess.CloseWithError(codeSilent, "grandma waited for a stream in vain")
 		return "dropped: no stream"
 	}
-	l := &line{sess: sess, str: str, ear: newEar(g.rec, timeline.Client)}
+	l := &line{sess: sess, str: str, ear: timeline.NewEar(g.rec, timeline.Client)}
 	heard := make(chan heardLine)  // from the call's stream; listen closes it
 	urgent := make(chan heardLine) // from urgent streams
 	spoken := make(chan struct{})
@@ -278,7 +278,7 @@ func (g *Grandma) listen(ctx context.Context, l *line, heard chan<- heardLine, s
 			l.hangUp(codeTooMany, fmt.Sprintf("a call says at most %d lines", g.maxLines))
 			return "too many lines"
 		}
-		m, err := l.ear.hear(ctx, text)
+		m, err := l.ear.Hear(ctx, text)
 		if err != nil {
 			l.hangUp(codeNotInScript, "grandma did not expect that")
 			return "a line that is not in the script"
@@ -471,7 +471,7 @@ func (g *Grandma) hearUrgent(ctx context.Context, l *line, str *wt.Stream, urgen
 		refuse(str, streamTooMany)
 		return
 	}
-	if _, err := l.ear.hear(ctx, text); err != nil {
+	if _, err := l.ear.Hear(ctx, text); err != nil {
 		refuse(str, streamNotUrgent)
 		return
 	}
