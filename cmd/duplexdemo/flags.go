@@ -60,7 +60,7 @@ func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 	o.Latency = defaultLatency
 	o.Story = story.Options{Sentences: story.DefaultSentences, Pace: story.DefaultPace, Speed: 1}
 	fs.Var(&durationValue{p: &o.Latency, allowZero: true, max: call.MaxLatency}, "latency", fmt.Sprintf("one-way delay of the emulated link, each direction (0 = plain loopback, at most %v)", call.MaxLatency))
-	fs.Var(&rateValue{&o.Bandwidth}, "bandwidth", fmt.Sprintf("the link's rate each way, such as 1Mbit or 256kbit: bytes queue behind each other (default unlimited; %v to %v)", link.MinRate, link.MaxRate))
+	fs.Var(&rateValue{&o.Bandwidth}, "bandwidth", fmt.Sprintf("the link's rate each way, such as 1Mbit or 256kbit: bytes queue behind each other (%v to %v)", link.MinRate, link.MaxRate))
 	fs.Var(&durationValue{p: &o.Jitter, allowZero: true, max: call.MaxJitter}, "jitter", fmt.Sprintf("the most extra delay each write takes, drawn at random, order kept (0 to %v)", call.MaxJitter))
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the jitter's draws: the same seed replays the same delays (default: a new one each run, printed)")
 	fs.Var(&durationValue{p: &o.Story.Pace, allowZero: false, max: story.MaxPace}, "pace", fmt.Sprintf("time between two sentences of grandma's story (%v to %v, after --speed)", story.MinPace, story.MaxPace))
@@ -69,7 +69,7 @@ func addCallFlags(fs *pflag.FlagSet, o *callOptions) {
 		fmt.Sprintf("when the grandchild wants to interrupt; inside the story (default just after the third sentence: %v at the default pace)", story.DefaultInterruptAt))
 	fs.Var(&durationValue{p: &o.Story.AfterthoughtAt, allowZero: false, max: story.MaxScriptTime}, "afterthought-at", "when grandma remembers the county fair; after the story (default 750ms after it)")
 	fs.Var(&durationValue{p: &o.Story.GoodbyeAt, allowZero: false, max: story.MaxScriptTime}, "goodbye-at", "when the grandchild says goodbye; after the afterthought (default 600ms after it)")
-	fs.Var(&photoValue{&o.Story.Photo}, "photo", fmt.Sprintf("the grandchild sends grandma a photo of this size just before the interruption, such as 200KB (0 = none, at most %s; phone, h2 and webtransport)", story.PhotoSize(story.MaxPhoto)))
+	fs.Var(&photoValue{&o.Story.Photo}, "photo", fmt.Sprintf("the grandchild sends grandma a photo of this size just before the interruption, such as 200KB (0 = none, at most %s)", story.PhotoSize(story.MaxPhoto)))
 	fs.Var(&speedValue{&o.Story.Speed}, "speed", fmt.Sprintf("play every scripted time this many times faster, up to %d (the latency stays as set)", story.MaxSpeed))
 	boolFlag(fs, &o.JSON, "json", "print one JSON object with every event, span and number, and nothing else")
 	o.Color = "auto"

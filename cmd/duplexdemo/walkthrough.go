@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/lesson"
 	"github.com/duplexdemo/duplexdemo/pkg/lesson/screen"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
@@ -105,6 +104,9 @@ plain text straight through and waits for nothing.`,
 	for _, name := range []string{"json", "trace-out", "mermaid", "html"} {
 		_ = cmd.Flags().MarkHidden(name)
 	}
+	if f := cmd.Flags().Lookup("photo"); f != nil {
+		f.Usage += "; the lesson sends it in chapter 9 alone, smaller if its link cannot carry it in time (default 200KB there)"
+	}
 	boolFlag(cmd.Flags(), &w.List, "list", "list the chapters and stop")
 	return cmd
 }
@@ -117,16 +119,16 @@ func runWalkthrough(ctx context.Context, deps *env, opts *callOptions, w *walkth
 	if err != nil {
 		return asUsage(err)
 	}
-	if err := photoCarried(modes.All(), call.Config{Script: script, Bandwidth: opts.Bandwidth}); err != nil {
-		return err // the lesson plays every mode
-	}
 	fullScreen := !w.NoPause && deps.InIsTerminal && deps.IsTerminal
 	if w.Predict && !fullScreen {
 		return &usageError{errors.New("--predict asks for the class's guess before each demo, which needs the full-screen lesson: run it on a terminal, without --no-pause")}
 	}
 	warnShortStory(deps, script, opts.Latency)
 	style := opts.style(deps)
-	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Bandwidth: opts.Bandwidth, Jitter: opts.Jitter, Seed: opts.seed(), Network: deps.Network}
+	// --photo is chapter 9's alone: it shrinks one its link cannot carry.
+	photo := len(script.Photo)
+	script.Photo = ""
+	l := &lesson.Teacher{Out: deps.Out, Style: style, Script: script, Latency: opts.Latency, Bandwidth: opts.Bandwidth, Jitter: opts.Jitter, Seed: opts.seed(), Photo: photo, Network: deps.Network}
 	if fullScreen {
 		finished, err := screen.Run(ctx, screen.Options{Teacher: l, Chapters: chapters, Start: w.Chapter, Predict: w.Predict,
 			Width: opts.Width, In: deps.In, Out: deps.Out, Options: deps.screenOptions})

@@ -35,6 +35,10 @@ type Teacher struct {
 	Bandwidth link.Rate
 	Jitter    time.Duration
 	Seed      uint64
+	// Photo is the size of the photo the chapter on bandwidth sends (0:
+	// its own, 200KB). The other chapters send none, whatever Script
+	// says: their narration is about the channel, not the link.
+	Photo int
 	// Network, if not nil, gives each call a fresh listener and the dial
 	// that reaches it; nil means TCP on 127.0.0.1. Only real sockets carry
 	// a mode that rides UDP datagrams: see carries.

@@ -81,7 +81,7 @@ func (l *Teacher) photoFor(ms []call.Mode) (photoLink, error) {
 	if p.rate == 0 {
 		p.rate = photoRate
 	}
-	size := len(l.Script.Photo)
+	size := l.Photo
 	if size == 0 {
 		size = photoSize
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duplexdemo/duplexdemo/pkg/result"
+	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
@@ -22,11 +23,22 @@ func Compare(w io.Writer, t report.Table, style Style) error {
 	width := min(style.width(), DefaultWidth)
 	perTable := max((width-2-name)/minCol, 1)
 	var b strings.Builder
-	latency := 0.0
+	latency, conditions := 0.0, ""
 	if len(t.Calls) > 0 {
-		latency = t.Calls[0].LatencyMS
+		// Every call had the same link and script: the first says which.
+		c := t.Calls[0]
+		latency = c.LatencyMS
+		if l := c.Link; l != nil && l.BandwidthBPS > 0 {
+			conditions += ", " + report.RateText(l.BandwidthBPS) + " each way"
+		}
+		if p := c.Summary.Photo; p != nil {
+			conditions += ", a " + story.PhotoSize(p.Bytes) + " photo"
+		}
+		if l := c.Link; l != nil && l.JitterMS > 0 {
+			conditions += fmt.Sprintf(", jitter %s, seed %d", result.MSText(l.JitterMS), l.Seed)
+		}
 	}
-	title := fmt.Sprintf("Compare: the same call %d ways, latency %s", len(t.Calls), result.MSText(latency))
+	title := fmt.Sprintf("Compare: the same call %d ways, latency %s%s", len(t.Calls), result.MSText(latency), conditions)
 	fmt.Fprintln(&b, style.paint(sgrBold, strings.TrimRight(fit(title, style.width(), g.ellipsis), " ")))
 	for from := 0; from < len(t.Calls); from += perTable {
 		calls := t.Calls[from:min(from+perTable, len(t.Calls))]

@@ -26,7 +26,7 @@ func TestSummaryPhoto(t *testing.T) {
 	if err := Summary(&b, c, style); err != nil {
 		t.Fatal(err)
 	}
-	if want := "  photo         200KB, the interruption queued 1603 ms behind it on the link\n"; !strings.Contains(b.String(), want) {
+	if want := "  photo         200KB, the interruption waited 1603 ms while the link carried it up\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("the summary lacks %q:\n%s", want, b.String())
 	}
 	c.Summary.Photo.InterruptionBehindPhotoMS = nil // no bandwidth
@@ -40,3 +40,17 @@ func TestSummaryPhoto(t *testing.T) {
 }
 
 func ptr(v float64) *float64 { return &v }
+
+// TestCompareSaysItsLink: the comparison's title says the link and the
+// photo its calls shared, so a printed table can be played again.
+func TestCompareSaysItsLink(t *testing.T) {
+	c := report.Call{Mode: "phone", LatencyMS: 40, Link: &report.Link{BandwidthBPS: 1_000_000, JitterMS: 10, Seed: 4}}
+	c.Summary.Photo = &report.Photo{Bytes: 200_000}
+	var b strings.Builder
+	if err := Compare(&b, report.Compare(c), Style{Width: 120, ASCII: true}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Compare: the same call 1 ways, latency 40 ms, 1Mbit each way, a 200KB photo, jitter 10 ms, seed 4\n"; !strings.HasPrefix(b.String(), want) {
+		t.Errorf("the title is not %q:\n%s", want, b.String())
+	}
+}

@@ -50,7 +50,7 @@ func Summary(w io.Writer, r report.Call, style Style) error {
 	}
 	if p := s.Photo; p != nil {
 		if q := p.InterruptionBehindPhotoMS; q != nil {
-			fmt.Fprintf(&b, "  %-14s%s, the interruption queued %s behind it on the link\n", "photo",
+			fmt.Fprintf(&b, "  %-14s%s, the interruption waited %s while the link carried it up\n", "photo",
 				story.PhotoSize(p.Bytes), style.paint(sgrBold, result.MSText(*q)))
 		} else {
 			fmt.Fprintf(&b, "  %-14s%s (a link without a --bandwidth queues nothing behind it)\n", "photo", story.PhotoSize(p.Bytes))
