@@ -177,6 +177,9 @@ func photoDemo(ctx context.Context, l *Teacher, n int) (string, error) {
 	// its link's two directions.
 	i := pictured(calls)
 	lanes := append(render.Lanes(results[i].Timeline), render.LinkLanes(calls[i])...)
+	for j := range lanes { // named as compare names them: the screen shows no caption
+		lanes[j].Name = results[i].Mode.Key + " " + lanes[j].Name
+	}
 	l.page.Lanes, l.page.Total = lanes, results[i].Timeline.Duration
 	fmt.Fprintf(l.Out, "\n%s, and its link's two directions:\n", capital(results[i].Mode.Name))
 	if err := render.Swimlanes(l.Out, lanes, results[i].Timeline.Duration, l.Style); err != nil {

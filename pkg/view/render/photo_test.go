@@ -3,7 +3,9 @@ package render
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/report"
 )
 
@@ -52,5 +54,24 @@ func TestCompareSaysItsLink(t *testing.T) {
 	}
 	if want := "Compare: the same call 1 ways, latency 40 ms, 1Mbit each way, a 200KB photo, jitter 10 ms, seed 4\n"; !strings.HasPrefix(b.String(), want) {
 		t.Errorf("the title is not %q:\n%s", want, b.String())
+	}
+}
+
+// TestLinkLaneShowsHowBusy: a column of a link lane busy for at least
+// half its time is drawn busy, one busy for less (a short line, an
+// acknowledgement) partly, one not at all idle.
+func TestLinkLaneShowsHowBusy(t *testing.T) {
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	lane := Lane{Name: "link up", Side: timeline.Client, Link: true, Spans: []timeline.Span{
+		{Side: timeline.Client, State: timeline.Talking, Start: ms(0), End: ms(6)},     // 6 of the first 10 ms
+		{Side: timeline.Client, State: timeline.Talking, Start: ms(10), End: ms(10.4)}, // a short line
+	}}
+	g := Style{ASCII: true}.glyphs()
+	var got string
+	for c := range 3 {
+		got += cell(lane, ms(float64(10*c)), ms(float64(10*c+10)), g, Style{ASCII: true})
+	}
+	if want := g.talk + g.listen + g.idle; got != want {
+		t.Errorf("the link lane's columns are %q, want %q", got, want)
 	}
 }

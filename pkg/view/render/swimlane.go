@@ -122,7 +122,8 @@ func swimlanes(w io.Writer, lanes []Lane, total, now time.Duration, style Style)
 		"1 column = " + result.DurationText(step),
 	}
 	if slices.ContainsFunc(lanes, func(l Lane) bool { return l.Link }) {
-		legend = slices.Insert(legend, len(legend)-1, "on a link lane "+style.paint(sideColor(timeline.Client), g.talk)+" busy")
+		legend = slices.Insert(legend, len(legend)-1, "on a link lane "+style.paint(sideColor(timeline.Client), g.talk)+" busy, "+
+			style.paint(sgrDim+";"+sideColor(timeline.Client), g.listen)+" partly")
 	}
 	line := ""
 	for _, item := range legend {
@@ -144,6 +145,9 @@ func swimlanes(w io.Writer, lanes []Lane, total, now time.Duration, style Style)
 // [start, end). A span of no length (one short message) still shows in the
 // column it falls in.
 func cell(lane Lane, start, end time.Duration, g glyphs, style Style) string {
+	if lane.Link {
+		return linkCell(lane, start, end, g, style)
+	}
 	best := timeline.Idle
 	for _, s := range lane.Spans {
 		if s.Side != lane.Side || s.State <= best {
@@ -159,6 +163,23 @@ func cell(lane Lane, start, end time.Duration, g glyphs, style Style) string {
 	case timeline.Waiting:
 		return style.paint(sgrBoldRed, g.wait)
 	case timeline.Listening:
+		return style.paint(sgrDim+";"+sideColor(lane.Side), g.listen)
+	}
+	return style.paint(sgrDim, g.idle)
+}
+
+// linkCell draws a column of a link lane: busy for at least half of it,
+// busy for less (a line of a few bytes, an acknowledgement), or idle; so
+// that a direction that carried only a few short lines does not look full.
+func linkCell(lane Lane, start, end time.Duration, g glyphs, style Style) string {
+	var busy time.Duration
+	for _, s := range lane.Spans {
+		busy += max(min(s.End, end)-max(s.Start, start), 0)
+	}
+	switch {
+	case busy*2 >= end-start:
+		return style.paint(sideColor(lane.Side), g.talk)
+	case busy > 0:
 		return style.paint(sgrDim+";"+sideColor(lane.Side), g.listen)
 	}
 	return style.paint(sgrDim, g.idle)
