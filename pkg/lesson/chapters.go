@@ -341,6 +341,10 @@ func interruptionAnswer(r report.Call, latency time.Duration) Answer {
 	crossing := *in.heard - *in.sent
 	lat := float64(latency) / float64(time.Millisecond)
 	link := fmt.Sprintf("crossing the link took %s: one latency (%s)", ms(&crossing), ms(&lat))
+	if more := math.Round(crossing) - math.Round(lat); more >= 1 && r.Link != nil {
+		// A link with a bandwidth or jitter: the line's own time on it.
+		link = fmt.Sprintf("crossing the link took %s: one latency (%s) and %s more, the line's time on a link of limited bandwidth, or its jitter", ms(&crossing), ms(&lat), ms(&more))
+	}
 	if w := i.WaitedMS; w != nil && *w >= 1 {
 		a.Why = fmt.Sprintf("It waited %s for the channel: when the grandchild wanted to speak, grandma still had %d of her %d sentences to send, and the one connection was hers until the last of them had arrived. Then %s.", ms(w), left, told, link)
 		return a

@@ -236,3 +236,27 @@ func TestPhotoConcludesOnlyWhatWasMeasured(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerCountsTheLinesTimeOnTheLink: the predict chapters' answer says
+// a crossing longer than the latency took the rest on a link with a
+// bandwidth or jitter, and never blames a link without them for a
+// machine's millisecond.
+func TestAnswerCountsTheLinesTimeOnTheLink(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	call := func(link *report.Link) report.Call {
+		c := report.Call{Link: link, Events: []report.Event{
+			{TMS: 600, Side: "client", Kind: "send", Label: story.LabelInterruption, WaitedMS: f(0)},
+			{TMS: 647, Side: "server", Kind: "heard", Label: story.LabelInterruption},
+		}}
+		c.Summary.Interruption = report.Moment{WantedAtMS: f(600), HeardAtMS: f(647), WaitedMS: f(0)}
+		return c
+	}
+	limited := interruptionAnswer(call(&report.Link{BandwidthBPS: 256_000}), 40*time.Millisecond).Why
+	if !strings.Contains(limited, "one latency (40\u00a0ms) and 7\u00a0ms more") {
+		t.Errorf("on a 256kbit link: %q; want the 7 ms beyond the latency told", limited)
+	}
+	plain := interruptionAnswer(call(nil), 40*time.Millisecond).Why
+	if strings.Contains(plain, "more") || !strings.Contains(plain, "one latency (40\u00a0ms).") {
+		t.Errorf("on a link without a bandwidth: %q; want one latency, and nothing blamed on the link", plain)
+	}
+}
