@@ -66,44 +66,23 @@ func TestPhotoOnRealTCP(t *testing.T) {
 	}
 }
 
-// checkPhoto: the photo of size bytes was said and heard once, before the
-// interruption, which was heard no sooner than the photo takes on the link
-// at rate (less a generous margin) after it was wanted; grandma's story
-// kept coming while the photo crossed; the photo is short on the timeline
-// with its real size, and the bytes up are more than it.
+// checkPhoto: the photo of size bytes as in every mode (calltest.Photo);
+// the interruption heard after it, no sooner than the photo takes on the
+// link at rate (less a generous margin) after it was wanted
+// (calltest.HeldUpByPhoto); and grandma's story kept coming while the
+// photo crossed.
 func checkPhoto(t *testing.T, res *result.Result, size int, rate link.Rate) {
 	t.Helper()
-	tl := res.Timeline
-	p := calltest.Said(t, tl, story.LabelPhoto)
-	if p.Text != story.PhotoText(size) || p.Bytes() != size {
-		t.Errorf("the photo is on the timeline as %q, %d bytes; want %q, %d", p.Text, p.Bytes(), story.PhotoText(size), size)
-	}
-	for _, e := range tl.Events {
-		if len(e.Text) > 100 {
-			t.Errorf("a %s event of the %s carries %d bytes of text", e.Kind, e.Label, len(e.Text))
-		}
-		if e.Label == story.LabelPhoto && e.Bytes != size {
-			t.Errorf("a %s event of the photo counts %d bytes, want %d", e.Kind, e.Bytes, size)
-		}
-	}
-	in := calltest.Said(t, tl, story.LabelInterruption)
-	if in.SentAt < p.SentAt || in.HeardAt < p.HeardAt {
-		t.Errorf("the interruption was sent at %v and heard at %v, the photo at %v and %v; want it after the photo", in.SentAt, in.HeardAt, p.SentAt, p.HeardAt)
-	}
-	if behind := time.Duration(float64(rate.TimeFor(int64(size))) * 0.85); in.HeardAfter() < behind {
-		t.Errorf("the interruption was heard %v after it was wanted; behind a %s photo at %v, want at least %v", in.HeardAfter(), story.PhotoSize(size), rate, behind)
-	}
+	p := calltest.Photo(t, res, size)
+	calltest.HeldUpByPhoto(t, res, time.Duration(float64(rate.TimeFor(int64(size)))*0.85))
 	told := 0
-	for _, m := range tl.Messages {
+	for _, m := range res.Timeline.Messages {
 		if m.Label == story.LabelStory && m.HeardAt > p.SentAt && m.HeardAt < p.HeardAt {
 			told++
 		}
 	}
 	if told == 0 {
 		t.Errorf("no sentence of the story was heard while the photo crossed, from %v to %v: the answer streams down meanwhile", p.SentAt, p.HeardAt)
-	}
-	if up := res.WireBytes[timeline.Client]; up <= int64(size) {
-		t.Errorf("%d bytes up, for a photo of %d", up, size)
 	}
 }
 

@@ -79,9 +79,9 @@ func TestPhotoRealTCP(t *testing.T) {
 }
 
 // checkPhoto: every line was said and heard once, each side's in the order
-// it was said; the photo before the interruption, which was heard no
-// sooner than behind after it was wanted; the photo short on the timeline
-// with its real size; more bytes up than the photo.
+// it was said; the photo as in every mode (calltest.Photo); and the
+// interruption heard after the photo, no sooner than behind after it was
+// wanted (calltest.HeldUpByPhoto).
 func checkPhoto(t *testing.T, res *result.Result, size int, behind time.Duration) {
 	t.Helper()
 	tl := res.Timeline
@@ -102,25 +102,8 @@ func checkPhoto(t *testing.T, res *result.Result, size int, behind time.Duration
 			t.Errorf("the %s was said %d times, want once", label, seen[label])
 		}
 	}
-	photo, _ := tl.Message(story.LabelPhoto)
-	in, _ := tl.Message(story.LabelInterruption)
-	if in.SentAt < photo.SentAt || in.HeardAt < photo.HeardAt {
-		t.Errorf("the interruption was sent at %v and heard at %v, the photo at %v and %v; want the photo first", in.SentAt, in.HeardAt, photo.SentAt, photo.HeardAt)
-	}
-	if in.HeardAfter() < behind {
-		t.Errorf("the interruption was heard %v after it was wanted; behind a %s photo, want at least %v", in.HeardAfter(), story.PhotoSize(size), behind)
-	}
-	if photo.Text != story.PhotoText(size) || photo.Bytes() != size {
-		t.Errorf("the photo is on the timeline as %q, %d bytes; want %q, %d", photo.Text, photo.Bytes(), story.PhotoText(size), size)
-	}
-	for _, e := range tl.Events {
-		if len(e.Text) > 100 {
-			t.Errorf("a %s event of the %s carries %d bytes of text", e.Kind, e.Label, len(e.Text))
-		}
-	}
-	if res.WireBytes[timeline.Client] <= int64(size) {
-		t.Errorf("%d bytes up for a photo of %d", res.WireBytes[timeline.Client], size)
-	}
+	calltest.Photo(t, res, size)
+	calltest.HeldUpByPhoto(t, res, behind)
 }
 
 // TestPhotoLimit: with a photo in the script grandma reads a line as long

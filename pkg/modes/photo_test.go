@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/link"
@@ -28,8 +29,10 @@ const photoSize = 200_000
 // its own, and grandma lets a stream have only HTTP/2's own window in
 // flight (call.StreamWindow, 64KB): the streams still share one TCP
 // connection, so the interruption queues behind at most a window of the
-// photo, 0.52 s at 1Mbit, and is heard far sooner than the phone's. The
-// photo stays short on the timeline, and its bytes are counted.
+// photo, 0.52 s at 1Mbit, and is heard far sooner than the phone's. In
+// every mode the photo is checked as calltest.Photo does (short on the
+// timeline, its bytes counted), and the bytes each way are more than their
+// payload.
 func TestPhotoHoldsUpTheInterruption(t *testing.T) {
 	const latency, rate = 40 * time.Millisecond, 1 * link.Mbit
 	script, err := story.New(story.Options{Photo: photoSize})
@@ -50,9 +53,12 @@ func TestPhotoHoldsUpTheInterruption(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkCall(t, res, m)
-			checkPhoto(t, res)
+			calltest.Photo(t, res, photoSize)
+			// The bytes each way are more than their payload.
+			if payload := res.PayloadBytes(); res.WireBytes[0] <= payload[0] || res.WireBytes[1] <= payload[1] {
+				t.Errorf("%s: %v bytes each way for a payload of %v", key, res.WireBytes, payload)
+			}
 			in, _ := res.Timeline.Message(story.LabelInterruption)
-			ph, _ := res.Timeline.Message(story.LabelPhoto)
 			heardAfter[key] = in.HeardAfter()
 			p := report.Build(res).Summary.Photo
 			if p == nil || p.Bytes != photoSize || p.InterruptionBehindPhotoMS == nil {
@@ -60,9 +66,10 @@ func TestPhotoHoldsUpTheInterruption(t *testing.T) {
 			}
 			switch key {
 			default:
-				if in.HeardAfter() < behind || in.HeardAt < ph.HeardAt || *p.InterruptionBehindPhotoMS < result.MS(behind) {
-					t.Errorf("%s: the interruption was heard %v after it was wanted, at %v (the photo at %v), %v ms behind it on the link; behind a %s photo at %v, want at least %v, after it",
-						key, in.HeardAfter(), in.HeardAt, ph.HeardAt, *p.InterruptionBehindPhotoMS, story.PhotoSize(photoSize), rate, behind)
+				calltest.HeldUpByPhoto(t, res, behind)
+				if *p.InterruptionBehindPhotoMS < result.MS(behind) {
+					t.Errorf("%s: the summary has the interruption %v ms behind the photo on the link; behind a %s photo at %v, want at least %v",
+						key, *p.InterruptionBehindPhotoMS, story.PhotoSize(photoSize), rate, behind)
 				}
 			case "h2":
 				if *p.InterruptionBehindPhotoMS > result.MS(in.HeardAt-in.SentAt) {
@@ -81,36 +88,6 @@ func TestPhotoHoldsUpTheInterruption(t *testing.T) {
 	if heardAfter["h2"] > window+4*latency || heardAfter["phone"] < rate.TimeFor(photoSize)-window {
 		t.Errorf("the interruption heard after: h2 %v, phone %v; want h2's within a window's time (%v) and a round trip or two, the phone's behind most of the photo (%v)",
 			heardAfter["h2"], heardAfter["phone"], window, rate.TimeFor(photoSize))
-	}
-}
-
-// checkPhoto: the photo was said and heard once, before the
-// interruption, under its short text with its real size, and the bytes
-// each way are more than their payload, the photo's way more than it.
-func checkPhoto(t *testing.T, res *result.Result) {
-	t.Helper()
-	key := res.Mode.Key
-	p, ok := res.Timeline.Message(story.LabelPhoto)
-	if !ok || !p.Sent || !p.Heard {
-		t.Fatalf("%s: the photo was not said and heard: %+v", key, p)
-	}
-	if p.Text != story.PhotoText(photoSize) || p.Bytes() != photoSize {
-		t.Errorf("%s: the photo is on the timeline as %q, %d bytes; want %q, %d", key, p.Text, p.Bytes(), story.PhotoText(photoSize), photoSize)
-	}
-	for _, e := range res.Timeline.Events {
-		if len(e.Text) > 100 {
-			t.Errorf("%s: a %s event of the %s carries %d bytes of text", key, e.Kind, e.Label, len(e.Text))
-		}
-		if e.Label == story.LabelPhoto && e.Bytes != photoSize {
-			t.Errorf("%s: a %s event of the photo counts %d bytes, want %d", key, e.Kind, e.Bytes, photoSize)
-		}
-	}
-	if in, _ := res.Timeline.Message(story.LabelInterruption); in.SentAt < p.SentAt {
-		t.Errorf("%s: the interruption was sent at %v, before the photo at %v", key, in.SentAt, p.SentAt)
-	}
-	payload := res.PayloadBytes()
-	if res.WireBytes[0] <= photoSize || res.WireBytes[0] <= payload[0] || res.WireBytes[1] <= payload[1] {
-		t.Errorf("%s: %v bytes each way for a payload of %v with a photo of %d", key, res.WireBytes, payload, photoSize)
 	}
 }
 
