@@ -18,6 +18,7 @@ import (
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
+	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/modes"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
@@ -137,4 +138,59 @@ func realCalls(t *testing.T) (walkie, phone *result.Result) {
 	}
 	walkie, phone = results[0], results[1]
 	return walkie, phone
+}
+
+// TestLinkInBrowser opens the report of calls on a link with a bandwidth
+// and checks that each call shows a lane for each direction of the link,
+// with every busy time drawn visible, the page loading nothing and
+// reporting no problem, and every label inside its picture, on screen and
+// printed.
+func TestLinkInBrowser(t *testing.T) {
+	calls := photoCalls(t, link.Mbit)
+	b := browsertest.New(t)
+	seenRequests, seenProblems := len(b.Requests()), len(b.Problems())
+	path := filepath.Join(t.TempDir(), "link.html")
+	open(t, b, path, calls)
+	for _, c := range calls {
+		for _, from := range []string{"client", "server"} {
+			want := 0
+			for _, s := range c.BusySpans {
+				if s.From.String() == from {
+					want++
+				}
+			}
+			type drawn struct {
+				Lanes int
+				Busy  []float64
+			}
+			got, err := chromedp.Run(b.Ctx, chromedp.Evaluate[drawn](fmt.Sprintf(`(() => {
+				const lanes = document.querySelectorAll('g.link[data-mode=%q][data-from=%q]');
+				return {Lanes: lanes.length, Busy: [...document.querySelectorAll('g.link[data-mode=%q][data-from=%q] rect.busy')].map(r => r.getBoundingClientRect().width)};
+			})()`, c.Mode.Key, from, c.Mode.Key, from)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Lanes != 1 || len(got.Busy) != want {
+				t.Errorf("%s: %d link lanes from the %s with %d busy times, want 1 with %d", c.Mode.Key, got.Lanes, from, len(got.Busy), want)
+			}
+			for i, w := range got.Busy {
+				if w <= 0 {
+					t.Errorf("%s: busy time %d from the %s is not visible (width %v)", c.Mode.Key, i, from, w)
+				}
+			}
+		}
+	}
+	checkInside(t, measure(t, b))
+	if err := chromedp.Do(b.Ctx, emulateMedia("print")); err != nil {
+		t.Fatal(err)
+	}
+	checkInside(t, measure(t, b))
+	for _, r := range b.Requests()[seenRequests:] {
+		if r != "file://"+path {
+			t.Errorf("the page asked for %s; it must load nothing", r)
+		}
+	}
+	if p := b.Problems()[seenProblems:]; len(p) > 0 {
+		t.Errorf("the browser reported: %q", p)
+	}
 }

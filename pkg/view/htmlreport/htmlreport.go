@@ -37,6 +37,8 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"bytes":  func(wire, payload int64) string { return report.BytesText(wire, payload, 0) },
 	"moment": momentRows,
 	"spent":  report.SpentText,
+	"rate":   report.RateText,
+	"photo":  story.PhotoSize,
 }).Parse(pageTemplate))
 
 // Write writes the page for the calls to w. With more than one call, the
@@ -65,6 +67,9 @@ type page struct {
 	Compare  *report.Table
 	Latency  string
 	Headline []string
+	// Link says some call had a link with a bandwidth, whose lanes the
+	// figure draws and its key explains.
+	Link bool
 }
 
 // callView is one call's numbers.
@@ -94,8 +99,13 @@ const (
 	// axisH is the height of the strip with the time axis's labels.
 	axisH = 30.0
 	// minMark is the narrowest a talking or listening bar is drawn, so that
-	// a one-line utterance, which takes no measurable time, still shows.
+	// a one-line utterance, which takes no measurable time, still shows;
+	// and a time the link was busy, so that a short line's bytes show.
 	minMark = 3.0
+	// linkGap is the room between grandma's lane and the link's, linkH
+	// the height of a lane of the link: one stripe, with room for its name.
+	linkGap = 10.0
+	linkH   = 44.0
 	// charW is the width of a character of a label in the figure's bold
 	// 14px text, taken wide, so that a label placed by it never runs off
 	// the figure: in DejaVu Sans Bold, the widest of the fonts the page
@@ -132,7 +142,25 @@ type group struct {
 	Top, Bottom float64
 	Y           float64
 	Lanes       []lane
-	Messages    []message
+	// Links are the lanes of a link with a bandwidth, up then down; none
+	// without one.
+	Links    []linkLane
+	Messages []message
+}
+
+// linkLane is one direction of the link: the times it spent serialising
+// From's bytes.
+type linkLane struct {
+	Mode, From, Name, Role string
+	Y, BusyY               float64
+	Busy                   []busy
+}
+
+// busy is a time the link was busy, drawn from X, W wide, and its true
+// start and end.
+type busy struct {
+	X, W           float64
+	StartMS, EndMS float64
 }
 
 type lane struct {
@@ -221,7 +249,13 @@ func build(calls []*result.Result) page {
 		client := newLane(c.Mode.Key, timeline.Client, y, waits[timeline.Client])
 		y += client.Height + wireH
 		server := newLane(c.Mode.Key, timeline.Server, y, waits[timeline.Server])
-		y += server.Height + callGap
+		y += server.Height
+		if busy := reports[i].LinkBusy; len(busy) > 0 {
+			p.Link = true
+			g.Links = linkLanes(c.Mode.Key, y+linkGap, busy, total)
+			y += linkGap + 2*linkH + 4
+		}
+		y += callGap
 		g.Bottom = y - callGap + axisGap
 		top = g.Bottom
 		lanes := map[timeline.Side]*lane{timeline.Client: &client, timeline.Server: &server}
@@ -288,6 +322,33 @@ func newLane(mode string, side timeline.Side, y float64, waits []wait) lane {
 		l.Name, l.Role = "grandchild", "client"
 	}
 	return l
+}
+
+// linkLanes lays out the lanes of the link from y down, up (the
+// grandchild's bytes) then down (grandma's), each with the times it was
+// busy, at their true times on an axis total long.
+func linkLanes(mode string, y float64, spans []report.LinkSpan, total time.Duration) []linkLane {
+	lanes := []linkLane{
+		{Mode: mode, From: timeline.Client.String(), Name: "link up", Role: "the grandchild's bytes", Y: y},
+		{Mode: mode, From: timeline.Server.String(), Name: "link down", Role: "grandma's bytes", Y: y + linkH + 4},
+	}
+	totalMS := result.MS(total)
+	for i := range lanes {
+		l := &lanes[i]
+		l.BusyY = l.Y + (linkH-stripeH)/2
+		for _, s := range spans {
+			if s.From != l.From {
+				continue
+			}
+			x1, x2 := labelWidth+s.StartMS/totalMS*plotWidth, labelWidth+s.EndMS/totalMS*plotWidth
+			if w := x2 - x1; w < minMark {
+				x1 -= (minMark - w) / 2
+				x2 = x1 + minMark
+			}
+			l.Busy = append(l.Busy, busy{X: x1, W: x2 - x1, StartMS: s.StartMS, EndMS: s.EndMS})
+		}
+	}
+	return lanes
 }
 
 // waitOf lays out a wait from x1 to x2 and its label: inside the hatched

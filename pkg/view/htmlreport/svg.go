@@ -75,6 +75,21 @@ const defs = `
 <marker id="head-server" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#00795a"/></marker>
 </defs>`
 
+// linkDefs are the patterns of the link's busy times, up and down, drawn
+// once in the first call's SVG when some call had a link with a bandwidth:
+// stripes along the link, unlike a wait's hatching, in the colour of the
+// arrows that go its way, so that printed in black and white they still
+// differ from talking, listening and waiting.
+const linkDefs = `
+<defs>
+<pattern id="busy-client" width="6" height="6" patternUnits="userSpaceOnUse">
+<rect width="6" height="6" fill="#d9eaf6"/><line x1="0" y1="3" x2="6" y2="3" stroke="#0072b2" stroke-width="2"/>
+</pattern>
+<pattern id="busy-server" width="6" height="6" patternUnits="userSpaceOnUse">
+<rect width="6" height="6" fill="#d6ede4"/><line x1="0" y1="3" x2="6" y2="3" stroke="#00795a" stroke-width="2"/>
+</pattern>
+</defs>`
+
 // figureHTML writes the figure's calls, each a panel of its own: an SVG
 // with the call's title, its two lanes with their talking, listening and
 // waiting marks, and its messages, over the ticks of the time axis; then
@@ -88,6 +103,9 @@ func figureHTML(f *figure) template.HTML {
 		n += 4 + len(g.Messages) + 2*len(f.Ticks)
 		for _, l := range g.Lanes {
 			n += len(l.Talks) + len(l.Listens) + len(l.Waits)
+		}
+		for _, l := range g.Links {
+			n += 4 + len(l.Busy)
 		}
 	}
 	w.b.Grow(n * 400)
@@ -125,6 +143,12 @@ func (w *svgWriter) panel(f *figure, i int) {
 	w.raw("</desc>")
 	if i == 0 {
 		w.raw(defs)
+		for _, g := range f.Groups {
+			if len(g.Links) > 0 {
+				w.raw(linkDefs)
+				break
+			}
+		}
 	}
 	for _, t := range f.Ticks {
 		w.raw("\n<g class=\"tick\"><line x1=\"")
@@ -168,6 +192,9 @@ func (w *svgWriter) group(f *figure, g *group) {
 	for i := range g.Lanes {
 		w.lane(f, &g.Lanes[i])
 	}
+	for i := range g.Links {
+		w.link(f, &g.Links[i])
+	}
 	for i := range g.Messages {
 		w.message(&g.Messages[i])
 	}
@@ -207,6 +234,62 @@ func (w *svgWriter) lane(f *figure, l *lane) {
 	}
 	for i := range l.Waits {
 		w.wait(l, &l.Waits[i])
+	}
+	w.raw("\n</g>")
+}
+
+// link writes a lane of the link: its name, what it carried, and a box for
+// each time it was busy, with the time's true start and end.
+func (w *svgWriter) link(f *figure, l *linkLane) {
+	w.raw("\n<g class=\"link\" data-mode=\"")
+	w.escape(l.Mode)
+	w.raw("\" data-from=\"")
+	w.escape(l.From)
+	w.raw("\">\n<rect class=\"lane-bg\" x=\"")
+	w.num(f.PlotLeft)
+	w.raw("\" y=\"")
+	w.num(l.Y)
+	w.raw("\" width=\"")
+	w.num(f.PlotRight - f.PlotLeft)
+	w.raw("\" height=\"")
+	w.num(linkH)
+	w.raw("\"/>\n<text class=\"lane-name\" x=\"8\" y=\"")
+	w.num(l.Y)
+	w.raw("\" dy=\"19\">")
+	w.escape(l.Name)
+	w.raw("</text>\n<text class=\"lane-role\" x=\"8\" y=\"")
+	w.num(l.Y)
+	w.raw("\" dy=\"36\">")
+	w.escape(l.Role)
+	w.raw("</text>")
+	w.stripeName(f, l.BusyY, "busy")
+	for _, b := range l.Busy {
+		w.raw("\n<rect class=\"busy from-")
+		w.escape(l.From)
+		w.raw("\" x=\"")
+		w.num(b.X)
+		w.raw("\" y=\"")
+		w.num(l.BusyY)
+		w.raw("\" width=\"")
+		w.num(b.W)
+		w.raw("\" height=\"18\" data-start-ms=\"")
+		w.exact(b.StartMS)
+		w.raw("\" data-end-ms=\"")
+		w.exact(b.EndMS)
+		w.raw("\"><title>")
+		w.escape(l.Name)
+		w.raw(" busy with ")
+		w.escape(l.Role)
+		if start, end := result.MSText(b.StartMS), result.MSText(b.EndMS); start != end {
+			w.raw(", from ")
+			w.escape(start)
+			w.raw(" to ")
+			w.escape(end)
+		} else {
+			w.raw(", at ")
+			w.escape(start)
+		}
+		w.raw("</title></rect>")
 	}
 	w.raw("\n</g>")
 }

@@ -11,7 +11,10 @@
 //     sent to its being heard, on the sender's and on the receiver's side,
 //     joined by a flow arrow;
 //   - listening: what the side heard, one slice per utterance, with an
-//     instant where it heard each line.
+//     instant where it heard each line;
+//   - link up (the grandchild's) or link down (grandma's), on a link with a
+//     bandwidth: one "busy" slice per time the link spent serialising the
+//     side's bytes.
 //
 // Perfetto does not draw slices that partly overlap on one track, so a track
 // that would need to is split in two ("sending (2)"). Timestamps are
@@ -85,6 +88,9 @@ const (
 	trackSending   = 3
 	trackReceiving = 4
 	trackListening = 5
+	// trackLink is the direction of the link that carries the side's
+	// bytes: link up on the grandchild's process, link down on grandma's.
+	trackLink = 6
 )
 
 var trackNames = map[int]string{
@@ -95,12 +101,22 @@ var trackNames = map[int]string{
 	trackListening: "listening",
 }
 
+// linkTrackName names the track of the link's direction that carries
+// side's bytes.
+func linkTrackName(side timeline.Side) string {
+	if side == timeline.Server {
+		return "link down"
+	}
+	return "link up"
+}
+
 // Categories, for filtering in the viewers.
 const (
 	catState   = "state"
 	catMessage = "message"
 	catMoment  = "moment"
 	catFlow    = "flow"
+	catLink    = "link"
 )
 
 // Build turns calls into a trace: one pair of processes per call, in the
@@ -237,8 +253,9 @@ func (b *builder) build() {
 	}
 	spans := tl.Spans()
 	// Each span is a slice; each message an instant, and if heard two
-	// slices, two flow ends and an instant.
-	b.events = make([]Event, 0, len(spans)+6*len(tl.Messages))
+	// slices, two flow ends and an instant; each time the link was busy a
+	// slice.
+	b.events = make([]Event, 0, len(spans)+6*len(tl.Messages)+len(b.res.BusySpans))
 	for _, s := range spans {
 		switch s.State {
 		case timeline.Talking:
@@ -284,6 +301,13 @@ func (b *builder) build() {
 			b.events = append(b.events, Event{Name: name, Cat: catFlow, Ph: "f", BP: "e", TS: micros(m.HeardAt), PID: b.pid(m.From.Peer()), TID: recvTID, ID: id})
 			b.instant(m.From.Peer(), trackListening, "heard: "+name, m.HeardAt, map[string]any{"text": m.Text})
 		}
+	}
+	// The link's busy times, on a link with a bandwidth, each on the track
+	// of its direction in the process of the side whose bytes it carried.
+	for _, s := range b.res.BusySpans {
+		b.slice(s.From, trackLink, false, "busy", catLink, s.Start, s.End, map[string]any{
+			"from": s.From.String(), "busy_ms": msBetween(s.Start, s.End),
+		})
 	}
 }
 
@@ -336,6 +360,9 @@ func (b *builder) lane(side timeline.Side, track int, strict bool, iv interval) 
 	if !b.named[[2]int{int(side), tid}] {
 		b.named[[2]int{int(side), tid}] = true
 		name := trackNames[track]
+		if track == trackLink {
+			name = linkTrackName(side)
+		}
 		if n > 0 {
 			name = fmt.Sprintf("%s (%d)", name, n+1)
 		}

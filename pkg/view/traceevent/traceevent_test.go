@@ -18,9 +18,11 @@ import (
 
 	"github.com/duplexdemo/duplexdemo/internal/calltest"
 	"github.com/duplexdemo/duplexdemo/internal/exporttest"
+	"github.com/duplexdemo/duplexdemo/internal/pipenet"
 	"github.com/duplexdemo/duplexdemo/pkg/call"
 	"github.com/duplexdemo/duplexdemo/pkg/fullduplex"
 	"github.com/duplexdemo/duplexdemo/pkg/halfduplex"
+	"github.com/duplexdemo/duplexdemo/pkg/link"
 	"github.com/duplexdemo/duplexdemo/pkg/story"
 	"github.com/duplexdemo/duplexdemo/pkg/timeline"
 	"github.com/duplexdemo/duplexdemo/pkg/view/traceevent"
@@ -333,5 +335,107 @@ func TestValidateCatches(t *testing.T) {
 	}
 	if p := validate([]byte(good), []*result.Result{walkie}); len(p) > 0 {
 		t.Errorf("the good trace has problems: %v", p)
+	}
+}
+
+// linkedCalls plays the walkie and the phone with a 200KB photo on a 1Mbit
+// link, on the fake clock.
+func linkedCalls(t *testing.T) []*result.Result {
+	t.Helper()
+	script := calltest.Script(t, story.Options{Photo: 200_000})
+	var calls []*result.Result
+	synctest.Test(t, func(t *testing.T) {
+		for _, m := range []call.Mode{halfduplex.Mode(), fullduplex.Mode()} {
+			l := pipenet.Listen()
+			res, err := call.Run(context.Background(), m, call.Config{Script: script, Latency: 40 * time.Millisecond, Bandwidth: link.Mbit, Listener: l, Dial: l.DialContext})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls = append(calls, res)
+		}
+	})
+	return calls
+}
+
+// TestLinkTracks: on a link with a bandwidth, each call's grandchild has a
+// "link up" track and its grandma a "link down" one, after their other
+// tracks, with one busy slice for each time the link spent serialising
+// that side's bytes, where it did; without a bandwidth, neither.
+func TestLinkTracks(t *testing.T) {
+	calls := linkedCalls(t)
+	var b bytes.Buffer
+	if err := traceevent.Write(&b, calls...); err != nil {
+		t.Fatal(err)
+	}
+	checkTrace(t, b.Bytes(), calls)
+	var f traceevent.File
+	if err := json.Unmarshal(b.Bytes(), &f); err != nil {
+		t.Fatal(err)
+	}
+	names := map[track]string{}
+	order := map[track]int{}
+	busy := map[track][]traceevent.Event{}
+	for _, e := range f.TraceEvents {
+		tr := track{e.PID, e.TID}
+		switch {
+		case e.Ph == "M" && e.Name == "thread_name":
+			names[tr] = e.Args["name"].(string)
+		case e.Ph == "M" && e.Name == "thread_sort_index":
+			order[tr] = int(e.Args["sort_index"].(float64))
+		case e.Ph == "X" && e.Name == "busy":
+			busy[tr] = append(busy[tr], e)
+		}
+	}
+	for i, c := range calls {
+		for _, side := range []timeline.Side{timeline.Client, timeline.Server} {
+			pid, name := 2*i+int(side)+1, "link up"
+			if side == timeline.Server {
+				name = "link down"
+			}
+			var tracks []track
+			last := track{pid, -1}
+			for tr, n := range names {
+				if tr.pid != pid {
+					continue
+				}
+				if n == name {
+					tracks = append(tracks, tr)
+				} else if last.tid < 0 || order[tr] > order[last] {
+					last = tr
+				}
+			}
+			if len(tracks) != 1 {
+				t.Fatalf("%s %s: %d %q tracks, want 1", c.Mode.Key, side, len(tracks), name)
+			}
+			tr := tracks[0]
+			if order[tr] <= order[last] {
+				t.Errorf("%s %s: %q sorts at %d, not after %q at %d", c.Mode.Key, side, name, order[tr], names[last], order[last])
+			}
+			var want []result.BusySpan
+			for _, s := range c.BusySpans {
+				if s.From == side {
+					want = append(want, s)
+				}
+			}
+			got := busy[tr]
+			if len(want) == 0 || len(got) != len(want) {
+				t.Fatalf("%s %s: %d busy slices on %q, want one per busy span: %d", c.Mode.Key, side, len(got), name, len(want))
+			}
+			for j, s := range want {
+				start, end := traceevent.Micros(s.Start.Round(time.Microsecond)/time.Microsecond), traceevent.Micros(s.End.Round(time.Microsecond)/time.Microsecond)
+				if e := got[j]; e.TS != start || e.Dur == nil || *e.Dur != end-start || e.Cat != "link" {
+					t.Errorf("%s %s: busy slice %d at %dµs for %vµs (%s), want at %dµs for %dµs", c.Mode.Key, side, j, e.TS, e.Dur, e.Cat, start, end-start)
+				}
+			}
+		}
+	}
+
+	walkie, phone := exporttest.FakeCalls(t)
+	b.Reset()
+	if err := traceevent.Write(&b, walkie, phone); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.String(); strings.Contains(s, `"link up"`) || strings.Contains(s, `"link down"`) || strings.Contains(s, `"busy"`) {
+		t.Error("a trace of calls without a bandwidth has link tracks")
 	}
 }
