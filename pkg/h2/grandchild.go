@@ -70,8 +70,9 @@ type line struct {
 	utterance
 	sent chan struct{}
 	// onWire is how many bytes the connection must have taken for the
-	// line's first frame to be on it: set when the line is handed to the
-	// client (sent), read once sent is closed.
+	// line to be on it as far as flow control lets it, all of it or a
+	// window's worth: set when the line is handed to the client (sent),
+	// read once sent is closed.
 	onWire *atomic.Int64
 	last   bool
 }
@@ -152,8 +153,10 @@ func (c *grandchild) think(ctx context.Context, s *speaker, cues []story.Cue, pr
 		if c.script.Urgent(cue.Label) {
 			// On a stream of its own it could reach the connection before
 			// the line before it, which the client has taken but may not
-			// have written yet: it goes once that line's first frame is on
-			// the connection, and may overtake the rest of it there.
+			// have written yet. As a program writes a line and then the
+			// next, it goes once that line is on the connection as far as
+			// flow control lets it (a long one, a window of it), and then
+			// overtakes the rest of it there.
 			if err := c.wrote.past(ctx, prev.onWire.Load()); err != nil {
 				return err
 			}
@@ -341,6 +344,7 @@ func tooMuch(err error) error {
 type lineBody struct {
 	rec   *timeline.Recorder
 	wrote *wrote          // the connection's count, for the call's stream; nil for an urgent one
+	given int64           // the bytes of lines handed to the client so far
 	lines <-chan line     // what she says, in order
 	done  <-chan struct{} // closed when the request is given up
 	// rest is what the client's last Read could not take, and last says
@@ -364,8 +368,9 @@ func (b *lineBody) Read(p []byte) (int, error) {
 		case l := <-b.lines:
 			b.rec.Sent(l.id)
 			if b.wrote != nil {
-				l.onWire.Store(b.wrote.bytes() + frameHeader + int64(min(len(l.text)+1, maxFrame)))
+				l.onWire.Store(b.wrote.bytes() + onConnection(len(l.text)+1, b.given))
 			}
+			b.given += int64(len(l.text) + 1)
 			close(l.sent)
 			b.rest, b.last = []byte(l.text+"\n"), l.last
 		case <-b.closed:
@@ -390,12 +395,23 @@ func (b *lineBody) Close() error {
 }
 
 // An HTTP/2 frame's header, and the largest frame a peer must accept
-// before its SETTINGS say otherwise (RFC 9113, sections 4.1 and 4.2): the
-// first DATA frame of a line carries this much of it at most.
+// before its SETTINGS say otherwise (RFC 9113, sections 4.1 and 4.2).
 const (
 	frameHeader = 9
 	maxFrame    = 16384
 )
+
+// onConnection is how many bytes of the connection a line of n bytes takes
+// before flow control holds the rest of it, given the stream's earlier
+// lines took given: as much of it as grandma's window for a stream
+// (call.StreamWindow) has room for, in DATA frames of at most maxFrame.
+// Grandma adds to the window only once she has read a good part of it, so
+// the few bytes of a call's earlier lines still count against it.
+func onConnection(n int, given int64) int64 {
+	data := min(int64(n), max(call.StreamWindow-given, 0))
+	frames := (data + maxFrame - 1) / maxFrame
+	return data + frames*frameHeader
+}
 
 // wrote counts the bytes written on a connection, and wakes those waiting
 // for the count to reach a mark.

@@ -75,10 +75,10 @@ func TestPhotoHoldsUpTheInterruption(t *testing.T) {
 				if *p.InterruptionBehindPhotoMS > result.MS(in.HeardAt-in.SentAt) {
 					t.Errorf("%s: the interruption was heard %v after it was sent, and %v ms behind the photo on the link", key, in.HeardAt-in.SentAt, *p.InterruptionBehindPhotoMS)
 				}
-				// It goes once the photo's first frame (16KB) is on the
-				// connection: it may overtake the rest, never the photo.
-				if frame := rate.TimeFor(16384); *p.InterruptionBehindPhotoMS < result.MS(frame) {
-					t.Errorf("%s: the interruption queued %v ms behind the photo; want at least its first frame's %v", key, *p.InterruptionBehindPhotoMS, frame)
+				// It goes once a window of the photo is on the
+				// connection: it overtakes the rest, never that window.
+				if window := rate.TimeFor(call.StreamWindow); *p.InterruptionBehindPhotoMS < result.MS(window) {
+					t.Errorf("%s: the interruption queued %v ms behind the photo; want at least a window's %v", key, *p.InterruptionBehindPhotoMS, window)
 				}
 			}
 		})
