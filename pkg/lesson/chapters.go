@@ -343,7 +343,14 @@ func interruptionAnswer(r report.Call, latency time.Duration) Answer {
 	link := fmt.Sprintf("crossing the link took %s: one latency (%s)", ms(&crossing), ms(&lat))
 	if more := math.Round(crossing) - math.Round(lat); more >= 1 && r.Link != nil {
 		// A link with a bandwidth or jitter: the line's own time on it.
-		link = fmt.Sprintf("crossing the link took %s: one latency (%s) and %s more, the line's time on a link of limited bandwidth, or its jitter", ms(&crossing), ms(&lat), ms(&more))
+		why := "the line's time on a link of limited bandwidth"
+		switch {
+		case r.Link.BandwidthBPS == 0:
+			why = "the link's jitter"
+		case r.Link.JitterMS > 0:
+			why += ", and its jitter"
+		}
+		link = fmt.Sprintf("crossing the link took %s: one latency (%s) and %s more, %s", ms(&crossing), ms(&lat), ms(&more), why)
 	}
 	if w := i.WaitedMS; w != nil && *w >= 1 {
 		a.Why = fmt.Sprintf("It waited %s for the channel: when the grandchild wanted to speak, grandma still had %d of her %d sentences to send, and the one connection was hers until the last of them had arrived. Then %s.", ms(w), left, told, link)

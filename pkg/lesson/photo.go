@@ -194,7 +194,7 @@ func photoDemo(ctx context.Context, l *Teacher, n int) (string, error) {
 // many of grandma's sentences the grandchild heard while the photo went up.
 func photoTable(calls []report.Call) report.Table {
 	t := report.Compare(calls...).Only("interruption_heard_after_ms", "interruption_behind_photo_ms", "link_busy_client_to_server_ms")
-	m := report.Measure{Name: "sentences_meanwhile", Title: "her sentences meanwhile", Values: map[string]any{}}
+	m := report.Measure{Name: "sentences_meanwhile", Title: "sentences during photo", Values: map[string]any{}}
 	for _, c := range calls {
 		m.Values[c.Mode] = storyHeardMeanwhile(c)
 	}

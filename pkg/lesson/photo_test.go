@@ -251,9 +251,18 @@ func TestAnswerCountsTheLinesTimeOnTheLink(t *testing.T) {
 		c.Summary.Interruption = report.Moment{WantedAtMS: f(600), HeardAtMS: f(647), WaitedMS: f(0)}
 		return c
 	}
-	limited := interruptionAnswer(call(&report.Link{BandwidthBPS: 256_000}), 40*time.Millisecond).Why
-	if !strings.Contains(limited, "one latency (40\u00a0ms) and 7\u00a0ms more") {
-		t.Errorf("on a 256kbit link: %q; want the 7 ms beyond the latency told", limited)
+	for _, c := range []struct {
+		link *report.Link
+		why  string
+	}{
+		{&report.Link{BandwidthBPS: 256_000}, "the line's time on a link of limited bandwidth."},
+		{&report.Link{BandwidthBPS: 256_000, JitterMS: 10}, "the line's time on a link of limited bandwidth, and its jitter."},
+		{&report.Link{JitterMS: 10}, "more, the link's jitter."},
+	} {
+		got := interruptionAnswer(call(c.link), 40*time.Millisecond).Why
+		if !strings.Contains(got, "one latency (40\u00a0ms) and 7\u00a0ms more") || !strings.HasSuffix(got, c.why) {
+			t.Errorf("on a link %+v: %q; want the 7 ms beyond the latency told, ending %q", *c.link, got, c.why)
+		}
 	}
 	plain := interruptionAnswer(call(nil), 40*time.Millisecond).Why
 	if strings.Contains(plain, "more") || !strings.Contains(plain, "one latency (40\u00a0ms).") {

@@ -68,7 +68,7 @@ func Compare(calls ...Call) Table {
 	add("overlap_ms", "overlap", "ms", func(r Call) any { return r.Summary.OverlapMS })
 	// A limited link's rows, only when some call had one: a photo, and
 	// the time each direction was occupied.
-	if slices.ContainsFunc(calls, func(c Call) bool { return c.Summary.Photo != nil }) {
+	if slices.ContainsFunc(calls, func(c Call) bool { return c.Summary.Photo != nil && c.Summary.Photo.InterruptionBehindPhotoMS != nil }) {
 		add("interruption_behind_photo_ms", "interruption behind photo", "ms", func(r Call) any {
 			if p := r.Summary.Photo; p != nil {
 				return ms(p.InterruptionBehindPhotoMS)

@@ -96,6 +96,11 @@ func TestCompareRowsOfALimitedLink(t *testing.T) {
 			t.Errorf("calls without a photo or a bandwidth have a %s row", n)
 		}
 	}
+	unlimited := Call{Mode: "phone"}
+	unlimited.Summary.Photo = &Photo{Bytes: 200_000} // no bandwidth: nothing queued, nothing to say
+	if _, ok := rows(Compare(plain, unlimited))[names[0]]; ok {
+		t.Errorf("a photo on a link without a bandwidth has a %s row", names[0])
+	}
 	with := rows(Compare(plain, photoed))
 	for n, want := range map[string]float64{names[0]: 1603, names[1]: 1606, names[2]: 6} {
 		m, ok := with[n]
