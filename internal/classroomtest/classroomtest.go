@@ -42,6 +42,18 @@ func Serve(t testing.TB, cfg classroom.Config) string {
 	return "http://" + ln.Addr().String()
 }
 
+// ServeWithUDP is Serve with a UDP socket of its own on 127.0.0.1 for
+// WebTransport (Config.Packet).
+func ServeWithUDP(t testing.TB, cfg classroom.Config) string {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Packet = pc
+	return Serve(t, cfg)
+}
+
 // Running is grandma served until a test stops her.
 type Running struct {
 	// URL is where she listens, such as http://127.0.0.1:41234.

@@ -24,30 +24,8 @@ type benchLine struct {
 
 func newBenchLine(tb testing.TB, p Profile) *benchLine {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := <-accepted
-	if s == nil {
-		tb.Fatal("no connection accepted")
-	}
-	l := &benchLine{client: WrapConn(c, ConnConfig{Profile: p, Meter: new(Meter)}), server: s, buf: make([]byte, benchBlock*benchWrite)}
-	tb.Cleanup(func() {
-		l.client.Close()
-		s.Close()
-	})
-	return l
+	c, s := shaped(tb, ConnConfig{Profile: p})
+	return &benchLine{client: c, server: s, buf: make([]byte, benchBlock*benchWrite)}
 }
 
 // carry writes n lines on the link, and returns once the peer has read

@@ -33,7 +33,7 @@ const photo = 100_000
 // shaped returns a client end wrapped with cfg (its Meter, if nil, a new
 // one) and the plain server end of a real TCP connection on 127.0.0.1.
 // The test closes both.
-func shaped(t *testing.T, cfg ConnConfig) (client Counted, server net.Conn) {
+func shaped(t testing.TB, cfg ConnConfig) (client Counted, server net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

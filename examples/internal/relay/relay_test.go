@@ -35,20 +35,8 @@ func TestDelivery(t *testing.T) {
 	const latency, every = 10 * time.Millisecond, 100 * time.Millisecond
 	for _, tr := range []relay.Transport{relay.Push, relay.Poll, relay.LongPoll} {
 		t.Run(tr.String(), func(t *testing.T) {
-			h, err := relay.Start(relay.Config{Transport: tr, Every: every, Latency: latency})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+			a, b := annAndBob(t, relay.Config{Transport: tr, Every: every, Latency: latency})
 			ctx := context.Background()
-			a, err := h.Join(ctx, "ann")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := h.Join(ctx, "bob")
-			if err != nil {
-				t.Fatal(err)
-			}
 			model := 2 * latency // ann's link, then bob's
 			switch tr {
 			case relay.Poll:
@@ -113,21 +101,9 @@ func TestBandwidth(t *testing.T) {
 	onLink := rate.TimeFor(size)
 	for _, tr := range []relay.Transport{relay.Push, relay.Poll, relay.LongPoll} {
 		t.Run(tr.String(), func(t *testing.T) {
-			h, err := relay.Start(relay.Config{Transport: tr, Every: 50 * time.Millisecond, Latency: latency,
+			a, b := annAndBob(t, relay.Config{Transport: tr, Every: 50 * time.Millisecond, Latency: latency,
 				Bandwidth: rate, Jitter: 5 * time.Millisecond, Seed: 7, MaxMessage: size})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
 			ctx := context.Background()
-			a, err := h.Join(ctx, "ann")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := h.Join(ctx, "bob")
-			if err != nil {
-				t.Fatal(err)
-			}
 			if _, err := a.Send(ctx, strings.Repeat("x", size)); err != nil {
 				t.Fatal(err)
 			}
@@ -165,20 +141,8 @@ func TestBandwidth(t *testing.T) {
 func TestBatches(t *testing.T) {
 	for _, tr := range []relay.Transport{relay.Push, relay.Poll} {
 		t.Run(tr.String(), func(t *testing.T) {
-			h, err := relay.Start(relay.Config{Transport: tr, Every: 300 * time.Millisecond, Latency: 5 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Close()
+			a, b := annAndBob(t, relay.Config{Transport: tr, Every: 300 * time.Millisecond, Latency: 5 * time.Millisecond})
 			ctx := context.Background()
-			a, err := h.Join(ctx, "ann")
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := h.Join(ctx, "bob")
-			if err != nil {
-				t.Fatal(err)
-			}
 			// Posted one after another, each waiting for its answer, the
 			// three take far less than a polling period.
 			for _, m := range []string{"one", "two", "three"} {
@@ -239,4 +203,23 @@ func waitFor(t *testing.T, c *relay.Client, n int, bound time.Duration) []relay.
 		t.Fatalf("%s received %d messages in %v, want %d", c.Name(), len(got), bound, n)
 	}
 	return got
+}
+
+// annAndBob starts a hub with cfg, closed when the test ends, and joins
+// two clients to it, ann and bob.
+func annAndBob(t *testing.T, cfg relay.Config) (a, b *relay.Client) {
+	t.Helper()
+	h, err := relay.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx := context.Background()
+	if a, err = h.Join(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = h.Join(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
 }

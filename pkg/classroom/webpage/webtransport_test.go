@@ -2,7 +2,6 @@ package webpage_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -10,43 +9,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/duplexdemo/duplexdemo/internal/browsertest"
+	"github.com/duplexdemo/duplexdemo/internal/classroomtest"
 	"github.com/duplexdemo/duplexdemo/pkg/class"
 	"github.com/duplexdemo/duplexdemo/pkg/classroom"
 )
-
-// serveWithUDP runs grandma with a UDP socket for WebTransport until the
-// test ends, and returns her URL.
-func serveWithUDP(t *testing.T, cfg classroom.Config) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listener, cfg.Packet = ln, pc
-	s, err := classroom.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(3 * time.Second):
-			t.Error("the server took over 3s to stop")
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // TestWebTransportCall plays the page's WebTransport call in headless
 // Chromium, its certificate pinned by serverCertificateHashes: the call
@@ -58,7 +24,7 @@ func TestWebTransportCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer room.Close()
-	base := serveWithUDP(t, classroom.Config{Latency: 20 * time.Millisecond, Class: room})
+	base := classroomtest.ServeWithUDP(t, classroom.Config{Latency: 20 * time.Millisecond, Class: room})
 	b := browsertest.New(t)
 	if err := chromedp.Do(b.Ctx, chromedp.Navigate(base+"/"), chromedp.WaitEnabled(chromedp.CSS("#play-phone"))); err != nil {
 		t.Fatal(err)
