@@ -69,6 +69,17 @@ func TestInterruptionBehindPhoto(t *testing.T) {
 			}
 		})
 	}
+	// A grandma elsewhere with a link of her own (serve --latency 100ms):
+	// the lines left a latency of each before she heard them, so the link
+	// busy after the photo left (the interruption's own bytes) is not
+	// counted as queued behind it.
+	remote := &result.Result{Latency: L, ServerLatency: 100 * time.Millisecond, Link: result.Link{Bandwidth: 1_000_000},
+		BusySpans: []result.BusySpan{up(500, 2100), up(2100, 2200)},
+		Timeline: &timeline.Timeline{Duration: ms(3000), Messages: []timeline.Message{
+			line(story.LabelPhoto, 500, 500, 2240), line(story.LabelInterruption, 500, 501, 2341)}}}
+	if q := photo(remote).InterruptionBehindPhotoMS; q == nil || *q != 1600 {
+		t.Errorf("with grandma elsewhere, the interruption queued %v ms behind the photo; want 1600", q)
+	}
 	if p := photo(&result.Result{Timeline: &timeline.Timeline{}}); p != nil {
 		t.Errorf("a call without a photo reports %+v", p)
 	}

@@ -329,7 +329,7 @@ func photo(r *result.Result) *Photo {
 	// it was heard, or the call's end if it never was.
 	left := func(m timeline.Message) time.Duration {
 		if m.Heard {
-			return max(m.HeardAt-r.Latency, m.SentAt)
+			return max(m.HeardAt-r.Latency-r.ServerLatency, m.SentAt) // grandma's own link too, when she is elsewhere
 		}
 		return r.Timeline.Duration
 	}
